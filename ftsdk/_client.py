@@ -1,0 +1,239 @@
+"""``ftsdk.client(name)``: one provider, behind the same API as every other."""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ftsdk.capabilities import Capabilities, Operation
+from ftsdk.credentials import redact
+from ftsdk.dataset import Dataset
+from ftsdk.errors import ConfigurationError, FtsdkError, InvalidRequest, UnsupportedOperation
+from ftsdk.files import FileRef
+from ftsdk.jobs import Job, JobState
+from ftsdk.models import Model, ModelInfo
+from ftsdk.provider import Provider, ProviderOptions, TrainingRequest
+from ftsdk.registry import ProviderRegistry
+from ftsdk.retry import RetryPolicy
+from ftsdk.spec import DataSource, JobSpec
+
+__all__ = ["Client", "client"]
+
+
+def _field_path(prefix: str, err: ValidationError) -> tuple[str, str]:
+    first = err.errors()[0]
+    path = ".".join(str(part) for part in (prefix, *first["loc"]) if part != "")
+    return path, first["msg"]
+
+
+class Client:
+    """One provider, with capability checks, retries and secret scrubbing around every call.
+
+    >>> # import ftsdk
+    >>> # client = ftsdk.client("openai")          # OPENAI_API_KEY from the environment
+    >>> # job = client.train(ftsdk.JobSpec(base_model="gpt-4.1-mini-2025-04-14",
+    >>> #                                  training_data="train.jsonl"))
+    >>> # job.wait().model.chat("Hello").content
+    """
+
+    def __init__(self, provider: Provider, *, retry: RetryPolicy | None = None) -> None:
+        self.provider = provider
+        self.retry = retry or RetryPolicy.from_env()
+
+    @property
+    def name(self) -> str:
+        """The provider's registered name."""
+        return self.provider.name
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the provider declares it supports."""
+        return self.provider.capabilities
+
+    def __repr__(self) -> str:
+        return f"<Client provider={self.name!r}>"
+
+    def close(self) -> None:
+        """Release the provider's connections."""
+        self.provider.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the one way the core calls a provider -------------------------------------------
+    def require(self, operation: Operation) -> None:
+        """Raise :class:`UnsupportedOperation` unless the provider declares ``operation``."""
+        if not self.capabilities.supports(operation):
+            supported = sorted(self.capabilities.operations)
+            listed = ", ".join(supported) or "nothing yet"
+            raise UnsupportedOperation(
+                f"{self.name} does not support {operation.value!r}; it supports: {listed}",
+                operation=operation.value,
+                supported=supported,
+                provider=self.name,
+            )
+
+    def _call(self, operation: Operation, method: str, /, *args: Any, **kwargs: Any) -> Any:
+        self.require(operation)
+        fn: Callable[..., Any] = getattr(self.provider, method)
+        try:
+            return self.retry.call(fn, *args, **kwargs)
+        except FtsdkError as err:
+            secrets = self.provider.secrets()
+            clean = redact(err.message, secrets)
+            if clean != err.message:
+                err.message = clean
+                err.args = (clean, *err.args[1:])
+            raise
+
+    # -- checks ------------------------------------------------------------------------
+    def check(self, spec: JobSpec) -> ProviderOptions:
+        """Check ``spec`` against the provider's declaration without calling it.
+
+        :returns: the validated provider options.
+        :raises UnsupportedOperation: the provider cannot train, or not this method.
+        :raises InvalidRequest: a hyperparameter or option the provider does not take,
+            with its field path in ``.field``.
+        """
+        self.require(Operation.TRAIN)
+        method = spec.method.type
+        if method not in self.capabilities.methods:
+            raise UnsupportedOperation(
+                f"{self.name} does not train with {method!r}; it trains with: "
+                f"{', '.join(sorted(self.capabilities.methods))}",
+                operation=f"train:{method}",
+                supported=sorted(self.capabilities.methods),
+                provider=self.name,
+            )
+        accepted = self.capabilities.accepted_hyperparameters(method)
+        for field in spec.method.explicit():
+            if field not in accepted:
+                raise InvalidRequest(
+                    f"method.{field}: {self.name} does not accept {field!r} for {method}; "
+                    f"it accepts: {', '.join(sorted(accepted)) or 'none'}",
+                    field=f"method.{field}",
+                    provider=self.name,
+                )
+        try:
+            return self.provider.Options.model_validate(spec.provider_options)
+        except ValidationError as err:
+            path, why = _field_path("provider_options", err)
+            raise InvalidRequest(
+                f"{path}: {why} (options of {self.name})", field=path, provider=self.name
+            ) from err
+
+    # -- files -------------------------------------------------------------------------
+    def upload(self, data: DataSource) -> FileRef:
+        """Upload training data (a path or a :class:`Dataset`); an uploaded
+        :class:`FileRef` is returned as it is."""
+        if isinstance(data, FileRef):
+            return data
+        dataset = data if isinstance(data, Dataset) else Dataset.from_jsonl(data)
+        if not dataset.path.is_file():
+            raise InvalidRequest(f"no such file: {dataset.path}", field="training_data")
+        if not self.capabilities.supports(Operation.UPLOAD):
+            return FileRef(
+                id=str(dataset.path.resolve()),
+                filename=dataset.path.name,
+                bytes=dataset.path.stat().st_size,
+                content_hash=dataset.content_hash(),
+                path=dataset.path.resolve(),
+                status="processed",
+            )
+        ref: FileRef = self._call(
+            Operation.UPLOAD,
+            "upload_file",
+            dataset.path,
+            purpose="fine-tune",
+            content_hash=dataset.content_hash(),
+        )
+        return ref
+
+    # -- jobs --------------------------------------------------------------------------
+    def train(self, spec: JobSpec | None = None, /, **fields: Any) -> Job:
+        """Check ``spec``, upload its data, start the job and return its handle.
+
+        Pass a :class:`JobSpec`, or its fields as keyword arguments. Everything that can be
+        checked is checked before anything is uploaded.
+        """
+        if spec is None:
+            try:
+                spec = JobSpec(**fields)
+            except ValidationError as err:
+                path, why = _field_path("", err)
+                raise InvalidRequest(f"{path}: {why}", field=path) from err
+        elif fields:
+            raise TypeError("pass a JobSpec or its fields, not both")
+        options = self.check(spec)
+        for label, source in (
+            ("training_data", spec.training_data),
+            ("validation_data", spec.validation_data),
+        ):
+            if isinstance(source, (str, Path)) and not Path(source).is_file():
+                raise InvalidRequest(f"{label}: no such file {str(source)!r}", field=label)
+        training = self.upload(spec.training_data)
+        validation = None if spec.validation_data is None else self.upload(spec.validation_data)
+        request = TrainingRequest(
+            spec=spec,
+            training_file=training,
+            validation_file=validation,
+            options=options,
+            idempotency_key=f"ftsdk-{uuid.uuid4().hex}",
+        )
+        state: JobState = self._call(Operation.TRAIN, "create_job", request)
+        return Job(self, state)
+
+    def job(self, job_id: str) -> Job:
+        """Re-attach to a job by id, from any process."""
+        state: JobState = self._call(Operation.TRAIN, "get_job", job_id)
+        return Job(self, state)
+
+    def jobs(self, *, limit: int = 20) -> list[Job]:
+        """The newest jobs first."""
+        states: list[JobState] = self._call(Operation.LIST_JOBS, "list_jobs", limit=limit)
+        return [Job(self, state) for state in states]
+
+    # -- models ------------------------------------------------------------------------
+    def model(self, model_id: str, **info: Any) -> Model:
+        """A handle to a model by id (base or fine-tuned), for chat and clean-up."""
+        kind = info.pop("kind", "fine-tuned" if info.get("job_id") else "base")
+        return Model(self, ModelInfo(id=model_id, provider=self.name, kind=kind, **info))
+
+
+def client(
+    name: str,
+    *,
+    registry: ProviderRegistry | None = None,
+    retry: RetryPolicy | None = None,
+    **config: Any,
+) -> Client:
+    """A client for the provider registered as ``name``.
+
+    :param config: the provider's own settings (credentials, endpoint...); credentials
+        left out are read from the provider's usual environment variables.
+    :param registry: look the provider up here instead of the installed plugins.
+
+    >>> # ftsdk.client("openai", api_key="sk-...")
+    """
+    if registry is None:
+        from ftsdk.plugins import providers
+
+        registry = providers()
+    provider_cls = registry.get(name)
+    try:
+        inspect.signature(provider_cls).bind(**config)
+    except TypeError as err:
+        raise ConfigurationError(
+            f"{name} does not take these settings: {err}; it takes: "
+            f"{', '.join(inspect.signature(provider_cls).parameters) or 'none'}",
+            provider=name,
+        ) from None
+    return Client(provider_cls(**config), retry=retry)

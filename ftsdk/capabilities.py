@@ -1,0 +1,130 @@
+"""What a provider declares it can do, checked by the core before any call."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["Capabilities", "DataFormat", "MethodType", "Operation"]
+
+MethodType = Literal["sft", "dpo"]
+"""Training methods by name: ``"sft"`` (supervised) and ``"dpo"`` (preference pairs)."""
+
+
+class Operation(enum.StrEnum):
+    """An operation a provider may declare; each maps to one :class:`ftsdk.Provider` method."""
+
+    TRAIN = "train"
+    """Start jobs and read them back: ``create_job`` and ``get_job``."""
+    UPLOAD = "upload"
+    """Upload a data file: ``upload_file``."""
+    LIST_JOBS = "list_jobs"
+    """List recent jobs: ``list_jobs``."""
+    CANCEL = "cancel"
+    """Cancel a job: ``cancel_job``."""
+    PAUSE = "pause"
+    """Pause a running job: ``pause_job``."""
+    RESUME = "resume"
+    """Resume a paused job: ``resume_job``."""
+    EVENTS = "events"
+    """A job's event log, incrementally: ``list_events``."""
+    METRICS = "metrics"
+    """A job's step metrics (losses, accuracy): ``list_metrics``."""
+    CHECKPOINTS = "checkpoints"
+    """A job's intermediate checkpoints: ``list_checkpoints``."""
+    CHAT = "chat"
+    """Chat completions on a base or fine-tuned model: ``chat``."""
+    DEPLOY = "deploy"
+    """Deploy a model before inference, and remove the deployment: ``deploy_model`` and
+    ``undeploy_model``."""
+    DELETE_MODEL = "delete_model"
+    """Delete a fine-tuned model: ``delete_model``."""
+
+
+class DataFormat(enum.StrEnum):
+    """Shapes of training examples."""
+
+    CHAT = "chat"
+    """``{"messages": [{"role": ..., "content": ...}, ...]}``"""
+    PROMPT_COMPLETION = "prompt_completion"
+    """``{"prompt": ..., "completion": ...}``"""
+    PREFERENCE = "preference"
+    """Pairs for DPO: a prompt with a preferred and a non-preferred answer."""
+    TEXT = "text"
+    """``{"text": ...}``, plain language-model text."""
+
+
+class Capabilities(BaseModel):
+    """A provider's honest declaration of what it supports.
+
+    The core reads it before every call: an operation not in ``operations`` raises
+    :class:`ftsdk.errors.UnsupportedOperation`; a hyperparameter not accepted for the
+    job's method raises :class:`ftsdk.errors.InvalidRequest` naming its field, before
+    anything is uploaded.
+
+    >>> Capabilities(
+    ...     methods={"sft"},
+    ...     data_formats={DataFormat.CHAT},
+    ...     hyperparameters={"sft": {"epochs"}},
+    ...     operations={Operation.TRAIN, Operation.CANCEL},
+    ... ).supports(Operation.CANCEL)
+    True
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    methods: frozenset[MethodType] = frozenset()
+    """Training methods the provider runs; empty when it cannot train."""
+    data_formats: frozenset[DataFormat] = frozenset()
+    """Example formats the provider accepts as training data."""
+    hyperparameters: Mapping[MethodType, frozenset[str]] = Field(default_factory=dict)
+    """Per method, the names of the :class:`ftsdk.SFT` / :class:`ftsdk.DPO` fields the
+    provider honours. Setting any other field is an error, never silently dropped."""
+    operations: frozenset[Operation] = frozenset()
+    """Operations the provider implements."""
+    max_file_bytes: int | None = None
+    """Largest training file the provider accepts, in bytes; ``None`` when unbounded."""
+    min_examples: int | None = None
+    """Fewest training examples the provider accepts."""
+    max_concurrent_jobs: int | None = None
+    """Jobs that may run at once (per account or resource), when the provider limits it."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Capabilities:
+        from ftsdk.spec import method_fields
+
+        if bool(self.methods) != (Operation.TRAIN in self.operations):
+            raise ValueError("declare methods exactly when the 'train' operation is declared")
+        for method, names in self.hyperparameters.items():
+            if method not in self.methods:
+                raise ValueError(f"hyperparameters given for {method!r}, which is not in methods")
+            unknown = sorted(set(names) - method_fields(method))
+            if unknown:
+                raise ValueError(
+                    f"hyperparameters[{method!r}] names unknown fields {unknown}; "
+                    f"known: {sorted(method_fields(method))}"
+                )
+        return self
+
+    def supports(self, operation: Operation | str) -> bool:
+        """Whether ``operation`` is declared."""
+        return Operation(operation) in self.operations
+
+    def accepted_hyperparameters(self, method: MethodType) -> frozenset[str]:
+        """Names of the fields of ``method`` the provider honours."""
+        return self.hyperparameters.get(method, frozenset())
+
+    def summary(self) -> dict[str, object]:
+        """A JSON-friendly view, sorted, for the CLI and docs."""
+        return {
+            "methods": sorted(self.methods),
+            "data_formats": sorted(self.data_formats),
+            "hyperparameters": {k: sorted(v) for k, v in sorted(self.hyperparameters.items())},
+            "operations": sorted(self.operations),
+            "max_file_bytes": self.max_file_bytes,
+            "min_examples": self.min_examples,
+            "max_concurrent_jobs": self.max_concurrent_jobs,
+        }

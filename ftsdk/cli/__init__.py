@@ -1,0 +1,19 @@
+"""The ``ftsdk`` command line. Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import click
+
+from ftsdk._version import __version__
+from ftsdk.cli.providers import providers
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ftsdk")
+def main() -> None:
+    """Fine-tune large language models through one provider-neutral API."""
+
+
+main.add_command(providers)

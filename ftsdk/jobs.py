@@ -1,0 +1,292 @@
+"""Training jobs: their normalized state, events, metrics, checkpoints, and the ``Job`` handle."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ftsdk.capabilities import Operation
+from ftsdk.errors import JobFailed, Timeout
+
+if TYPE_CHECKING:
+    from ftsdk._client import Client
+    from ftsdk.models import Model
+
+__all__ = ["Checkpoint", "Job", "JobError", "JobEvent", "JobState", "JobStatus", "Metric"]
+
+log = logging.getLogger("ftsdk.jobs")
+
+
+class JobStatus(enum.StrEnum):
+    """A job's status, the same words on every provider (the raw one is kept beside it)."""
+
+    VALIDATING = "validating"
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the job can no longer change (succeeded, failed or cancelled)."""
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class JobError(BaseModel):
+    """Why a job failed, in the provider's own words."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message: str
+    code: str | None = None
+    param: str | None = None
+
+
+class JobState(BaseModel):
+    """A snapshot of a job as the provider reported it. Providers return these."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    provider: str
+    status: JobStatus
+    raw_status: str
+    """The provider's own status word, e.g. OpenAI's ``validating_files`` or Azure's
+    ``pending``."""
+    base_model: str | None = None
+    method: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    estimated_finish: datetime | None = None
+    trained_tokens: int | None = None
+    step: int | None = None
+    total_steps: int | None = None
+    error: JobError | None = None
+    result_model: str | None = None
+    """Id of the fine-tuned model, once the job succeeded."""
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class JobEvent(BaseModel):
+    """One entry of a job's event log."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    created_at: datetime
+    level: Literal["info", "warning", "error"] = "info"
+    message: str
+    type: Literal["message", "metrics"] = "message"
+    step: int | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    """Step metrics carried by the event, under :class:`Metric`'s names."""
+
+
+class Metric(BaseModel):
+    """Metrics at one training step.
+
+    Names are normalized across providers: ``train_loss``, ``valid_loss``,
+    ``train_accuracy`` (mean token accuracy), ``valid_accuracy``, ``learning_rate``,
+    ``grad_norm``, ``tokens_per_second``, ``epoch``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    step: int
+    values: dict[str, float]
+    created_at: datetime | None = None
+
+
+class Checkpoint(BaseModel):
+    """An intermediate model saved during a job, usable as a model."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    job_id: str
+    step: int
+    model: str
+    """Model id to chat with (or path, for local providers)."""
+    metrics: dict[str, float] = Field(default_factory=dict)
+    created_at: datetime | None = None
+
+
+class Job:
+    """A handle to a training run on any provider.
+
+    Get one from :meth:`ftsdk.Client.train` or re-attach from any process with
+    :meth:`ftsdk.Client.job`::
+
+        job = ftsdk.client("openai").job("ftjob-abc123")
+        job.wait()
+        print(job.model.chat("Hello").content)
+    """
+
+    def __init__(self, client: Client, state: JobState) -> None:
+        self._client = client
+        self.state = state
+        self._events: list[JobEvent] = []
+        self._read = 0  # how many of self._events the user has been handed
+
+    # -- the state, flattened -------------------------------------------------------
+    @property
+    def id(self) -> str:
+        """The provider's job id."""
+        return self.state.id
+
+    @property
+    def provider(self) -> str:
+        """The provider's registered name."""
+        return self.state.provider
+
+    @property
+    def status(self) -> JobStatus:
+        """The normalized status at the last refresh."""
+        return self.state.status
+
+    @property
+    def raw_status(self) -> str:
+        """The provider's own status word at the last refresh."""
+        return self.state.raw_status
+
+    @property
+    def error(self) -> JobError | None:
+        """Why the job failed, in the provider's words."""
+        return self.state.error
+
+    @property
+    def model(self) -> Model | None:
+        """The fine-tuned model, once the job has succeeded."""
+        if self.state.result_model is None:
+            return None
+        return self._client.model(
+            self.state.result_model, base_model=self.state.base_model, job_id=self.id
+        )
+
+    def __repr__(self) -> str:
+        return f"<Job {self.id} provider={self.provider} status={self.status.value}>"
+
+    # -- operations ------------------------------------------------------------------
+    def refresh(self) -> Job:
+        """Read the job's current state from the provider."""
+        self.state = self._client._call(Operation.TRAIN, "get_job", self.id)
+        return self
+
+    def cancel(self) -> Job:
+        """Cancel the job."""
+        self.state = self._client._call(Operation.CANCEL, "cancel_job", self.id)
+        return self
+
+    def pause(self) -> Job:
+        """Pause the job; :meth:`resume` continues it from where it stopped."""
+        self.state = self._client._call(Operation.PAUSE, "pause_job", self.id)
+        return self
+
+    def resume(self) -> Job:
+        """Resume a paused job."""
+        self.state = self._client._call(Operation.RESUME, "resume_job", self.id)
+        return self
+
+    def _fetch_events(self) -> None:
+        after = self._events[-1].id if self._events else None
+        new: list[JobEvent] = self._client._call(
+            Operation.EVENTS, "list_events", self.id, after=after
+        )
+        self._events.extend(new)
+
+    def events(self, *, all: bool = False) -> list[JobEvent]:
+        """Events in chronological order that this handle has not returned before.
+
+        :param all: return every event since the job started instead.
+        """
+        self._fetch_events()
+        start = 0 if all else self._read
+        self._read = len(self._events)
+        return list(self._events[start:])
+
+    def metrics(self) -> list[Metric]:
+        """Every step's metrics so far, by step."""
+        found: list[Metric] = self._client._call(Operation.METRICS, "list_metrics", self.id)
+        return sorted(found, key=lambda m: m.step)
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """The job's checkpoints, by step."""
+        found: list[Checkpoint] = self._client._call(
+            Operation.CHECKPOINTS, "list_checkpoints", self.id
+        )
+        return sorted(found, key=lambda c: c.step)
+
+    def wait(
+        self,
+        *,
+        timeout: float | None = None,
+        poll_interval: float = 2.0,
+        max_poll_interval: float = 30.0,
+        progress: bool | None = None,
+        raise_on_failure: bool = True,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> Job:
+        """Block until the job succeeds, fails or is cancelled.
+
+        Polls with an interval that grows from ``poll_interval`` to ``max_poll_interval``;
+        shows a progress bar on a terminal and logs status changes otherwise.
+
+        :param timeout: seconds to wait at most; :class:`ftsdk.errors.Timeout` after that.
+        :param progress: force the progress bar on or off.
+        :param raise_on_failure: raise :class:`ftsdk.errors.JobFailed` when the job ends
+            in any state but ``succeeded``.
+        :returns: this job, in its final state.
+        """
+        from ftsdk.progress import progress_bar
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        interval = poll_interval
+        with_events = self._client.capabilities.supports(Operation.EVENTS)
+        last_status: JobStatus | None = None
+        with progress_bar(desc=f"{self.provider} {self.id}", enabled=progress) as bar:
+            while True:
+                self.refresh()
+                postfix: dict[str, Any] = {"status": self.status.value}
+                if with_events:
+                    self._fetch_events()
+                    losses = [
+                        e.metrics["train_loss"] for e in self._events if "train_loss" in e.metrics
+                    ]
+                    if losses:
+                        postfix["loss"] = f"{losses[-1]:.4f}"
+                if self.state.total_steps is not None:
+                    bar.total = self.state.total_steps
+                if self.state.step is not None:
+                    bar.n = self.state.step
+                bar.set_postfix(postfix)
+                if self.status != last_status:
+                    log.info("job %s is %s (%s)", self.id, self.status.value, self.raw_status)
+                    last_status = self.status
+                if self.status.is_terminal:
+                    break
+                if deadline is not None and time.monotonic() + interval > deadline:
+                    raise Timeout(
+                        f"job {self.id} still {self.status.value} after {timeout}s",
+                        provider=self.provider,
+                    )
+                sleep(interval)
+                interval = min(interval * 1.5, max_poll_interval)
+        if raise_on_failure and self.status != JobStatus.SUCCEEDED:
+            reason = self.error.message if self.error else None
+            raise JobFailed(
+                f"job {self.id} ended {self.status.value}" + (f": {reason}" if reason else ""),
+                job=self,
+                reason=reason,
+                provider=self.provider,
+                code=self.error.code if self.error else None,
+            )
+        return self

@@ -1,0 +1,138 @@
+"""Models: base, fine-tuned, checkpoints and deployments, and the ``Model`` handle."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ftsdk.capabilities import Operation
+
+if TYPE_CHECKING:
+    from ftsdk._client import Client
+
+__all__ = ["ChatParams", "ChatResponse", "Model", "ModelInfo", "Usage"]
+
+
+class ModelInfo(BaseModel):
+    """What is known of a model. Providers return these."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    provider: str
+    kind: Literal["base", "fine-tuned", "checkpoint", "deployment"] = "fine-tuned"
+    base_model: str | None = None
+    job_id: str | None = None
+    deployment: str | None = None
+    """The deployment's name, for providers that serve models through deployments."""
+    path: Path | None = None
+    """Local weights, for local providers."""
+    created_at: datetime | None = None
+
+
+class ChatParams(BaseModel):
+    """Sampling settings for one chat request."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_tokens: int | None = Field(default=None, gt=0)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    seed: int | None = None
+    stop: list[str] | None = None
+
+
+class Usage(BaseModel):
+    """Tokens a request consumed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        """Prompt and completion tokens together."""
+        return self.prompt_tokens + self.completion_tokens
+
+
+class ChatResponse(BaseModel):
+    """The answer to a chat request."""
+
+    model_config = ConfigDict(frozen=True)
+
+    content: str
+    model: str
+    usage: Usage = Field(default_factory=Usage)
+    finish_reason: str | None = None
+
+
+def _as_messages(messages: str | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    if isinstance(messages, str):
+        return [{"role": "user", "content": messages}]
+    return [dict(message) for message in messages]
+
+
+class Model:
+    """A model you can chat with, deploy or delete, on any provider.
+
+    >>> # model = job.model; model.chat("What is 2 + 2?").content
+    """
+
+    def __init__(self, client: Client, info: ModelInfo) -> None:
+        self._client = client
+        self.info = info
+
+    @property
+    def id(self) -> str:
+        """The provider's model id."""
+        return self.info.id
+
+    @property
+    def provider(self) -> str:
+        """The provider's registered name."""
+        return self.info.provider
+
+    def __repr__(self) -> str:
+        return f"<Model {self.id} provider={self.provider} kind={self.info.kind}>"
+
+    def chat(self, messages: str | Sequence[Mapping[str, Any]], **params: Any) -> ChatResponse:
+        """Send a conversation (or one user message) and return the model's answer.
+
+        :param params: :class:`ChatParams` fields: ``max_tokens``, ``temperature``,
+            ``top_p``, ``seed``, ``stop``.
+        """
+        from ftsdk.errors import InvalidRequest
+
+        try:
+            checked = ChatParams(**params)
+        except ValueError as err:
+            raise InvalidRequest(f"bad chat parameters: {err}", provider=self.provider) from err
+        response: ChatResponse = self._client._call(
+            Operation.CHAT, "chat", self.info, _as_messages(messages), checked
+        )
+        return response
+
+    def deploy(self, name: str | None = None, **options: Any) -> Model:
+        """Deploy the model (for providers that serve through deployments).
+
+        :param name: the deployment's name; the provider picks one when ``None``.
+        :param options: provider-specific settings such as ``sku`` and ``capacity``.
+        :returns: the deployed model; its :meth:`chat` calls the deployment.
+        """
+        info: ModelInfo = self._client._call(
+            Operation.DEPLOY, "deploy_model", self.info, name=name, options=options
+        )
+        return Model(self._client, info)
+
+    def undeploy(self) -> None:
+        """Remove this model's deployment (it may cost money by the hour)."""
+        self._client._call(Operation.DEPLOY, "undeploy_model", self.info)
+
+    def delete(self) -> None:
+        """Delete this fine-tuned model from the provider."""
+        self._client._call(Operation.DELETE_MODEL, "delete_model", self.info)

@@ -1,0 +1,172 @@
+"""The provider registry: provider classes by name, validated as they are registered."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from pydantic import BaseModel
+
+from ftsdk.capabilities import Capabilities
+from ftsdk.errors import ConfigurationError, PluginError
+from ftsdk.provider import Provider, ProviderOptions
+
+__all__ = ["PluginFailure", "ProviderRegistry", "Register", "Registration"]
+
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]*")
+
+
+class Register(Protocol):
+    """What ``register_providers`` receives: call it with each provider class."""
+
+    def __call__(self, provider: type[Provider]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A registered provider and where it came from."""
+
+    provider: type[Provider]
+    distribution: str
+    """The distribution (package) that registered it, or ``"<direct>"``."""
+    version: str | None = None
+    plugin: str | None = None
+    """The entry point's name, when it came through one."""
+
+    @property
+    def name(self) -> str:
+        """The provider's registered name."""
+        return self.provider.name
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    """A plugin that could not be loaded or whose registration was refused."""
+
+    plugin: str
+    distribution: str
+    error: str
+
+
+def _check(provider: object) -> type[Provider]:
+    if not (inspect.isclass(provider) and issubclass(provider, Provider)):
+        raise PluginError(f"{provider!r} is not a subclass of ftsdk.Provider")
+    label = provider.__qualname__
+    name = getattr(provider, "name", None)
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise PluginError(f"{label}.name must match [a-z][a-z0-9-]*, got {name!r}")
+    if inspect.isabstract(provider):
+        missing = sorted(getattr(provider, "__abstractmethods__", ()))
+        raise PluginError(f"{label} ({name}) is abstract; implement {missing}")
+    if not isinstance(provider.capabilities, Capabilities):
+        raise PluginError(f"{label}.capabilities must be an ftsdk.Capabilities")
+    options = provider.Options
+    if not (inspect.isclass(options) and issubclass(options, ProviderOptions)):
+        raise PluginError(f"{label}.Options must subclass ftsdk.ProviderOptions")
+    if options.model_config.get("extra") != "forbid":
+        raise PluginError(f"{label}.Options must keep extra='forbid'")
+    declared = provider.capabilities.operations
+    missing_ops = sorted(declared - provider.implemented_operations())
+    if missing_ops:
+        raise PluginError(
+            f"{label} ({name}) declares {missing_ops} but does not implement them; "
+            "override the methods named in ftsdk.provider.OPERATION_METHODS"
+        )
+    return provider
+
+
+class ProviderRegistry:
+    """Provider classes by name. Build your own in tests, or use :func:`ftsdk.providers`.
+
+    >>> from ftsdk import Provider
+    >>> class Echo(Provider):
+    ...     name = "echo"
+    >>> reg = ProviderRegistry()
+    >>> reg.register(Echo)
+    >>> reg.get("echo") is Echo
+    True
+    """
+
+    def __init__(self) -> None:
+        self._registrations: dict[str, Registration] = {}
+        self.failures: list[PluginFailure] = []
+        """Plugins that failed to load or register, in load order."""
+
+    def register(
+        self,
+        provider: type[Provider],
+        *,
+        distribution: str = "<direct>",
+        version: str | None = None,
+        plugin: str | None = None,
+    ) -> None:
+        """Validate ``provider`` and add it.
+
+        :raises PluginError: not a provider, a bad name, dishonest capabilities, or a
+            name taken already (the error names both distributions).
+        """
+        checked = _check(provider)
+        taken = self._registrations.get(checked.name)
+        if taken is not None:
+            raise PluginError(
+                f"provider name {checked.name!r} from {distribution} is already registered "
+                f"by {taken.distribution} ({taken.provider.__module__}."
+                f"{taken.provider.__qualname__})"
+            )
+        self._registrations[checked.name] = Registration(checked, distribution, version, plugin)
+
+    def registrar(
+        self, *, distribution: str, version: str | None = None, plugin: str | None = None
+    ) -> Register:
+        """A ``register`` callable that records ``distribution`` as the source."""
+
+        def register(provider: type[Provider]) -> None:
+            self.register(provider, distribution=distribution, version=version, plugin=plugin)
+
+        return register
+
+    def get(self, name: str) -> type[Provider]:
+        """The provider class registered as ``name``.
+
+        :raises ConfigurationError: naming the providers there are, and any plugin that
+            failed to load.
+        """
+        try:
+            return self._registrations[name].provider
+        except KeyError:
+            known = ", ".join(sorted(self._registrations)) or "none"
+            message = f"no provider named {name!r}; registered: {known}"
+            if self.failures:
+                failed = "; ".join(f"{f.plugin} ({f.error})" for f in self.failures)
+                message += f". Plugins that failed to load: {failed}"
+            raise ConfigurationError(message) from None
+
+    def registration(self, name: str) -> Registration:
+        """Where ``name`` came from."""
+        self.get(name)
+        return self._registrations[name]
+
+    def names(self) -> list[str]:
+        """Registered names, sorted."""
+        return sorted(self._registrations)
+
+    def __iter__(self) -> Iterator[Registration]:
+        return iter(sorted(self._registrations.values(), key=lambda r: r.name))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._registrations
+
+    def __len__(self) -> int:
+        return len(self._registrations)
+
+    def __repr__(self) -> str:
+        return f"<ProviderRegistry {self.names()} failures={len(self.failures)}>"
+
+
+def options_schema(provider: type[Provider]) -> dict[str, object]:
+    """The JSON schema of a provider's ``Options``, for docs and the CLI."""
+    options: type[BaseModel] = provider.Options
+    return options.model_json_schema()
