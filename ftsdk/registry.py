@@ -54,7 +54,7 @@ class PluginFailure:
 def _check(provider: object) -> type[Provider]:
     if not (inspect.isclass(provider) and issubclass(provider, Provider)):
         raise PluginError(f"{provider!r} is not a subclass of ftsdk.Provider")
-    label = provider.__qualname__
+    label = provider.__name__
     name = getattr(provider, "name", None)
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise PluginError(f"{label}.name must match [a-z][a-z0-9-]*, got {name!r}")
@@ -69,7 +69,7 @@ def _check(provider: object) -> type[Provider]:
     if options.model_config.get("extra") != "forbid":
         raise PluginError(f"{label}.Options must keep extra='forbid'")
     declared = provider.capabilities.operations
-    missing_ops = sorted(declared - provider.implemented_operations())
+    missing_ops = sorted(op.value for op in declared - provider.implemented_operations())
     if missing_ops:
         raise PluginError(
             f"{label} ({name}) declares {missing_ops} but does not implement them; "

@@ -69,8 +69,9 @@ class MemoryProvider(Provider):
     ]
 
     def __init__(self, *, api_key: str | SecretStr | None = None) -> None:
-        self.api_key = resolve_secret(api_key, ["MEMORY_API_KEY"], provider="memory",
-                                      argument="api_key")
+        self.api_key = resolve_secret(
+            api_key, ["MEMORY_API_KEY"], provider="memory", argument="api_key"
+        )
         self.calls: list[str] = []
         self.failures: list[FtsdkError] = []
         self.files: dict[str, FileRef] = {}
@@ -87,8 +88,14 @@ class MemoryProvider(Provider):
         for ref in self.files.values():
             if ref.content_hash == content_hash:
                 return ref
-        ref = FileRef(id=f"file-{next(self._ids)}", provider=self.name, filename=path.name,
-                      bytes=path.stat().st_size, content_hash=content_hash, status="processed")
+        ref = FileRef(
+            id=f"file-{next(self._ids)}",
+            provider=self.name,
+            filename=path.name,
+            bytes=path.stat().st_size,
+            content_hash=content_hash,
+            status="processed",
+        )
         self.files[ref.id] = ref
         return ref
 
@@ -98,8 +105,13 @@ class MemoryProvider(Provider):
                 return self._state(job)
         self._maybe_fail("create_job")
         job_id = f"job-{next(self._ids)}"
-        self.jobs[job_id] = {"id": job_id, "key": request.idempotency_key, "polls": 0,
-                             "request": request, "cancelled": False}
+        self.jobs[job_id] = {
+            "id": job_id,
+            "key": request.idempotency_key,
+            "polls": 0,
+            "request": request,
+            "cancelled": False,
+        }
         return self._state(self.jobs[job_id])
 
     def _state(self, job: Mapping[str, Any]) -> JobState:
@@ -108,15 +120,25 @@ class MemoryProvider(Provider):
             status, raw = JobStatus.CANCELLED, "cancelled"
         error = None
         if status == JobStatus.FAILED:
-            error = ftsdk.JobError(message="training file has 3 examples; needs 10",
-                                   code="invalid_training_file", param="training_file")
+            error = ftsdk.JobError(
+                message="training file has 3 examples; needs 10",
+                code="invalid_training_file",
+                param="training_file",
+            )
         spec = job["request"].spec
         return JobState(
-            id=job["id"], provider=self.name, status=status, raw_status=raw,
-            base_model=spec.base_model, method="sft", step=min(job["polls"] * 10, 30),
-            total_steps=30, error=error,
+            id=job["id"],
+            provider=self.name,
+            status=status,
+            raw_status=raw,
+            base_model=spec.base_model,
+            method="sft",
+            step=min(job["polls"] * 10, 30),
+            total_steps=30,
+            error=error,
             result_model=f"{spec.base_model}:ft-{job['id']}"
-            if status == JobStatus.SUCCEEDED else None,
+            if status == JobStatus.SUCCEEDED
+            else None,
         )
 
     def get_job(self, job_id: str) -> JobState:
@@ -138,19 +160,28 @@ class MemoryProvider(Provider):
         self._maybe_fail("list_events")
         polls = self.jobs[job_id]["polls"]
         events = [
-            JobEvent(id=f"ev-{i}", created_at=datetime(2026, 1, 1, 0, 0, i, tzinfo=UTC),
-                     message=f"step {i}", type="metrics", step=i,
-                     metrics={"train_loss": 2.0 / (i + 1)})
+            JobEvent(
+                id=f"ev-{i}",
+                created_at=datetime(2026, 1, 1, 0, 0, i, tzinfo=UTC),
+                message=f"step {i}",
+                type="metrics",
+                step=i,
+                metrics={"train_loss": 2.0 / (i + 1)},
+            )
             for i in range(polls)
         ]
         ids = [e.id for e in events]
-        return events[ids.index(after) + 1:] if after in ids else events
+        return events[ids.index(after) + 1 :] if after in ids else events
 
-    def chat(self, model: ModelInfo, messages: list[dict[str, Any]],
-             params: ChatParams) -> ChatResponse:
+    def chat(
+        self, model: ModelInfo, messages: list[dict[str, Any]], params: ChatParams
+    ) -> ChatResponse:
         self._maybe_fail("chat")
-        return ChatResponse(content=f"{model.id} heard: {messages[-1]['content']}",
-                            model=model.id, usage=Usage(prompt_tokens=3, completion_tokens=4))
+        return ChatResponse(
+            content=f"{model.id} heard: {messages[-1]['content']}",
+            model=model.id,
+            usage=Usage(prompt_tokens=3, completion_tokens=4),
+        )
 
 
 SECRET = "mem-secret-key-0123456789"

@@ -20,10 +20,16 @@ from ftsdk.errors import (
 def test_train_uploads_both_files_and_starts_a_job(client: ftsdk.Client, train_file: Path) -> None:
     valid = train_file.with_name("valid.jsonl")
     valid.write_text(train_file.read_text().replace("hello", "hey"))
-    job = client.train(base_model="tiny", training_data=train_file, validation_data=valid,
-                       method=SFT(epochs=2), suffix="demo", provider_options={"priority": 2})
+    job = client.train(
+        base_model="tiny",
+        training_data=train_file,
+        validation_data=valid,
+        method=SFT(epochs=2),
+        suffix="demo",
+        provider_options={"priority": 2},
+    )
     request = client.provider.jobs[job.id]["request"]
-    assert job.status == JobStatus.QUEUED or job.status == JobStatus.VALIDATING
+    assert job.status == JobStatus.VALIDATING
     assert request.training_file.content_hash != request.validation_file.content_hash
     assert request.options.priority == 2
     assert request.spec.suffix == "demo"
@@ -39,8 +45,9 @@ def test_same_content_is_uploaded_once(client: ftsdk.Client, train_file: Path) -
 
 def test_typo_in_hyperparameter_names_its_field(client: ftsdk.Client, train_file: Path) -> None:
     with pytest.raises(InvalidRequest) as caught:
-        client.train(base_model="tiny", training_data=train_file,
-                     method={"type": "sft", "epoch": 3})
+        client.train(
+            base_model="tiny", training_data=train_file, method={"type": "sft", "epoch": 3}
+        )
     assert caught.value.field == "method.sft.epoch"
     assert "epoch" in str(caught.value)
     assert client.provider.calls == []  # nothing uploaded
@@ -50,8 +57,13 @@ def test_hyperparameter_the_provider_ignores_is_an_error_before_upload(
     client: ftsdk.Client, train_file: Path
 ) -> None:
     with pytest.raises(InvalidRequest) as caught:
-        client.train(JobSpec(base_model="tiny", training_data=train_file,
-                             method=SFT(epochs=2, learning_rate=1e-4)))
+        client.train(
+            JobSpec(
+                base_model="tiny",
+                training_data=train_file,
+                method=SFT(epochs=2, learning_rate=1e-4),
+            )
+        )
     err = caught.value
     assert err.field == "method.learning_rate"
     assert "memory does not accept 'learning_rate' for sft" in str(err)
@@ -60,14 +72,16 @@ def test_hyperparameter_the_provider_ignores_is_an_error_before_upload(
 
 
 def test_auto_values_count_as_unset(client: ftsdk.Client) -> None:
-    spec = JobSpec(base_model="tiny", training_data=Path("x.jsonl"),
-                   method=SFT(learning_rate_multiplier="auto"))
+    spec = JobSpec(
+        base_model="tiny",
+        training_data=Path("x.jsonl"),
+        method=SFT(learning_rate_multiplier="auto"),
+    )
     assert client.check(spec).region == "local"
 
 
 def test_unknown_provider_option_names_its_path(client: ftsdk.Client, train_file: Path) -> None:
-    spec = JobSpec(base_model="tiny", training_data=train_file,
-                   provider_options={"regoin": "eu"})
+    spec = JobSpec(base_model="tiny", training_data=train_file, provider_options={"regoin": "eu"})
     with pytest.raises(InvalidRequest) as caught:
         client.train(spec)
     assert caught.value.field == "provider_options.regoin"
@@ -75,8 +89,9 @@ def test_unknown_provider_option_names_its_path(client: ftsdk.Client, train_file
 
 
 def test_wrong_option_type_names_its_path(client: ftsdk.Client) -> None:
-    spec = JobSpec(base_model="tiny", training_data=Path("t.jsonl"),
-                   provider_options={"priority": "high"})
+    spec = JobSpec(
+        base_model="tiny", training_data=Path("t.jsonl"), provider_options={"priority": "high"}
+    )
     with pytest.raises(InvalidRequest, match=r"provider_options\.priority"):
         client.check(spec)
 
@@ -101,8 +116,9 @@ def test_unsupported_operation_names_provider_operation_and_what_works(
     assert "pause_job" not in client.provider.calls
 
 
-def test_missing_training_file_is_reported_before_calling(client: ftsdk.Client,
-                                                          tmp_path: Path) -> None:
+def test_missing_training_file_is_reported_before_calling(
+    client: ftsdk.Client, tmp_path: Path
+) -> None:
     with pytest.raises(InvalidRequest, match="training_data: no such file") as caught:
         client.train(base_model="tiny", training_data=tmp_path / "nope.jsonl")
     assert caught.value.field == "training_data"
@@ -145,8 +161,9 @@ def test_missing_key_says_which_variable_to_set(
     registry: ftsdk.ProviderRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("MEMORY_API_KEY", raising=False)
-    with pytest.raises(MissingCredentials,
-                       match="memory needs credentials: set MEMORY_API_KEY or pass api_key="):
+    with pytest.raises(
+        MissingCredentials, match="memory needs credentials: set MEMORY_API_KEY or pass api_key="
+    ):
         ftsdk.client("memory", registry=registry)
     monkeypatch.setenv("MEMORY_API_KEY", "from-env-1234")
     assert ftsdk.client("memory", registry=registry).provider.secrets() == ["from-env-1234"]

@@ -16,16 +16,19 @@ def no_sleep(_: float) -> None:
     return None
 
 
-def test_wait_walks_every_status_to_the_model(client: ftsdk.Client, train_file: Path,
-                                             caplog: pytest.LogCaptureFixture) -> None:
+def test_wait_walks_every_status_to_the_model(
+    client: ftsdk.Client, train_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     job = client.train(base_model="tiny", training_data=train_file)
     with caplog.at_level(logging.INFO, logger="ftsdk.jobs"):
         assert job.wait(sleep=no_sleep) is job
     assert job.status == JobStatus.SUCCEEDED
     assert job.raw_status == "succeeded"
     seen = [r.getMessage() for r in caplog.records]
-    assert seen == [f"job {job.id} is {s} ({r})" for s, r in (
-        ("queued", "queued"), ("running", "running"), ("succeeded", "succeeded"))]
+    assert seen == [
+        f"job {job.id} is {s} ({r})"
+        for s, r in (("queued", "queued"), ("running", "running"), ("succeeded", "succeeded"))
+    ]
     assert job.model is not None
     assert job.model.chat("hi").content == f"tiny:ft-{job.id} heard: hi"
 
@@ -37,22 +40,27 @@ def test_wait_polls_with_growing_intervals(client: ftsdk.Client, train_file: Pat
     assert slept == [1.0, 1.5]
 
 
-def test_failed_job_raises_with_the_providers_reason(client: ftsdk.Client,
-                                                     train_file: Path) -> None:
-    client.provider.script = [(JobStatus.VALIDATING, "validating_files"),
-                              (JobStatus.FAILED, "failed")]
+def test_failed_job_raises_with_the_providers_reason(
+    client: ftsdk.Client, train_file: Path
+) -> None:
+    client.provider.script = [
+        (JobStatus.VALIDATING, "validating_files"),
+        (JobStatus.FAILED, "failed"),
+    ]
     job = client.train(base_model="tiny", training_data=train_file)
     with pytest.raises(JobFailed) as caught:
         job.wait(sleep=no_sleep)
     assert caught.value.reason == "training file has 3 examples; needs 10"
     assert caught.value.job is job
     assert caught.value.code == "invalid_training_file"
-    assert job.error is not None and job.error.param == "training_file"
+    assert job.error is not None
+    assert job.error.param == "training_file"
     assert job.model is None
 
 
-def test_wait_without_raising_returns_the_failed_job(client: ftsdk.Client,
-                                                     train_file: Path) -> None:
+def test_wait_without_raising_returns_the_failed_job(
+    client: ftsdk.Client, train_file: Path
+) -> None:
     client.provider.script = [(JobStatus.FAILED, "failed")]
     job = client.train(base_model="tiny", training_data=train_file)
     assert job.wait(sleep=no_sleep, raise_on_failure=False).status == JobStatus.FAILED
@@ -66,14 +74,16 @@ def test_wait_times_out(client: ftsdk.Client, train_file: Path) -> None:
 
 
 def test_paused_is_not_terminal(client: ftsdk.Client, train_file: Path) -> None:
-    client.provider.script = [(JobStatus.PAUSED, "paused"), (JobStatus.RUNNING, "running"),
-                              (JobStatus.SUCCEEDED, "succeeded")]
+    client.provider.script = [
+        (JobStatus.PAUSED, "paused"),
+        (JobStatus.RUNNING, "running"),
+        (JobStatus.SUCCEEDED, "succeeded"),
+    ]
     job = client.train(base_model="tiny", training_data=train_file)
     assert job.wait(sleep=no_sleep).status == JobStatus.SUCCEEDED
 
 
-def test_events_are_incremental_and_chronological(client: ftsdk.Client,
-                                                  train_file: Path) -> None:
+def test_events_are_incremental_and_chronological(client: ftsdk.Client, train_file: Path) -> None:
     job = client.train(base_model="tiny", training_data=train_file)
     job.refresh()
     job.refresh()
@@ -109,8 +119,9 @@ def test_cancel_and_list(client: ftsdk.Client, train_file: Path) -> None:
     assert repr(first) == f"<Job {first.id} provider=memory status=cancelled>"
 
 
-def test_secrets_are_scrubbed_from_errors(client: ftsdk.Client, train_file: Path,
-                                          secret: str) -> None:
+def test_secrets_are_scrubbed_from_errors(
+    client: ftsdk.Client, train_file: Path, secret: str
+) -> None:
     client.provider.failures = [
         ftsdk.errors.AuthenticationError(f"Incorrect API key provided: {secret}.")
     ]

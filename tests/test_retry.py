@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -88,10 +88,17 @@ def test_a_bad_request_is_not_retried() -> None:
 
 @pytest.mark.parametrize(
     ("status", "cls", "retried"),
-    [(400, "InvalidRequest", False), (401, "AuthenticationError", False),
-     (403, "PermissionDenied", False), (404, "NotFound", False), (408, "Timeout", True),
-     (409, "Conflict", True), (429, "RateLimited", True), (500, "ProviderUnavailable", True),
-     (503, "ProviderUnavailable", True)],
+    [
+        (400, "InvalidRequest", False),
+        (401, "AuthenticationError", False),
+        (403, "PermissionDenied", False),
+        (404, "NotFound", False),
+        (408, "Timeout", True),
+        (409, "Conflict", True),
+        (429, "RateLimited", True),
+        (500, "ProviderUnavailable", True),
+        (503, "ProviderUnavailable", True),
+    ],
 )
 def test_status_codes_map_to_the_taxonomy(status: int, cls: str, retried: bool) -> None:
     err = error_for_status(status, "m", provider="p", request_id="req-1")
@@ -101,8 +108,7 @@ def test_status_codes_map_to_the_taxonomy(status: int, cls: str, retried: bool) 
 
 
 def test_client_retries_transient_failures(client: ftsdk.Client, train_file: Path) -> None:
-    client.provider.failures = [RateLimited("429", retry_after=0.0),
-                                ProviderUnavailable("503")]
+    client.provider.failures = [RateLimited("429", retry_after=0.0), ProviderUnavailable("503")]
     ref = client.upload(train_file)
     assert client.provider.calls == ["upload_file"] * 3
     assert ref.status == "processed"

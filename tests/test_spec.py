@@ -1,0 +1,58 @@
+"""JobSpec: one description of a job, validated with field paths."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from ftsdk import DPO, SFT, FileRef, JobSpec
+
+
+def test_from_json_with_a_file_id_and_a_path() -> None:
+    spec = JobSpec.model_validate_json(
+        json.dumps(
+            {
+                "base_model": "gpt-4.1-mini-2025-04-14",
+                "training_data": {"id": "file-abc"},
+                "validation_data": "valid.jsonl",
+                "method": {"type": "dpo", "beta": 0.2, "epochs": 2},
+                "metadata": {"team": "search"},
+            }
+        )
+    )
+    assert spec.training_data == FileRef(id="file-abc")
+    assert spec.validation_data == Path("valid.jsonl")
+    assert isinstance(spec.method, DPO)
+    assert spec.method.explicit() == {"beta": 0.2, "epochs": 2}
+
+
+def test_default_method_is_sft_with_auto_values() -> None:
+    spec = JobSpec(base_model="m", training_data=Path("t.jsonl"))
+    assert spec.method == SFT()
+    assert spec.method.explicit() == {}
+
+
+def test_unknown_top_level_field_is_refused_with_its_name() -> None:
+    with pytest.raises(ValidationError) as caught:
+        JobSpec(base_model="m", training_data=Path("t.jsonl"), epochs=3)  # type: ignore[call-arg]
+    assert caught.value.errors()[0]["loc"] == ("epochs",)
+
+
+def test_out_of_range_hyperparameter() -> None:
+    with pytest.raises(ValidationError) as caught:
+        SFT(epochs=0)
+    assert caught.value.errors()[0]["loc"][0] == "epochs"
+
+
+def test_beta_belongs_to_dpo_only() -> None:
+    with pytest.raises(ValidationError):
+        SFT(beta=0.1)  # type: ignore[call-arg]
+
+
+def test_spec_is_frozen() -> None:
+    spec = JobSpec(base_model="m", training_data=Path("t.jsonl"))
+    with pytest.raises(ValidationError):
+        spec.base_model = "other"  # type: ignore[misc]
