@@ -27,8 +27,8 @@ def main() -> None:
     once("openai")  # warm the file cache for both
     times: dict[str, list[float]] = {"ftsdk": [], "openai": []}
     for _ in range(rounds):
-        for module in times:
-            times[module].append(once(module))
+        for module, samples in times.items():
+            samples.append(once(module))
     ftsdk_ms = statistics.median(times["ftsdk"]) * 1000
     openai_ms = statistics.median(times["openai"]) * 1000
     print(f"import ftsdk:  median {ftsdk_ms:.1f} ms over {rounds} fresh interpreters")
