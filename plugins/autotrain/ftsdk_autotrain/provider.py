@@ -32,7 +32,6 @@ class AutoTrainProvider(Provider):
     credential_env_vars = (
         "FTSDK_HOME",
         "HF_TOKEN",
-        "FTSDK_AUTOTRAIN_PYTHON",
     )
 
     def __init__(self, *, home: str | None = None, hf_token: str | SecretStr | None = None) -> None:

@@ -31,9 +31,6 @@ class AzureOpenAIProvider(Provider):
         "AZURE_OPENAI_ENDPOINT",
         "AZURE_OPENAI_API_KEY",
         "OPENAI_API_VERSION",
-        "AZURE_SUBSCRIPTION_ID",
-        "AZURE_RESOURCE_GROUP",
-        "AZURE_OPENAI_ACCOUNT",
     )
 
     def __init__(

@@ -1,0 +1,108 @@
+"""The docs say what the code does: every hook, operation, capability field, error,
+environment variable and built-in provider is documented, and local links resolve."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+import ftsdk
+from ftsdk import errors, hookspecs
+from ftsdk.capabilities import Capabilities, Operation
+from ftsdk.plugins import load_registry
+from ftsdk.provider import OPERATION_METHODS
+from ftsdk.testing.conformance import ProviderConformance
+
+ROOT = Path(__file__).parents[1]
+README = (ROOT / "README.md").read_text()
+AUTHORING = (ROOT / "docs" / "plugins" / "authoring.md").read_text()
+CONCEPTS = (ROOT / "docs" / "guide" / "concepts.md").read_text()
+
+
+def table_row(text: str, first_cell: str) -> str:
+    for line in text.splitlines():
+        if line.startswith(f"| {first_cell} |"):
+            return line
+    raise AssertionError(f"no table row for {first_cell}")
+
+
+def test_the_hook_is_documented_with_its_exact_signature() -> None:
+    hooks = [
+        name for name, fn in vars(hookspecs).items() if callable(fn) and hasattr(fn, "ftsdk_spec")
+    ]
+    assert hooks == ["register_providers"]
+    for name in hooks:
+        signature = str(inspect.signature(getattr(hookspecs, name))).replace("'", "")
+        assert f"def {name}{signature}" in AUTHORING
+
+
+@pytest.mark.parametrize("operation", list(Operation))
+def test_each_operation_and_its_methods_are_documented(operation: Operation) -> None:
+    row = table_row(AUTHORING, f"`{operation.value}`")
+    for method in OPERATION_METHODS[operation]:
+        assert f"`{method}(" in row
+    assert f"`{operation.value}`" in CONCEPTS or operation.value in CONCEPTS
+
+
+def test_each_capabilities_field_is_documented() -> None:
+    for field in Capabilities.model_fields:
+        table_row(AUTHORING, f"`{field}`")
+        assert f"`{field}`" in CONCEPTS
+
+
+def test_each_hyperparameter_is_documented() -> None:
+    for field in set(ftsdk.SFT.model_fields) | set(ftsdk.DPO.model_fields) - {"type"}:
+        if field != "type":
+            assert f"`{field}`" in CONCEPTS, field
+
+
+def test_each_conformance_test_is_documented() -> None:
+    for name in dir(ProviderConformance):
+        if name.startswith("test_"):
+            table_row(AUTHORING, f"`{name}`")
+
+
+def test_the_error_tree_in_the_guide_is_the_one_in_the_code() -> None:
+    tree = "\n".join(
+        line[4:]
+        for line in (errors.__doc__ or "").splitlines()
+        if line.startswith("    ") and re.search(r"[A-Z]\w+\s{2,}", line)
+    )
+    assert tree in CONCEPTS
+
+
+def test_every_environment_variable_is_documented() -> None:
+    used = set()
+    for path in (ROOT / "ftsdk").rglob("*.py"):
+        used |= set(re.findall(r"FTSDK_[A-Z_]+", path.read_text()))
+    assert used
+    for name in sorted(used):
+        assert f"`{name}`" in README, name
+        assert f"`{name}`" in CONCEPTS, name
+
+
+def test_each_builtin_provider_has_a_page_listing_its_variables() -> None:
+    for reg in load_registry():
+        page = (ROOT / "docs" / "providers" / f"{reg.name}.md").read_text()
+        assert reg.distribution in page
+        for var in reg.provider.credential_env_vars:
+            assert f"`{var}`" in page, (reg.name, var)
+        assert reg.name in README
+
+
+def test_readme_gives_two_commands_that_ci_runs() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    for command in ("./scripts/setup", "./scripts/test"):
+        assert f"\n{command}" in README
+        assert f"\n{command}\n" in ci
+        assert (ROOT / command).stat().st_mode & 0o111
+
+
+def test_local_links_resolve() -> None:
+    for page in [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]:
+        for target in re.findall(r"\]\(([^)#]+)\)", page.read_text()):
+            if "://" not in target:
+                assert (page.parent / target).exists(), (page, target)
