@@ -84,15 +84,19 @@ class Client:
     def _call(self, operation: Operation, method: str, /, *args: Any, **kwargs: Any) -> Any:
         self.require(operation)
         fn: Callable[..., Any] = getattr(self.provider, method)
-        try:
-            return self.retry.call(fn, *args, **kwargs)
-        except FtsdkError as err:
-            secrets = self.provider.secrets()
-            clean = redact(err.message, secrets)
-            if clean != err.message:
-                err.message = clean
-                err.args = (clean, *err.args[1:])
-            raise
+
+        def scrubbed() -> Any:
+            # Scrub before the retry layer sees the error: its log lines must be clean too.
+            try:
+                return fn(*args, **kwargs)
+            except FtsdkError as err:
+                clean = redact(err.message, self.provider.secrets())
+                if clean != err.message:
+                    err.message = clean
+                    err.args = (clean, *err.args[1:])
+                raise
+
+        return self.retry.call(scrubbed)
 
     # -- checks ------------------------------------------------------------------------
     def check(self, spec: JobSpec) -> ProviderOptions:

@@ -119,14 +119,17 @@ def test_cancel_and_list(client: ftsdk.Client, train_file: Path) -> None:
     assert repr(first) == f"<Job {first.id} provider=memory status=cancelled>"
 
 
-def test_secrets_are_scrubbed_from_errors(
-    client: ftsdk.Client, train_file: Path, secret: str
+def test_secrets_are_scrubbed_from_errors_and_logs(
+    client: ftsdk.Client, train_file: Path, secret: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     client.provider.failures = [
-        ftsdk.errors.AuthenticationError(f"Incorrect API key provided: {secret}.")
+        ftsdk.errors.RateLimited(f"slow down, key {secret}"),
+        ftsdk.errors.AuthenticationError(f"Incorrect API key provided: {secret}."),
     ]
-    with pytest.raises(ftsdk.errors.AuthenticationError) as caught:
+    with caplog.at_level(logging.DEBUG), pytest.raises(ftsdk.errors.AuthenticationError) as caught:
         client.upload(train_file)
+    assert "slow down, key ***" in caplog.text
+    assert secret not in caplog.text
     assert secret not in str(caught.value)
     assert secret not in repr(caught.value)
     assert "Incorrect API key provided: ***." in str(caught.value)
