@@ -1,0 +1,213 @@
+"""``Emulator``: the emulated OpenAI and Azure OpenAI services on 127.0.0.1, in a thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Mount, Route
+
+from ftsdk.testing.emulator.arm import ArmService
+from ftsdk.testing.emulator.auth import Authenticator, TokenValidator
+from ftsdk.testing.emulator.faults import FaultMiddleware, Faults, route_of
+from ftsdk.testing.emulator.service import Service
+from ftsdk.testing.emulator.state import (
+    Clock,
+    EmulatorConfig,
+    FileObject,
+    Job,
+    RequestRecord,
+    Store,
+)
+
+__all__ = ["Emulator"]
+
+
+class _QuietDrops(logging.Filter):
+    """Dropped connections are scripted; keep uvicorn from logging each one as an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "without completing response" not in record.getMessage()
+
+
+class Emulator:
+    """Stateful emulation of OpenAI's and Azure OpenAI's fine-tuning services.
+
+    >>> with Emulator() as emu:                                    # doctest: +SKIP
+    ...     client = openai.OpenAI(base_url=emu.openai_base_url, api_key=emu.api_key)
+    ...     client.files.create(file=open("train.jsonl", "rb"), purpose="fine-tune")
+
+    :param config: how the services behave (timings, limits, keys); change it at any time.
+    :param clock_speed: emulated seconds per real second; ``0`` freezes time so that
+        only :meth:`advance` moves jobs along.
+    :param tokens: validates Entra ID bearer tokens for the Azure routes.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: EmulatorConfig | None = None,
+        clock_speed: float = 1.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tokens: TokenValidator | None = None,
+    ) -> None:
+        self.config = config or EmulatorConfig()
+        self.clock = Clock(speed=clock_speed)
+        self.store = Store(config=self.config, clock=self.clock)
+        self.faults = Faults()
+        self.auth = Authenticator(self.store, tokens)
+        self.host, self._port = host, port
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self.app = FaultMiddleware(Starlette(routes=self._routes()), self.store, self.faults)
+
+    def _routes(self) -> list[BaseRoute]:
+        validate = None
+        if self.config.strict:
+            from ftsdk.testing.emulator.validation import check_request
+
+            validate = check_request
+
+        def service(flavor: Any, dated: bool) -> list[BaseRoute]:
+            built = Service(self.store, flavor, self.auth, dated=dated, validate=validate)
+            return list(built.routes())
+
+        async def inspect(request: Request) -> JSONResponse:
+            with self.store.lock:
+                return JSONResponse(
+                    {
+                        "requests": len(self.store.requests),
+                        "files": len(self.store.files),
+                        "jobs": len(self.store.jobs),
+                    }
+                )
+
+        return [
+            Mount("/v1", routes=service("openai", False)),
+            Mount("/openai/v1", routes=service("azure", False)),
+            Mount("/openai", routes=service("azure", True)),
+            *ArmService(self.store, self.auth).routes(),
+            Route("/_emulator/stats", inspect, methods=["GET"]),
+            *service("openai", False),
+        ]
+
+    # -- life --------------------------------------------------------------------------
+    def start(self) -> Emulator:
+        """Start serving; returns once the port is open."""
+        import uvicorn
+
+        logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
+        server = uvicorn.Server(
+            uvicorn.Config(
+                self.app,
+                host=self.host,
+                port=self._port,
+                log_config=None,
+                log_level="warning",
+                lifespan="off",
+                http="h11",
+                access_log=False,
+                timeout_graceful_shutdown=1,
+            )
+        )
+        thread = threading.Thread(target=server.run, name="ftsdk-emulator", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the emulator could not start on {self.host}:{self._port}")
+            time.sleep(0.002)
+        self._server, self._thread = server, thread
+        self._port = server.servers[0].sockets[0].getsockname()[1]
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+            self._server = self._thread = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- where to point clients --------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``: the Azure endpoint and the ARM endpoint."""
+        return f"http://{self.host}:{self._port}"
+
+    @property
+    def openai_base_url(self) -> str:
+        """``base_url`` for ``openai.OpenAI``."""
+        return f"{self.url}/v1"
+
+    @property
+    def azure_v1_base_url(self) -> str:
+        """``base_url`` for ``openai.OpenAI`` on Azure's v1 API."""
+        return f"{self.url}/openai/v1/"
+
+    @property
+    def api_key(self) -> str:
+        """A key the emulator accepts (OpenAI bearer or Azure ``api-key``)."""
+        return sorted(self.config.api_keys)[0]
+
+    # -- driving and inspecting --------------------------------------------------------
+    def advance(self, seconds: float) -> None:
+        """Move emulated time forward: jobs progress, uploads expire, deployments finish."""
+        self.clock.advance(seconds)
+
+    def fail_next_job(
+        self,
+        message: str = "The job failed due to an internal error.",
+        *,
+        code: str = "server_error",
+        param: str | None = None,
+        at_step: int = 1,
+    ) -> None:
+        """Make the next job created fail at ``at_step`` (0: during validation) with this
+        error, as the provider reports it."""
+        with self.store.lock:
+            self.store.next_job_failure = {
+                "at_step": at_step,
+                "error": {"message": message, "code": code, "param": param},
+            }
+
+    def wind_down(self, on: bool = True) -> None:
+        """OpenAI's end of self-serve training: job creation answers 403
+        ``training_not_available``."""
+        self.config.training_available = not on
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Every request seen so far, in order."""
+        with self.store.lock:
+            return list(self.store.requests)
+
+    def requests_to(self, route: str) -> list[RequestRecord]:
+        """Requests on ``"METHOD /path/{param}"`` under any mount."""
+        from ftsdk.testing.emulator.faults import Fault
+
+        probe = Fault(route, delay=1.0)
+        return [r for r in self.requests if probe.matches(r.method, route_of(r.path))]
+
+    @property
+    def files(self) -> list[FileObject]:
+        """Files held, oldest first."""
+        with self.store.lock:
+            return list(self.store.files.values())
+
+    @property
+    def jobs(self) -> list[Job]:
+        """Jobs created, oldest first."""
+        with self.store.lock:
+            return list(self.store.jobs.values())
