@@ -45,7 +45,8 @@ def test_whole_lifecycle(
     assert done.status == "succeeded"
     assert done.fine_tuned_model is not None
     assert done.fine_tuned_model.startswith(f"ft:{BASE}:emulator-org:dates:")
-    assert done.trained_tokens and done.trained_tokens > 0
+    assert done.trained_tokens
+    assert done.trained_tokens > 0
     events = list(openai_client.fine_tuning.jobs.list_events(job.id, limit=1000))
     steps = [e for e in events if e.type == "metrics"]
     total = done.hyperparameters.n_epochs * 24 // done.hyperparameters.batch_size
@@ -66,7 +67,8 @@ def test_whole_lifecycle(
     )
     assert tuned.choices[0].message.content == truth
     assert base.choices[0].message.content != truth
-    assert tuned.usage is not None and base.usage is not None
+    assert tuned.usage is not None
+    assert base.usage is not None
     assert tuned.usage.completion_tokens < base.usage.completion_tokens
     ckpt = openai_client.chat.completions.create(
         model=checkpoints[-1].fine_tuned_model_checkpoint,
