@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ftsdk._version import __version__
+from ftsdk.cli.emulator import emulator
 from ftsdk.cli.providers import providers
 
 __all__ = ["main"]
@@ -16,4 +17,5 @@ def main() -> None:
     """Fine-tune large language models through one provider-neutral API."""
 
 
+main.add_command(emulator)
 main.add_command(providers)

@@ -1,31 +1,140 @@
-"""The OpenAI provider."""
+"""The OpenAI provider: fine-tuning and inference on the OpenAI API with the official client."""
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ftsdk import Capabilities, Provider, ProviderOptions
+from pydantic import Field, SecretStr
+
+from ftsdk import (
+    Capabilities,
+    ChatParams,
+    ChatResponse,
+    Checkpoint,
+    DataFormat,
+    FileRef,
+    JobError,
+    JobEvent,
+    JobState,
+    JobStatus,
+    Metric,
+    ModelInfo,
+    Operation,
+    Provider,
+    ProviderOptions,
+    TrainingRequest,
+    Usage,
+)
 from ftsdk.credentials import resolve_secret, resolve_setting
+from ftsdk_openai.errors import translated
+from ftsdk_openai.uploads import Uploader
 
-__all__ = ["OpenAIProvider", "OpenAIOptions"]
+if TYPE_CHECKING:
+    import openai
+    from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
+
+__all__ = ["IDEMPOTENCY_KEY", "OpenAIOptions", "OpenAIProvider"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+IDEMPOTENCY_KEY = "ftsdk_idempotency_key"
+"""Metadata key holding the core's idempotency key, found again before creating a job."""
+
+STATUSES = {
+    "validating_files": JobStatus.VALIDATING,
+    "queued": JobStatus.QUEUED,
+    "running": JobStatus.RUNNING,
+    "paused": JobStatus.PAUSED,
+    "succeeded": JobStatus.SUCCEEDED,
+    "failed": JobStatus.FAILED,
+    "cancelled": JobStatus.CANCELLED,
+}
+METRIC_NAMES = {
+    "train_loss": "train_loss",
+    "valid_loss": "valid_loss",
+    "train_mean_token_accuracy": "train_accuracy",
+    "valid_mean_token_accuracy": "valid_accuracy",
+    "full_valid_loss": "full_valid_loss",
+    "full_valid_mean_token_accuracy": "full_valid_accuracy",
+}
+HYPERPARAMETERS = {
+    "epochs": "n_epochs",
+    "batch_size": "batch_size",
+    "learning_rate_multiplier": "learning_rate_multiplier",
+    "beta": "beta",
+}
 
 
 class OpenAIOptions(ProviderOptions):
-    """Keys accepted in ``JobSpec.provider_options`` (none yet)."""
+    """Keys accepted in ``JobSpec.provider_options`` for OpenAI."""
+
+    integrations: list[dict[str, Any]] = Field(default_factory=list)
+    """Passed through as the job's ``integrations``, e.g.
+    ``[{"type": "wandb", "wandb": {"project": "my-project"}}]``."""
+
+
+def omit() -> Any:
+    """openai's marker for an argument left out."""
+    import openai
+
+    return openai.omit
+
+
+def _when(value: int | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, tz=UTC)
+
+
+def _metrics(data: object) -> dict[str, float]:
+    if not isinstance(data, dict):
+        return {}
+    return {
+        ours: float(data[theirs])
+        for theirs, ours in METRIC_NAMES.items()
+        if isinstance(data.get(theirs), (int, float))
+    }
 
 
 class OpenAIProvider(Provider):
-    """OpenAI.
+    """OpenAI: files and the Uploads API, SFT and DPO jobs, events, checkpoints, pause,
+    resume, cancel, chat, and deleting fine-tuned models.
 
-    Declares no operations yet: the files, jobs and inference of the OpenAI API land with
-    the OpenAI provider issue.
+    :param api_key: ``OPENAI_API_KEY`` when not given.
+    :param base_url: ``OPENAI_BASE_URL``, else the public API.
+    :param upload_threshold: files at least this many bytes use the multipart Uploads API.
+    :param upload_part_size: bytes per part (at most 64 MB).
+    :param upload_concurrency: parts sent at once.
+    :param timeout: seconds for one HTTP request.
     """
 
     name = "openai"
     display_name = "OpenAI"
-    capabilities = Capabilities()
+    capabilities = Capabilities(
+        methods=frozenset({"sft", "dpo"}),
+        data_formats=frozenset({DataFormat.CHAT, DataFormat.PREFERENCE}),
+        hyperparameters={
+            "sft": frozenset({"epochs", "batch_size", "learning_rate_multiplier"}),
+            "dpo": frozenset({"epochs", "batch_size", "learning_rate_multiplier", "beta"}),
+        },
+        operations=frozenset(
+            {
+                Operation.TRAIN,
+                Operation.UPLOAD,
+                Operation.LIST_JOBS,
+                Operation.CANCEL,
+                Operation.PAUSE,
+                Operation.RESUME,
+                Operation.EVENTS,
+                Operation.METRICS,
+                Operation.CHECKPOINTS,
+                Operation.CHAT,
+                Operation.DELETE_MODEL,
+            }
+        ),
+        max_file_bytes=8 * 1024**3,
+        min_examples=10,
+    )
     Options = OpenAIOptions
     credential_env_vars = (
         "OPENAI_API_KEY",
@@ -41,6 +150,11 @@ class OpenAIProvider(Provider):
         base_url: str | None = None,
         organization: str | None = None,
         project: str | None = None,
+        upload_threshold: int = 32 * 1024 * 1024,
+        upload_part_size: int = 16 * 1024 * 1024,
+        upload_concurrency: int = 8,
+        timeout: float = 120.0,
+        home: str | Path | None = None,
     ) -> None:
         self.api_key = resolve_secret(
             api_key, ["OPENAI_API_KEY"], provider=self.name, argument="api_key"
@@ -48,3 +162,216 @@ class OpenAIProvider(Provider):
         self.base_url = resolve_setting(base_url, ["OPENAI_BASE_URL"]) or DEFAULT_BASE_URL
         self.organization = resolve_setting(organization, ["OPENAI_ORG_ID"])
         self.project = resolve_setting(project, ["OPENAI_PROJECT_ID"])
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._openai: openai.OpenAI | None = None
+        home_dir = Path(
+            resolve_setting(str(home) if home else None, ["FTSDK_HOME"]) or "~/.cache/ftsdk"
+        ).expanduser()
+        self.uploader = Uploader(
+            self._client,
+            self.name,
+            threshold=upload_threshold,
+            part_size=upload_part_size,
+            concurrency=upload_concurrency,
+            state_dir=home_dir / "openai" / "uploads",
+        )
+
+    def _client(self) -> openai.OpenAI:
+        """The ``openai.OpenAI`` client (thread-safe, shared), its retries off: the core
+        retries."""
+        with self._lock:
+            if self._openai is None:
+                import openai
+
+                assert self.api_key is not None
+                self._openai = openai.OpenAI(
+                    api_key=self.api_key.get_secret_value(),
+                    base_url=self.base_url,
+                    organization=self.organization,
+                    project=self.project,
+                    max_retries=0,
+                    timeout=self.timeout,
+                )
+            return self._openai
+
+    def close(self) -> None:
+        with self._lock:
+            if self._openai is not None:
+                self._openai.close()
+                self._openai = None
+
+    # -- files -----------------------------------------------------------------------
+    def upload_file(self, path: Path, *, purpose: str, content_hash: str) -> FileRef:
+        f = self.uploader.upload(path, purpose=purpose, content_hash=content_hash)
+        return FileRef(
+            id=f.id,
+            provider=self.name,
+            filename=f.filename,
+            bytes=f.bytes,
+            status="processed",
+            content_hash=content_hash,
+            created_at=_when(f.created_at),
+        )
+
+    # -- jobs ------------------------------------------------------------------------
+    def _state(self, job: FineTuningJob) -> JobState:
+        raw = str(job.status)
+        error = None
+        if job.error is not None and (job.error.message or job.error.code):
+            error = JobError(
+                message=job.error.message or "", code=job.error.code or None, param=job.error.param
+            )
+        method = job.method.type if job.method is not None else "supervised"
+        metadata = {k: v for k, v in (job.metadata or {}).items() if k != IDEMPOTENCY_KEY}
+        return JobState(
+            id=job.id,
+            provider=self.name,
+            status=STATUSES.get(raw, JobStatus.RUNNING),
+            raw_status=raw,
+            base_model=job.model,
+            method="dpo" if method == "dpo" else "sft",
+            created_at=_when(job.created_at),
+            finished_at=_when(job.finished_at),
+            estimated_finish=_when(job.estimated_finish),
+            trained_tokens=job.trained_tokens,
+            error=error,
+            result_model=job.fine_tuned_model,
+            metadata=metadata,
+        )
+
+    def create_job(self, request: TrainingRequest) -> JobState:
+        spec = request.spec
+        client = self._client()
+        with translated(self.name):
+            found = client.fine_tuning.jobs.list(
+                limit=1, metadata={IDEMPOTENCY_KEY: request.idempotency_key}
+            )
+            if found.data:
+                return self._state(found.data[0])
+        kind = "dpo" if spec.method.type == "dpo" else "supervised"
+        hyper = {HYPERPARAMETERS[k]: v for k, v in spec.method.explicit().items()}
+        options = request.options
+        assert isinstance(options, OpenAIOptions)
+        body: dict[str, Any] = {
+            "model": spec.base_model,
+            "training_file": request.training_file.id,
+            "method": {"type": kind, kind: {"hyperparameters": hyper}},
+            "metadata": {**spec.metadata, IDEMPOTENCY_KEY: request.idempotency_key},
+        }
+        if request.validation_file is not None:
+            body["validation_file"] = request.validation_file.id
+        if spec.suffix is not None:
+            body["suffix"] = spec.suffix
+        if spec.seed is not None:
+            body["seed"] = spec.seed
+        if options.integrations:
+            body["integrations"] = options.integrations
+        with translated(self.name):
+            return self._state(client.fine_tuning.jobs.create(**body))
+
+    def get_job(self, job_id: str) -> JobState:
+        with translated(self.name):
+            return self._state(self._client().fine_tuning.jobs.retrieve(job_id))
+
+    def list_jobs(self, *, limit: int) -> list[JobState]:
+        with translated(self.name):
+            page = self._client().fine_tuning.jobs.list(limit=limit)
+            return [self._state(job) for job in page.data]
+
+    def cancel_job(self, job_id: str) -> JobState:
+        with translated(self.name):
+            return self._state(self._client().fine_tuning.jobs.cancel(job_id))
+
+    def pause_job(self, job_id: str) -> JobState:
+        with translated(self.name):
+            return self._state(self._client().fine_tuning.jobs.pause(job_id))
+
+    def resume_job(self, job_id: str) -> JobState:
+        with translated(self.name):
+            return self._state(self._client().fine_tuning.jobs.resume(job_id))
+
+    def _events_newest_first(self, job_id: str, stop_at: str | None) -> list[FineTuningJobEvent]:
+        """Pages of events, newest first, until ``stop_at`` (excluded) or the oldest."""
+        seen: list[FineTuningJobEvent] = []
+        after: str | None = None
+        client = self._client()
+        while True:
+            with translated(self.name):
+                page = client.fine_tuning.jobs.list_events(job_id, limit=100, after=after or omit())
+            for event in page.data:
+                if event.id == stop_at:
+                    return seen
+                seen.append(event)
+            if not page.has_more or not page.data:
+                return seen
+            after = page.data[-1].id
+
+    def list_events(self, job_id: str, *, after: str | None) -> list[JobEvent]:
+        events = self._events_newest_first(job_id, after)
+        return [
+            JobEvent(
+                id=e.id,
+                created_at=_when(e.created_at) or datetime.now(UTC),
+                level=e.level if e.level in ("info", "warning", "error") else "info",
+                message=e.message,
+                type="metrics" if e.type == "metrics" else "message",
+                step=(e.data or {}).get("step") if isinstance(e.data, dict) else None,
+                metrics=_metrics(e.data),
+            )
+            for e in reversed(events)
+        ]
+
+    def list_metrics(self, job_id: str) -> list[Metric]:
+        return [
+            Metric(step=e.step, values=e.metrics, created_at=e.created_at)
+            for e in self.list_events(job_id, after=None)
+            if e.type == "metrics" and e.step is not None
+        ]
+
+    def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
+        with translated(self.name):
+            found = list(self._client().fine_tuning.jobs.checkpoints.list(job_id, limit=100))
+        return [
+            Checkpoint(
+                id=c.id,
+                job_id=job_id,
+                step=c.step_number,
+                model=c.fine_tuned_model_checkpoint,
+                metrics=_metrics(c.metrics.model_dump()),
+                created_at=_when(c.created_at),
+            )
+            for c in found
+        ]
+
+    # -- models ----------------------------------------------------------------------
+    def chat(
+        self, model: ModelInfo, messages: list[dict[str, Any]], params: ChatParams
+    ) -> ChatResponse:
+        extra: dict[str, Any] = {}
+        if params.max_tokens is not None:
+            extra["max_completion_tokens"] = params.max_tokens
+        for name in ("temperature", "top_p", "seed", "stop"):
+            if getattr(params, name) is not None:
+                extra[name] = getattr(params, name)
+        with translated(self.name):
+            answer = self._client().chat.completions.create(
+                model=model.id,
+                messages=messages,  # type: ignore[arg-type]
+                **extra,
+            )
+        choice = answer.choices[0]
+        usage = answer.usage
+        return ChatResponse(
+            content=choice.message.content or "",
+            model=answer.model,
+            finish_reason=choice.finish_reason,
+            usage=Usage(
+                prompt_tokens=usage.prompt_tokens if usage else 0,
+                completion_tokens=usage.completion_tokens if usage else 0,
+            ),
+        )
+
+    def delete_model(self, model: ModelInfo) -> None:
+        with translated(self.name):
+            self._client().models.delete(model.id)
