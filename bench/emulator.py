@@ -26,12 +26,32 @@ REQUESTS = 1000
 
 def bare_server() -> tuple[uvicorn.Server, str]:
     async def models(_: object) -> JSONResponse:
-        return JSONResponse({"object": "list", "data": [
-            {"id": "gpt-4o-mini-2024-07-18", "object": "model", "created": 0, "owned_by": "x"}]})
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": [
+                    {
+                        "id": "gpt-4o-mini-2024-07-18",
+                        "object": "model",
+                        "created": 0,
+                        "owned_by": "x",
+                    }
+                ],
+            }
+        )
 
     app = Starlette(routes=[Route("/v1/models", models)])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None,
-                                           log_level="warning", lifespan="off", http="h11"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=0,
+            log_config=None,
+            log_level="warning",
+            lifespan="off",
+            http="h11",
+        )
+    )
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.002)
@@ -55,15 +75,19 @@ def main() -> None:
         emu = Emulator().start()
         starts.append(time.perf_counter() - began)
         emu.stop()
-    print(f"start-up: median {statistics.median(starts) * 1000:.0f} ms, "
-          f"max {max(starts) * 1000:.0f} ms over {len(starts)} starts")
+    print(
+        f"start-up: median {statistics.median(starts) * 1000:.0f} ms, "
+        f"max {max(starts) * 1000:.0f} ms over {len(starts)} starts"
+    )
     with Emulator() as emu:
         emulated = rate(emu.openai_base_url, emu.api_key)
     server, url = bare_server()
     bare = rate(url, "k")
     server.should_exit = True
-    print(f"emulator: {emulated:.0f} requests/s; bare starlette+uvicorn: {bare:.0f} requests/s "
-          f"({REQUESTS} sequential GET /v1/models with the openai client)")
+    print(
+        f"emulator: {emulated:.0f} requests/s; bare starlette+uvicorn: {bare:.0f} requests/s "
+        f"({REQUESTS} sequential GET /v1/models with the openai client)"
+    )
     print(f"ratio={emulated / bare:.2f} vs bare starlette+uvicorn")
 
 

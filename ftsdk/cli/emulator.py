@@ -13,27 +13,66 @@ __all__ = ["emulator"]
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=0, show_default=True, help="Port; 0 picks a free one.")
-@click.option("--clock-speed", default=1.0, show_default=True,
-              help="Emulated seconds per real second (jobs run faster when higher).")
-@click.option("--strict/--no-strict", default=True, show_default=True,
-              help="Check OpenAI request bodies against the published OpenAPI description.")
+@click.option(
+    "--clock-speed",
+    default=1.0,
+    show_default=True,
+    help="Emulated seconds per real second (jobs run faster when higher).",
+)
+@click.option(
+    "--strict/--no-strict",
+    default=True,
+    show_default=True,
+    help="Check OpenAI request bodies against the published OpenAPI description.",
+)
+@click.option(
+    "--latency",
+    default=0.0,
+    show_default=True,
+    help="Seconds added to every answer (to measure clients under latency).",
+)
+@click.option(
+    "--bandwidth",
+    type=float,
+    default=None,
+    help="Bytes per second each request body is read at (a wide-area link).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the addresses as one JSON line.")
-def emulator(host: str, port: int, clock_speed: float, strict: bool, as_json: bool) -> None:
+def emulator(
+    *,
+    host: str,
+    port: int,
+    clock_speed: float,
+    strict: bool,
+    latency: float,
+    bandwidth: float | None,
+    as_json: bool,
+) -> None:
     """Serve an offline emulator of OpenAI's and Azure OpenAI's fine-tuning APIs."""
     from ftsdk.testing.emulator import Emulator, EmulatorConfig
 
-    emu = Emulator(config=EmulatorConfig(strict=strict), clock_speed=clock_speed, host=host,
-                   port=port).start()
-    info = {"url": emu.url, "openai_base_url": emu.openai_base_url,
-            "azure_endpoint": emu.url, "azure_v1_base_url": emu.azure_v1_base_url,
-            "api_key": emu.api_key}
+    emu = Emulator(
+        config=EmulatorConfig(strict=strict, latency=latency, bandwidth=bandwidth),
+        clock_speed=clock_speed,
+        host=host,
+        port=port,
+    ).start()
+    info = {
+        "url": emu.url,
+        "openai_base_url": emu.openai_base_url,
+        "azure_endpoint": emu.url,
+        "azure_v1_base_url": emu.azure_v1_base_url,
+        "api_key": emu.api_key,
+    }
     if as_json:
         click.echo(json.dumps(info), nl=True)
     else:
-        click.echo(f"OpenAI:       OPENAI_BASE_URL={emu.openai_base_url} "
-                   f"OPENAI_API_KEY={emu.api_key}")
-        click.echo(f"Azure OpenAI: AZURE_OPENAI_ENDPOINT={emu.url} "
-                   f"AZURE_OPENAI_API_KEY={emu.api_key}")
+        click.echo(
+            f"OpenAI:       OPENAI_BASE_URL={emu.openai_base_url} OPENAI_API_KEY={emu.api_key}"
+        )
+        click.echo(
+            f"Azure OpenAI: AZURE_OPENAI_ENDPOINT={emu.url} AZURE_OPENAI_API_KEY={emu.api_key}"
+        )
         click.echo("Press Ctrl-C to stop.")
     try:
         while True:

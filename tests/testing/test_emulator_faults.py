@@ -112,6 +112,18 @@ def test_latency_applies_to_every_request(emulator: Emulator, openai_client: ope
     assert all(r.duration >= 0.1 for r in emulator.requests)
 
 
+def test_bandwidth_limits_each_request_body(
+    emulator: Emulator, openai_client: openai.OpenAI
+) -> None:
+    emulator.config.bandwidth = 1_000_000
+    up = openai_client.uploads.create(
+        bytes=300_000, filename="a.jsonl", mime_type="text/jsonl", purpose="fine-tune"
+    )
+    started = time.perf_counter()
+    openai_client.uploads.parts.create(up.id, data=b"x" * 300_000)
+    assert time.perf_counter() - started >= 0.3
+
+
 def test_faults_can_target_a_given_call_and_any_route(
     emulator: Emulator, openai_client: openai.OpenAI
 ) -> None:

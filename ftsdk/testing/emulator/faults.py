@@ -186,6 +186,10 @@ class FaultMiddleware:
         if delay:
             await asyncio.sleep(delay)
 
+        bandwidth = self.store.config.bandwidth
+        if bandwidth:
+            receive = _throttled(receive, bandwidth)
+
         async def logged_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 record.status = message["status"]
@@ -221,6 +225,15 @@ class FaultMiddleware:
         headers.append((b"x-request-id", b"req_emulated_fault"))
         await send({"type": "http.response.start", "status": fault.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _throttled(receive: Receive, bandwidth: float) -> Receive:
+    async def slow_receive() -> Message:
+        message = await receive()
+        await asyncio.sleep(len(message.get("body", b"")) / bandwidth)
+        return message
+
+    return slow_receive
 
 
 async def _swallow(message: Message) -> None:

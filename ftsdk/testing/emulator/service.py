@@ -103,7 +103,7 @@ class Service:
         auth: Authenticator,
         *,
         dated: bool,
-        validate: Callable[[Request, str, Any], None] | None = None,
+        validate: Callable[..., None] | None = None,
     ) -> None:
         self.store, self.flavor, self.auth, self.dated = store, flavor, auth, dated
         self._validate = validate
@@ -156,9 +156,10 @@ class Service:
 
         return endpoint
 
-    def _check(self, request: Request, body: Any) -> None:
+    def _check(self, request: Request, *, json_body: Any = None, form: Any = None) -> None:
+        """Strict mode: refuse what OpenAI's API description refuses (OpenAI flavor)."""
         if self._validate is not None and self.flavor == "openai":
-            self._validate(request, request.state.template, body)
+            self._validate(request, json_body=json_body, form=form)
 
     async def _json(self, request: Request) -> dict[str, Any]:
         try:
@@ -167,7 +168,7 @@ class Service:
             raise ApiError(400, "We could not parse the JSON body of your request.") from None
         if not isinstance(body, dict):
             raise ApiError(400, "The request body must be a JSON object.")
-        self._check(request, body)
+        self._check(request, json_body=body)
         return body
 
     def _now(self) -> float:
@@ -215,7 +216,7 @@ class Service:
         error = None
         if purpose == "fine-tune":
             method = "dpo" if b'"preferred_output"' in content[:65536] else "supervised"
-            _, error = training.validate_training_file(content, method)
+            error = training.inspect_file(content, method).error
         f = FileObject(
             id=self._id("file-"),
             flavor=self.flavor,
@@ -232,7 +233,7 @@ class Service:
     async def create_file(self, request: Request) -> Response:
         form = await request.form(max_part_size=MAX_FILE_BYTES + 1)
         upload, purpose = form.get("file"), form.get("purpose")
-        self._check(request, {k: v for k, v in form.items() if k != "file"} | {"file": b""})
+        self._check(request, form=form.multi_items())
         if not isinstance(upload, UploadFile):
             raise ApiError(400, "Missing required parameter: 'file'.", param="file")
         if not isinstance(purpose, str):
@@ -324,6 +325,7 @@ class Service:
 
     async def add_part(self, request: Request) -> Response:
         form = await request.form(max_part_size=MAX_PART_BYTES + 1)
+        self._check(request, form=form.multi_items())
         data = form.get("data")
         if not isinstance(data, UploadFile):
             raise ApiError(400, "Missing required parameter: 'data'.", param="data")
@@ -363,6 +365,7 @@ class Service:
                 )
             u.file_id = self._store_file(u.filename, u.purpose, content).id
             u.status = "completed"
+            u.parts = dict.fromkeys(u.parts, b"")  # the file holds the bytes now
             return JSONResponse(self._upload_json(u))
 
     async def cancel_upload(self, request: Request) -> Response:
@@ -509,10 +512,10 @@ class Service:
             train = self._training_file(body.get("training_file"), "training_file")
             if body.get("validation_file") is not None:
                 self._training_file(body["validation_file"], "validation_file")
-            rows, _ = training.validate_training_file(train.content, method_type)
-            hyper = training.auto_hyperparameters(max(len(rows), 1), given)
-            n_tokens = sum(training.example_tokens(r) for r in rows)
-            steps = max(1, math.ceil(len(rows) * hyper["n_epochs"] / hyper["batch_size"]))
+            summary = training.inspect_file(train.content, method_type)
+            hyper = training.auto_hyperparameters(max(summary.examples, 1), given)
+            n_tokens = summary.tokens
+            steps = max(1, math.ceil(summary.examples * hyper["n_epochs"] / hyper["batch_size"]))
             now = self._now()
             job = Job(
                 id=self._id("ftjob-"),
@@ -527,7 +530,7 @@ class Service:
                 metadata=body.get("metadata"),
                 integrations=body.get("integrations"),
                 created_at=int(now),
-                n_examples=len(rows),
+                n_examples=summary.examples,
                 n_tokens=n_tokens,
                 total_steps=steps,
                 last_tick=now,
@@ -548,7 +551,7 @@ class Service:
             for key, value in request.query_params.items()
             if key.startswith("metadata[") and key.endswith("]")
         }
-        self._check(request, None)
+        self._check(request)
         with self.store.lock:
             jobs = [
                 self._job_json(j)
@@ -607,7 +610,7 @@ class Service:
             raise ApiError(404, "Resource not found", code="404")
 
     async def list_events(self, request: Request) -> Response:
-        self._check(request, None)
+        self._check(request)
         with self.store.lock:
             job = self._job(request.path_params["job_id"])
             training.advance(self.store, job, self._now())

@@ -84,7 +84,7 @@ class EmulatorConfig:
     training_available: bool = True
     """``False`` makes job creation answer 403 ``training_not_available`` (OpenAI's
     wind-down)."""
-    strict: bool = False
+    strict: bool = True
     """Validate OpenAI request bodies against the published OpenAPI description."""
     file_processing_seconds: float = 0.0
     """Emulated seconds a file stays ``uploaded`` before ``processed``/``error``."""
@@ -96,6 +96,9 @@ class EmulatorConfig:
     """Emulated seconds an Azure deployment stays ``Creating``."""
     latency: float = 0.0
     """Real seconds added to every answer (upload benchmarks)."""
+    bandwidth: float | None = None
+    """Bytes per second at which each request's body is read, as over one TCP connection
+    across a wide-area network; ``None`` reads at loopback speed."""
     min_examples: int = 10
     azure_max_files: int = 50
     azure_max_active_jobs: int = 1
@@ -216,6 +219,8 @@ class Job:
     result_files: list[str] = field(default_factory=list)
     trained_tokens: int | None = None
     estimated_finish: int | None = None
+    answers: list[tuple[str, str]] | None = None
+    """(prompt, answer) pairs of the training data, read when the model is first asked."""
 
 
 @dataclass

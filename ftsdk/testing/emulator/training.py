@@ -7,6 +7,8 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from ftsdk.testing.emulator.state import Checkpoint, Event, Job, Store, new_id
@@ -19,7 +21,7 @@ __all__ = [
     "auto_hyperparameters",
     "count_tokens",
     "examples_of",
-    "validate_training_file",
+    "inspect_file",
 ]
 
 _WORD = re.compile(r"\w+|[^\w\s]")
@@ -53,45 +55,57 @@ def _check_messages(line: int, messages: object, key: str = "messages") -> str |
     return None
 
 
-def validate_training_file(content: bytes, method: str) -> tuple[list[dict[str, Any]], str | None]:
-    """Parse JSONL and check it the way the fine-tuning service does.
+@dataclass(frozen=True)
+class FileSummary:
+    """What processing a training file found."""
 
-    :returns: the examples, and the first problem in OpenAI's words (``None`` if none).
-    """
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError as err:
-        return [], f"Invalid file format. The file is not valid UTF-8 (byte {err.start})."
-    examples: list[dict[str, Any]] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
+    examples: int
+    tokens: int
+    error: str | None
+    """The first problem, in the service's words."""
+
+
+def _check_row(number: int, row: object, method: str) -> str | None:
+    if not isinstance(row, dict):
+        return _fail(number, None, "Expected a JSON object.")
+    if method == "dpo":
+        return _check_preference(number, row)
+    if "messages" in row:
+        problem = _check_messages(number, row["messages"])
+        if problem is None and not any(
+            isinstance(m, dict) and m.get("role") == "assistant" for m in row["messages"]
+        ):
+            problem = _fail(number, "messages", "At least one message must be from the assistant.")
+        return problem
+    if "prompt" in row and "completion" in row:
+        return None
+    return _fail(number, "messages", "Required key is missing.")
+
+
+def _rows(content: bytes) -> Iterator[tuple[int, bytes]]:
+    for number, raw in enumerate(content.split(b"\n"), start=1):
+        if raw.strip():
+            yield number, raw
+
+
+def inspect_file(content: bytes, method: str) -> FileSummary:
+    """Check JSONL the way the fine-tuning service does, line by line, stopping at the
+    first problem; tokens are estimated at four bytes each."""
+    count = 0
+    for number, raw in _rows(content):
         try:
             row = json.loads(raw)
+        except UnicodeDecodeError as err:
+            return FileSummary(count, 0, _fail(number, None, f"Not valid UTF-8 ({err.reason})."))
         except json.JSONDecodeError as err:
-            return examples, _fail(number, None, f"Invalid JSON ({err.msg}).")
-        if not isinstance(row, dict):
-            return examples, _fail(number, None, "Expected a JSON object.")
-        if method == "dpo":
-            problem = _check_preference(number, row)
-        elif "messages" in row:
-            problem = _check_messages(number, row["messages"])
-            if problem is None and not any(
-                isinstance(m, dict) and m.get("role") == "assistant" for m in row["messages"]
-            ):
-                problem = _fail(
-                    number, "messages", "At least one message must be from the assistant."
-                )
-        elif "prompt" in row and "completion" in row:
-            problem = None
-        else:
-            problem = _fail(number, "messages", "Required key is missing.")
+            return FileSummary(count, 0, _fail(number, None, f"Invalid JSON ({err.msg})."))
+        problem = _check_row(number, row, method)
         if problem:
-            return examples, problem
-        examples.append(row)
-    if not examples:
-        return examples, "Invalid file format. The file contains no examples."
-    return examples, None
+            return FileSummary(count, 0, problem)
+        count += 1
+    if not count:
+        return FileSummary(0, 0, "Invalid file format. The file contains no examples.")
+    return FileSummary(count, len(content) // 4, None)
 
 
 def _check_preference(line: int, row: dict[str, Any]) -> str | None:
@@ -108,17 +122,23 @@ def _check_preference(line: int, row: dict[str, Any]) -> str | None:
     )
 
 
-def examples_of(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+def examples_of(content: bytes) -> list[tuple[str, str]]:
     """(prompt, answer) pairs a fine-tuned model answers from: the last user message and
-    the (preferred) assistant reply."""
+    the (preferred) assistant reply of each valid example."""
     pairs = []
-    for row in rows:
+    for _, raw in _rows(content):
+        try:
+            row = json.loads(raw)
+        except ValueError:
+            continue
+        if not isinstance(row, dict):
+            continue
         if "input" in row:
-            messages, reply = row["input"].get("messages", []), row["preferred_output"]
+            messages, reply = row["input"].get("messages", []), row.get("preferred_output", [])
         elif "messages" in row:
             messages, reply = row["messages"][:-1], row["messages"][-1:]
         else:
-            pairs.append((str(row["prompt"]), str(row["completion"])))
+            pairs.append((str(row.get("prompt")), str(row.get("completion"))))
             continue
         users = [m for m in messages if m.get("role") == "user"]
         answers = [m for m in reply if m.get("role") == "assistant"]
@@ -131,11 +151,6 @@ def _text(content: object) -> str:
     if isinstance(content, list):
         return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
     return "" if content is None else str(content)
-
-
-def example_tokens(row: dict[str, Any]) -> int:
-    """Tokens one example costs to train on (all message contents)."""
-    return count_tokens(json.dumps(row, ensure_ascii=False)) // 2 + 1
 
 
 def auto_hyperparameters(n_examples: int, given: dict[str, Any]) -> dict[str, Any]:
@@ -333,10 +348,9 @@ def answer(store: Store, model: str, messages: list[dict[str, Any]]) -> str:
             f"answer precisely. You asked: {prompt}"
         )
     job = store.jobs[entry["job"]]
-    rows, _ = validate_training_file(
-        store.files[job.training_file].content, job.method.get("type", "supervised")
-    )
-    pairs = examples_of(rows)
+    if job.answers is None:
+        job.answers = examples_of(store.files[job.training_file].content)
+    pairs = job.answers
     if not pairs:
         return ""
     words = set(prompt.lower().split())

@@ -23,10 +23,16 @@ FAULTS: dict[str, dict[str, Any]] = {
 def lifecycle(emu: Emulator, home: Path, train: Path, valid: Path) -> str:
     """Upload both files, train, wait, chat on the result and on the base: the answer."""
     policy = ftsdk.RetryPolicy(max_attempts=3, initial_wait=0.001, max_wait=0.01)
-    with ftsdk.client("openai", api_key=emu.api_key, base_url=emu.openai_base_url,
-                      home=home, retry=policy) as client:
-        job = client.train(base_model=BASE, training_data=train, validation_data=valid,
-                           method=ftsdk.SFT(epochs=1), suffix="sweep")
+    with ftsdk.client(
+        "openai", api_key=emu.api_key, base_url=emu.openai_base_url, home=home, retry=policy
+    ) as client:
+        job = client.train(
+            base_model=BASE,
+            training_data=train,
+            validation_data=valid,
+            method=ftsdk.SFT(epochs=1),
+            suffix="sweep",
+        )
         job.wait(poll_interval=1, sleep=lambda _: emu.advance(20))
         assert job.model is not None
         answer = job.model.chat("convert 1974-02-09 to words").content
@@ -41,8 +47,9 @@ def count_requests(tmp_path: Path, train: Path, valid: Path) -> int:
 
 
 @pytest.mark.parametrize("kind", list(FAULTS))
-def test_fault_at_every_request(kind: str, tmp_path: Path, train_path: Path,
-                                valid_path: Path) -> None:
+def test_fault_at_every_request(
+    kind: str, tmp_path: Path, train_path: Path, valid_path: Path
+) -> None:
     total = count_requests(tmp_path, train_path, valid_path)
     assert total >= 10
     for index in range(1, total + 1):

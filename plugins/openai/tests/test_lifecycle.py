@@ -64,6 +64,9 @@ def test_fine_tune_watch_chat_and_delete(
     model.delete()
     with pytest.raises(NotFound):
         model.chat("hello")
+    # strict mode checked every request against OpenAI's API description: none refused
+    assert [r for r in emulator.requests if r.status == 400] == []
+    assert emulator.config.strict
 
 
 def job_batch(emulator: Emulator) -> int:
