@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from starlette.requests import Request
 
+from ftsdk.testing.emulator.entra import (
+    CONTRIBUTOR,
+    DATA_SCOPE,
+    MANAGEMENT_SCOPE,
+    USER,
+    Principal,
+    bearer_token,
+)
+
 if TYPE_CHECKING:
     from ftsdk.testing.emulator.state import Flavor, Store
 
-__all__ = [
-    "ARM_SCOPE",
-    "CONTRIBUTOR",
-    "DATA_SCOPE",
-    "Authenticator",
-    "Principal",
-    "TokenValidator",
-    "mask_key",
-]
-
-DATA_SCOPE = "https://cognitiveservices.azure.com/.default"
-ARM_SCOPE = "https://management.azure.com/.default"
-CONTRIBUTOR = "Cognitive Services OpenAI Contributor"
-USER = "Cognitive Services OpenAI User"
-
-
-@dataclass
-class Principal:
-    """An identity a token was issued to, with its Azure role assignments."""
-
-    name: str
-    roles: set[str] = field(default_factory=lambda: {CONTRIBUTOR})
+__all__ = ["Authenticator", "TokenValidator", "mask_key"]
 
 
 class TokenValidator(Protocol):
@@ -45,12 +32,6 @@ def mask_key(key: str) -> str:
     if len(key) <= 8:
         return "*" * len(key)
     return f"{key[:3]}{'*' * (len(key) - 7)}{key[-4:]}"
-
-
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
 class Authenticator:
@@ -69,7 +50,7 @@ class Authenticator:
         from ftsdk.testing.emulator.service import ApiError
 
         keys = self.store.config.api_keys
-        bearer = _bearer(request)
+        bearer = bearer_token(request)
         if flavor == "openai":
             if bearer is None:
                 raise ApiError(
@@ -121,7 +102,7 @@ class Authenticator:
         that may write deployments."""
         from ftsdk.testing.emulator.service import ApiError
 
-        bearer = _bearer(request)
+        bearer = bearer_token(request)
         if bearer is None:
             raise ApiError(
                 401,
@@ -129,7 +110,7 @@ class Authenticator:
                 "level resource provider.",
                 code="AuthenticationFailed",
             )
-        principal = self._principal(bearer, ARM_SCOPE)
+        principal = self._principal(bearer, MANAGEMENT_SCOPE)
         if principal is None:
             raise ApiError(401, "The access token is invalid.", code="InvalidAuthenticationToken")
         if request.method != "GET" and CONTRIBUTOR not in principal.roles:

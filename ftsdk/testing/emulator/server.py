@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from typing import Any
 
 from starlette.applications import Starlette
@@ -13,9 +11,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 
 from ftsdk.testing.emulator.arm import ArmService
-from ftsdk.testing.emulator.auth import Authenticator, TokenValidator
+from ftsdk.testing.emulator.auth import Authenticator
+from ftsdk.testing.emulator.entra import EntraEmulator, TokenIssuer
 from ftsdk.testing.emulator.faults import FaultMiddleware, Faults, route_of
 from ftsdk.testing.emulator.service import Service
+from ftsdk.testing.emulator.serving import ServerThread
 from ftsdk.testing.emulator.state import (
     Clock,
     EmulatorConfig,
@@ -45,7 +45,6 @@ class Emulator:
     :param config: how the services behave (timings, limits, keys); change it at any time.
     :param clock_speed: emulated seconds per real second; ``0`` freezes time so that
         only :meth:`advance` moves jobs along.
-    :param tokens: validates Entra ID bearer tokens for the Azure routes.
     """
 
     def __init__(
@@ -55,16 +54,17 @@ class Emulator:
         clock_speed: float = 1.0,
         host: str = "127.0.0.1",
         port: int = 0,
-        tokens: TokenValidator | None = None,
     ) -> None:
         self.config = config or EmulatorConfig()
         self.clock = Clock(speed=clock_speed)
         self.store = Store(config=self.config, clock=self.clock)
         self.faults = Faults()
-        self.auth = Authenticator(self.store, tokens)
+        self.issuer = TokenIssuer()
+        """Microsoft Entra ID's state: apps, managed identities, roles, issued tokens."""
+        self.auth = Authenticator(self.store, self.issuer)
         self.host, self._port = host, port
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._server: ServerThread | None = None
+        self._entra: EntraEmulator | None = None
         self.app = FaultMiddleware(Starlette(routes=self._routes()), self.store, self.faults)
 
     def _routes(self) -> list[BaseRoute]:
@@ -100,45 +100,36 @@ class Emulator:
     # -- life --------------------------------------------------------------------------
     def start(self) -> Emulator:
         """Start serving; returns once the port is open."""
-        import uvicorn
-
         logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
-        server = uvicorn.Server(
-            uvicorn.Config(
-                self.app,
-                host=self.host,
-                port=self._port,
-                log_config=None,
-                log_level="warning",
-                lifespan="off",
-                http="h11",
-                access_log=False,
-                timeout_graceful_shutdown=1,
-            )
-        )
-        thread = threading.Thread(target=server.run, name="ftsdk-emulator", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the emulator could not start on {self.host}:{self._port}")
-            time.sleep(0.002)
-        self._server, self._thread = server, thread
-        self._port = server.servers[0].sockets[0].getsockname()[1]
+        self._server = ServerThread(
+            self.app, host=self.host, port=self._port, name="ftsdk-emulator"
+        ).start()
+        self._port = self._server.port
         return self
 
     def stop(self) -> None:
-        """Stop serving and release the port."""
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
-            self._server = self._thread = None
+        """Stop serving (Entra ID too) and release the ports."""
+        if self._entra is not None:
+            self._entra.stop()
+            self._entra = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
 
     def __enter__(self) -> Emulator:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @property
+    def entra(self) -> EntraEmulator:
+        """Microsoft Entra ID (HTTPS, with a test CA) and managed identity (HTTP) around
+        :attr:`issuer`, started on first use. Real ``azure-identity`` credentials get tokens
+        from it with ``**emu.entra.credential_kwargs()``; the Azure routes accept them."""
+        if self._entra is None:
+            self._entra = EntraEmulator(self.issuer).start()
+        return self._entra
 
     # -- where to point clients --------------------------------------------------------
     @property
