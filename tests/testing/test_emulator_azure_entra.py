@@ -76,7 +76,7 @@ def test_fine_tune_deploy_chat_undeploy_with_entra(emulator: Emulator, tmp_path:
     assert created.json()["properties"]["provisioningState"] == "Creating"
     operation = created.headers["azure-asyncoperation"]
     assert httpx.get(operation, headers=arm).json()["status"] == "InProgress"
-    with pytest.raises(openai.NotFoundError, match="DeploymentNotFound|does not exist"):
+    with pytest.raises(openai.NotFoundError, match=r"DeploymentNotFound|does not exist"):
         azure.chat.completions.create(model="dates", messages=[{"role": "user", "content": "hi"}])
     emulator.advance(emulator.config.deploy_seconds)
     assert httpx.get(operation, headers=arm).json()["status"] == "Succeeded"

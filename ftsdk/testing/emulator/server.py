@@ -38,9 +38,11 @@ class _QuietDrops(logging.Filter):
 class Emulator:
     """Stateful emulation of OpenAI's and Azure OpenAI's fine-tuning services.
 
-    >>> with Emulator() as emu:                                    # doctest: +SKIP
-    ...     client = openai.OpenAI(base_url=emu.openai_base_url, api_key=emu.api_key)
-    ...     client.files.create(file=open("train.jsonl", "rb"), purpose="fine-tune")
+    ::
+
+        with Emulator() as emu:
+            client = openai.OpenAI(base_url=emu.openai_base_url, api_key=emu.api_key)
+            client.files.create(file=open("train.jsonl", "rb"), purpose="fine-tune")
 
     :param config: how the services behave (timings, limits, keys); change it at any time.
     :param clock_speed: emulated seconds per real second; ``0`` freezes time so that
