@@ -52,8 +52,9 @@ class Client:
 
     @property
     def capabilities(self) -> Capabilities:
-        """What the provider declares it supports."""
-        return self.provider.capabilities
+        """What the provider supports, as configured (see
+        :meth:`ftsdk.Provider.active_capabilities`)."""
+        return self.provider.active_capabilities()
 
     def __repr__(self) -> str:
         return f"<Client provider={self.name!r}>"

@@ -89,11 +89,19 @@ class Provider(abc.ABC):
         """
         return [v.get_secret_value() for v in vars(self).values() if isinstance(v, SecretStr)]
 
+    def active_capabilities(self) -> Capabilities:
+        """What this instance supports: the class's declaration, or less of it.
+
+        Override to narrow the declaration by configuration (an API version without pause,
+        say); never to widen it. The core checks every call against this.
+        """
+        return self.capabilities
+
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release connections; called by :meth:`ftsdk.Client.close`."""
 
     def _unsupported(self, operation: Operation) -> UnsupportedOperation:
-        supported = sorted(self.capabilities.operations)
+        supported = sorted(self.active_capabilities().operations)
         return UnsupportedOperation(
             f"{self.name} does not support {operation.value!r}",
             operation=operation.value,

@@ -159,6 +159,18 @@ class ProviderConformance:
                 with pytest.raises(UnsupportedOperation):
                     getattr(client.provider, method)(*args, **kwargs)
 
+    def test_active_capabilities_never_widen_the_declaration(self, provider: Provider) -> None:
+        """An instance may support less than its class declares, never more.
+
+        Troubleshooting: ``active_capabilities()`` should return a narrowed copy of the
+        class's ``capabilities`` (``model_copy(update=...)``).
+        """
+        declared, active = provider.capabilities, provider.active_capabilities()
+        assert active.operations <= declared.operations
+        assert active.methods <= declared.methods
+        for method, names in active.hyperparameters.items():
+            assert names <= declared.accepted_hyperparameters(method)
+
     def test_hyperparameters_only_for_declared_methods(self) -> None:
         """Accepted hyperparameters are named per declared method, with known names.
 
