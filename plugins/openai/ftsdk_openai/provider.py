@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field, SecretStr
 
@@ -136,6 +136,10 @@ class OpenAIProvider(Provider):
         min_examples=10,
     )
     Options = OpenAIOptions
+    statuses: ClassVar[dict[str, JobStatus]] = STATUSES
+    """The service's status words, normalized."""
+    events_newest_first: ClassVar[bool] = True
+    """Whether the events endpoint pages from the newest event (OpenAI) or the oldest."""
     credential_env_vars = (
         "OPENAI_API_KEY",
         "OPENAI_BASE_URL",
@@ -162,6 +166,24 @@ class OpenAIProvider(Provider):
         self.base_url = resolve_setting(base_url, ["OPENAI_BASE_URL"]) or DEFAULT_BASE_URL
         self.organization = resolve_setting(organization, ["OPENAI_ORG_ID"])
         self.project = resolve_setting(project, ["OPENAI_PROJECT_ID"])
+        self._connect(
+            timeout=timeout,
+            home=home,
+            upload_threshold=upload_threshold,
+            upload_part_size=upload_part_size,
+            upload_concurrency=upload_concurrency,
+        )
+
+    def _connect(
+        self,
+        *,
+        timeout: float,
+        home: str | Path | None,
+        upload_threshold: int,
+        upload_part_size: int,
+        upload_concurrency: int,
+    ) -> None:
+        """Settings every OpenAI-compatible provider shares (subclasses call it too)."""
         self.timeout = timeout
         self._lock = threading.Lock()
         self._openai: openai.OpenAI | None = None
@@ -174,25 +196,28 @@ class OpenAIProvider(Provider):
             threshold=upload_threshold,
             part_size=upload_part_size,
             concurrency=upload_concurrency,
-            state_dir=home_dir / "openai" / "uploads",
+            state_dir=home_dir / self.name / "uploads",
+        )
+
+    def _make_client(self) -> openai.OpenAI:
+        """Build the SDK client; subclasses return ``AzureOpenAI`` and the like."""
+        import openai
+
+        assert self.api_key is not None
+        return openai.OpenAI(
+            api_key=self.api_key.get_secret_value(),
+            base_url=self.base_url,
+            organization=self.organization,
+            project=self.project,
+            max_retries=0,
+            timeout=self.timeout,
         )
 
     def _client(self) -> openai.OpenAI:
-        """The ``openai.OpenAI`` client (thread-safe, shared), its retries off: the core
-        retries."""
+        """The SDK client (thread-safe, shared), its retries off: the core retries."""
         with self._lock:
             if self._openai is None:
-                import openai
-
-                assert self.api_key is not None
-                self._openai = openai.OpenAI(
-                    api_key=self.api_key.get_secret_value(),
-                    base_url=self.base_url,
-                    organization=self.organization,
-                    project=self.project,
-                    max_retries=0,
-                    timeout=self.timeout,
-                )
+                self._openai = self._make_client()
             return self._openai
 
     def close(self) -> None:
@@ -201,8 +226,15 @@ class OpenAIProvider(Provider):
                 self._openai.close()
                 self._openai = None
 
+    def _check_can_upload(self) -> None:
+        """Hook: raise before uploading when a known limit would refuse it."""
+
+    def _check_can_create_job(self, request: TrainingRequest) -> None:
+        """Hook: raise before creating a job when a known limit would refuse it."""
+
     # -- files -----------------------------------------------------------------------
     def upload_file(self, path: Path, *, purpose: str, content_hash: str) -> FileRef:
+        self._check_can_upload()
         f = self.uploader.upload(path, purpose=purpose, content_hash=content_hash)
         return FileRef(
             id=f.id,
@@ -227,7 +259,7 @@ class OpenAIProvider(Provider):
         return JobState(
             id=job.id,
             provider=self.name,
-            status=STATUSES.get(raw, JobStatus.RUNNING),
+            status=self.statuses.get(raw, JobStatus.RUNNING),
             raw_status=raw,
             base_model=job.model,
             method="dpo" if method == "dpo" else "sft",
@@ -249,6 +281,7 @@ class OpenAIProvider(Provider):
             )
             if found.data:
                 return self._state(found.data[0])
+        self._check_can_create_job(request)
         kind = "dpo" if spec.method.type == "dpo" else "supervised"
         hyper = {HYPERPARAMETERS[k]: v for k, v in spec.method.explicit().items()}
         options = request.options
@@ -307,8 +340,23 @@ class OpenAIProvider(Provider):
                 return seen
             after = page.data[-1].id
 
+    def _events_oldest_first(self, job_id: str, after: str | None) -> list[FineTuningJobEvent]:
+        """Pages of events, oldest first, from just after ``after``."""
+        found: list[FineTuningJobEvent] = []
+        client = self._client()
+        while True:
+            with translated(self.name):
+                page = client.fine_tuning.jobs.list_events(job_id, limit=100, after=after or omit())
+            found.extend(page.data)
+            if not page.has_more or not page.data:
+                return found
+            after = page.data[-1].id
+
     def list_events(self, job_id: str, *, after: str | None) -> list[JobEvent]:
-        events = self._events_newest_first(job_id, after)
+        if self.events_newest_first:
+            events = list(reversed(self._events_newest_first(job_id, after)))
+        else:
+            events = self._events_oldest_first(job_id, after)
         return [
             JobEvent(
                 id=e.id,
@@ -319,7 +367,7 @@ class OpenAIProvider(Provider):
                 step=(e.data or {}).get("step") if isinstance(e.data, dict) else None,
                 metrics=_metrics(e.data),
             )
-            for e in reversed(events)
+            for e in events
         ]
 
     def list_metrics(self, job_id: str) -> list[Metric]:
@@ -356,7 +404,7 @@ class OpenAIProvider(Provider):
                 extra[name] = getattr(params, name)
         with translated(self.name):
             answer = self._client().chat.completions.create(
-                model=model.id,
+                model=self._chat_model(model),
                 messages=messages,  # type: ignore[arg-type]
                 **extra,
             )
@@ -371,6 +419,10 @@ class OpenAIProvider(Provider):
                 completion_tokens=usage.completion_tokens if usage else 0,
             ),
         )
+
+    def _chat_model(self, model: ModelInfo) -> str:
+        """The ``model`` to name in a chat request."""
+        return model.id
 
     def delete_model(self, model: ModelInfo) -> None:
         with translated(self.name):
