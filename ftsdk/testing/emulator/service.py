@@ -12,13 +12,13 @@ import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ftsdk.testing.emulator import training
 from ftsdk.testing.emulator.auth import Authenticator
+from ftsdk.testing.emulator.forms import FormField, read_form
 from ftsdk.testing.emulator.state import FileObject, Flavor, Job, Store, Upload, new_id
 
 __all__ = ["ApiError", "Service"]
@@ -230,16 +230,30 @@ class Service:
         self.store.files[f.id] = f
         return f
 
+    def _check_form(self, request: Request, fields: list[FormField]) -> None:
+        from ftsdk.testing.emulator.openapi import FilePart
+
+        self._check(
+            request,
+            form=[
+                (
+                    f.name,
+                    FilePart(f.filename, f.content_type, len(f.value)) if f.is_file else f.text,
+                )
+                for f in fields
+            ],
+        )
+
     async def create_file(self, request: Request) -> Response:
-        form = await request.form(max_part_size=MAX_FILE_BYTES + 1)
-        upload, purpose = form.get("file"), form.get("purpose")
-        self._check(request, form=form.multi_items())
-        if not isinstance(upload, UploadFile):
+        fields = await read_form(request)
+        self._check_form(request, fields)
+        by_name = {f.name: f for f in fields}
+        upload, purpose = by_name.get("file"), by_name.get("purpose")
+        if upload is None or not upload.is_file:
             raise ApiError(400, "Missing required parameter: 'file'.", param="file")
-        if not isinstance(purpose, str):
+        if purpose is None:
             raise ApiError(400, "Missing required parameter: 'purpose'.", param="purpose")
-        content = await upload.read()
-        if len(content) > MAX_FILE_BYTES:
+        if len(upload.value) > MAX_FILE_BYTES:
             raise ApiError(
                 413,
                 "File is too large: the Files API takes up to 512 MB; use the "
@@ -247,7 +261,7 @@ class Service:
                 param="file",
             )
         with self.store.lock:
-            f = self._store_file(upload.filename or "file", purpose, content)
+            f = self._store_file(upload.filename or "file", purpose.text, upload.value)
             return JSONResponse(self._file_json(f))
 
     async def list_files(self, request: Request) -> Response:
@@ -324,12 +338,12 @@ class Service:
             return JSONResponse(self._upload_json(u))
 
     async def add_part(self, request: Request) -> Response:
-        form = await request.form(max_part_size=MAX_PART_BYTES + 1)
-        self._check(request, form=form.multi_items())
-        data = form.get("data")
-        if not isinstance(data, UploadFile):
+        fields = await read_form(request)
+        self._check_form(request, fields)
+        data = next((f for f in fields if f.name == "data" and f.is_file), None)
+        if data is None:
             raise ApiError(400, "Missing required parameter: 'data'.", param="data")
-        chunk = await data.read()
+        chunk = data.value
         if len(chunk) > MAX_PART_BYTES:
             raise ApiError(400, "Each part can be at most 64 MB.", param="data")
         with self.store.lock:
