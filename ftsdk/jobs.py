@@ -136,6 +136,7 @@ class Job:
         self.state = state
         self._events: list[JobEvent] = []
         self._read = 0  # how many of self._events the user has been handed
+        self._model: Model | None = None
 
     # -- the state, flattened -------------------------------------------------------
     @property
@@ -168,9 +169,11 @@ class Job:
         """The fine-tuned model, once the job has succeeded."""
         if self.state.result_model is None:
             return None
-        return self._client.model(
-            self.state.result_model, base_model=self.state.base_model, job_id=self.id
-        )
+        if self._model is None or self._model.id != self.state.result_model:
+            self._model = self._client.model(
+                self.state.result_model, base_model=self.state.base_model, job_id=self.id
+            )
+        return self._model
 
     def __repr__(self) -> str:
         return f"<Job {self.id} provider={self.provider} status={self.status.value}>"

@@ -129,6 +129,22 @@ class Model:
         )
         return Model(self._client, info)
 
+    def ensure_deployed(self, name: str | None = None, **options: Any) -> Model:
+        """A model you can chat with: deployed (see :meth:`deploy`) where the provider serves
+        through deployments, this model itself where it does not. Lets one piece of code
+        run on every provider::
+
+            served = model.ensure_deployed("my-model")
+            print(served.chat("Hello").content)
+            if served is not model:
+                served.undeploy()
+        """
+        if self.info.kind == "deployment" or not self._client.capabilities.supports(
+            Operation.DEPLOY
+        ):
+            return self
+        return self.deploy(name, **options)
+
     def undeploy(self) -> None:
         """Remove this model's deployment (it may cost money by the hour)."""
         self._client._call(Operation.DEPLOY, "undeploy_model", self.info)

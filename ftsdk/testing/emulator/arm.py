@@ -162,14 +162,20 @@ class ArmService:
                     code="InsufficientQuota",
                 )
             now = self.store.clock.now()
-            existed = name in self.store.deployments
-            d = Deployment(
-                name=name,
-                model=model,
-                sku={"name": sku, "capacity": capacity},
-                created_at=now,
-                ready_at=now + self.store.config.deploy_seconds,
-            )
+            existing = self.store.deployments.get(name)
+            wanted = {"name": sku, "capacity": capacity}
+            if existing is not None and (existing.model, existing.sku) == (model, wanted):
+                d = existing  # PUT is idempotent: the same deployment again changes nothing
+            else:
+                fail, self.store.next_deployment_fails = self.store.next_deployment_fails, False
+                d = Deployment(
+                    name=name,
+                    model=model,
+                    sku=wanted,
+                    created_at=now,
+                    ready_at=now + self.store.config.deploy_seconds,
+                    fail=fail,
+                )
             self.store.deployments[name] = d
             op = new_id("op-", length=16)
             self.operations[op] = name
@@ -181,7 +187,7 @@ class ArmService:
             )
             return JSONResponse(
                 self._json(request, d),
-                status_code=200 if existed else 201,
+                status_code=200 if existing is not None else 201,
                 headers={"Azure-AsyncOperation": status_url, "Retry-After": "1"},
             )
 

@@ -175,6 +175,11 @@ class Emulator:
                 "error": {"message": message, "code": code, "param": param},
             }
 
+    def fail_next_deployment(self) -> None:
+        """Make the next Azure deployment's provisioning end ``Failed``."""
+        with self.store.lock:
+            self.store.next_deployment_fails = True
+
     def wind_down(self, on: bool = True) -> None:
         """OpenAI's end of self-serve training: job creation answers 403
         ``training_not_available``."""

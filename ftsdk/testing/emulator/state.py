@@ -269,5 +269,7 @@ class Store:
     """Fine-tuned models (and checkpoints) by id: ``{"job": ..., "owned_by": ...}``."""
     deployments: dict[str, Deployment] = field(default_factory=dict)
     requests: list[RequestRecord] = field(default_factory=list)
+    next_deployment_fails: bool = False
+    """Set by :meth:`ftsdk.testing.Emulator.fail_next_deployment`."""
     next_job_failure: dict[str, Any] | None = None
     """Set by :meth:`ftsdk.testing.Emulator.fail_next_job`."""

@@ -1,0 +1,169 @@
+"""Deployments through the Azure Resource Manager REST API, with httpx."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from ftsdk import errors
+from ftsdk.progress import progress_bar
+from ftsdk.retry import parse_retry_after
+
+__all__ = ["ARM_ENDPOINT", "ARM_SCOPE", "SKUS", "Deployments"]
+
+ARM_ENDPOINT = "https://management.azure.com"
+ARM_SCOPE = "https://management.azure.com/.default"
+SKUS = {"standard": "Standard", "globalstandard": "GlobalStandard", "developer": "DeveloperTier"}
+"""ftsdk's SKU names → ARM's."""
+CONTRIBUTOR = "Cognitive Services OpenAI Contributor"
+
+
+class Deployments:
+    """PUT / GET / DELETE of one Azure OpenAI resource's deployments.
+
+    :param token: returns a bearer token for the management scope.
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        subscription_id: str,
+        resource_group: str,
+        account: str,
+        api_version: str,
+        token: Callable[[], str],
+        timeout: float = 60.0,
+    ) -> None:
+        self.scope = (
+            f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
+            f"/providers/Microsoft.CognitiveServices/accounts/{account}"
+        )
+        self.base = endpoint.rstrip("/") + self.scope + "/deployments"
+        self.api_version, self._token, self.timeout = api_version, token, timeout
+
+    def _request(
+        self, method: str, url: str, *, json: Any = None, params: dict[str, str] | None = None
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self._token()}"}
+        try:
+            response = httpx.request(
+                method, url, json=json, headers=headers, params=params, timeout=self.timeout
+            )
+        except httpx.TimeoutException as err:
+            raise errors.Timeout(
+                f"Azure Resource Manager did not answer: {err}", provider="azure"
+            ) from err
+        except httpx.TransportError as err:
+            raise errors.ProviderUnavailable(
+                f"connection to Azure Resource Manager failed: {err}", provider="azure"
+            ) from err
+        if response.status_code >= 400:
+            raise self._error(response)
+        return response
+
+    def _error(self, response: httpx.Response) -> errors.FtsdkError:
+        try:
+            body = response.json().get("error", {})
+        except ValueError:
+            body = {}
+        code = body.get("code") if isinstance(body.get("code"), str) else None
+        message = str(body.get("message") or response.text or response.reason_phrase)
+        if response.status_code == 403:
+            message = (
+                f"{message} — deploying needs the {CONTRIBUTOR} role (or Cognitive "
+                f"Services Contributor) on {self.scope}"
+            )
+        elif code == "InsufficientQuota":
+            message = f"{message} — lower capacity=, or free quota by deleting deployments"
+        return errors.error_for_status(
+            response.status_code,
+            message,
+            provider="azure",
+            code=code,
+            request_id=response.headers.get("x-ms-request-id"),
+            retry_after=parse_retry_after(dict(response.headers)),
+        )
+
+    def _url(self, name: str) -> str:
+        return f"{self.base}/{name}"
+
+    def put(self, name: str, *, model: str, sku: str, capacity: int) -> httpx.Response:
+        """Create or update deployment ``name`` of ``model``."""
+        sku_name = SKUS.get(sku.lower().replace("_", "").replace("-", ""))
+        if sku_name is None:
+            raise errors.InvalidRequest(
+                f"sku must be one of {', '.join(SKUS)}, not {sku!r}", field="sku", provider="azure"
+            )
+        body = {
+            "sku": {"name": sku_name, "capacity": capacity},
+            "properties": {"model": {"format": "OpenAI", "name": model, "version": "1"}},
+        }
+        return self._request(
+            "PUT", self._url(name), json=body, params={"api-version": self.api_version}
+        )
+
+    def get(self, name: str) -> dict[str, Any]:
+        """The deployment as ARM describes it."""
+        result: dict[str, Any] = self._request(
+            "GET", self._url(name), params={"api-version": self.api_version}
+        ).json()
+        return result
+
+    def delete(self, name: str) -> None:
+        """Delete the deployment (a no-op if it is gone)."""
+        self._request("DELETE", self._url(name), params={"api-version": self.api_version})
+
+    def wait(
+        self,
+        name: str,
+        created: httpx.Response,
+        *,
+        poll_interval: float,
+        timeout: float,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> dict[str, Any]:
+        """Poll until ``provisioningState`` is final; follow ``Azure-AsyncOperation`` and
+        ``Retry-After`` when ARM gives them."""
+        operation = created.headers.get("azure-asyncoperation")
+        deadline = time.monotonic() + timeout
+        with progress_bar(desc=f"azure deploy {name}", total=None, unit="poll") as bar:
+            response = created
+            while True:
+                state = self._state(name, operation, response)
+                bar.set_postfix(state=state)
+                if state in ("Succeeded", "Failed", "Canceled"):
+                    break
+                if time.monotonic() > deadline:
+                    raise errors.Timeout(
+                        f"deployment {name} still {state} after {timeout:.0f}s", provider="azure"
+                    )
+                asked = parse_retry_after(dict(response.headers))
+                sleep(asked if asked is not None else poll_interval)
+                response = (
+                    self._request("GET", operation)
+                    if operation
+                    else self._request(
+                        "GET", self._url(name), params={"api-version": self.api_version}
+                    )
+                )
+                bar.update(1)
+        deployment = self.get(name)
+        if state != "Succeeded":
+            raise errors.FtsdkError(
+                f"deployment {name} ended {state}; see the resource's activity log",
+                provider="azure",
+                code=f"provisioning{state}",
+            )
+        return deployment
+
+    @staticmethod
+    def _state(name: str, operation: str | None, response: httpx.Response) -> str:
+        body = response.json()
+        if operation and "status" in body:
+            status = str(body["status"])
+            return {"InProgress": "Creating"}.get(status, status)
+        return str(body.get("properties", {}).get("provisioningState", "Creating"))
