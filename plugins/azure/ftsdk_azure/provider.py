@@ -3,6 +3,7 @@ Resource Manager, chat on the deployment."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -34,6 +35,7 @@ __all__ = ["API_VERSION", "AzureOpenAIOptions", "AzureOpenAIProvider"]
 API_VERSION = "2024-10-21"
 ARM_API_VERSION = "2024-10-01"
 DATA_SCOPE = "https://cognitiveservices.azure.com/.default"
+log = logging.getLogger("ftsdk.azure")
 ACTIVE = ("validating_files", "pending", "queued", "running", "paused", "created")
 
 
@@ -251,6 +253,12 @@ class AzureOpenAIProvider(OpenAIProvider):
                 f"deploy() takes sku=, capacity=, wait=; not {sorted(unknown)}", provider=self.name
             )
         deployment = name or re.sub(r"[^A-Za-z0-9._-]", "-", model.id)[:64]
+        log.warning(
+            "deploying %s as %s: an Azure deployment is billed by the hour while it exists; "
+            "call undeploy() when you are done",
+            model.id,
+            deployment,
+        )
         arm = self._deployments()
         created = arm.put(
             deployment,
