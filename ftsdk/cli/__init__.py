@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ftsdk._version import __version__
+from ftsdk.cli.data import data
 from ftsdk.cli.providers import providers
 
 __all__ = ["main"]
@@ -17,3 +18,4 @@ def main() -> None:
 
 
 main.add_command(providers)
+main.add_command(data)
