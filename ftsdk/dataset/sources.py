@@ -49,7 +49,8 @@ Reader = Callable[[], Iterator[Item]]
 def _json_problem(err: json.JSONDecodeError | RecursionError, origin: Origin) -> Problem:
     if isinstance(err, RecursionError):
         return Problem("bad_json", "not valid JSON: nested too deeply", origin)
-    hint = " (is the line truncated?)" if err.pos >= len(err.doc.rstrip()) else ""
+    ended = err.pos >= len(err.doc.rstrip()) or err.msg.startswith("Unterminated string")
+    hint = " (is the line truncated?)" if ended else ""
     msg = err.msg.removesuffix(" at")
     return Problem("bad_json", f"not valid JSON: {msg} at column {err.colno}{hint}", origin)
 

@@ -21,6 +21,7 @@ chat template for chat examples.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -86,14 +87,16 @@ class OpenAITokenCounter:
     """
 
     def __init__(self, encoding: str) -> None:
-        try:
-            import bpe_openai
-        except ImportError as err:
-            raise ConfigurationError(
-                "counting OpenAI tokens needs bpe-openai: pip install 'ftsdk[tokens]'"
-            ) from err
+        with warnings.catch_warnings():  # bpe-openai 0.1.4 uses a deprecated importlib call
+            warnings.simplefilter("ignore", DeprecationWarning)
+            try:
+                import bpe_openai
+            except ImportError as err:
+                raise ConfigurationError(
+                    "counting OpenAI tokens needs bpe-openai: pip install 'ftsdk[tokens]'"
+                ) from err
+            self._encoding = bpe_openai.get_encoding(encoding)
         self.name = encoding
-        self._encoding = bpe_openai.get_encoding(encoding)
         self._encode = self._encoding.encode_ordinary
 
     def count_text(self, text: str) -> int:
