@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib
 import importlib.resources
 import json
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,9 @@ def tiktoken_offline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """
     tiktoken = pytest.importorskip("tiktoken")
     cache = tmp_path_factory.mktemp("tiktoken-cache")
+    with warnings.catch_warnings():  # bpe-openai 0.1.4 imports with a deprecated call
+        warnings.simplefilter("ignore", DeprecationWarning)
+        importlib.import_module("bpe_openai")
     bundled = importlib.resources.files("bpe_openai") / "data"
     for name in ENCODINGS:
         url = f"https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
@@ -66,7 +71,9 @@ def tiny_tokenizer(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def chat(user: str = "convert 2024-03-07 to words", answer: str = "March 7, 2024") -> dict[str, Any]:
+def chat(
+    user: str = "convert 2024-03-07 to words", answer: str = "March 7, 2024"
+) -> dict[str, Any]:
     """One well-formed chat example."""
     return {
         "messages": [

@@ -148,7 +148,9 @@ def test_csv_row_problems_name_the_physical_line(write_file: WriteFile) -> None:
     ]
 
 
-def test_raise_for_errors_carries_every_problem(write_file: WriteFile, good_lines: GoodLines) -> None:
+def test_raise_for_errors_carries_every_problem(
+    write_file: WriteFile, good_lines: GoodLines
+) -> None:
     rows = good_lines(12)
     rows[2] = messages(("user", "hi"), ("assistant", ""))
     path = write_file("train.jsonl", b"".join(rows) + b"[]\n")
@@ -187,7 +189,9 @@ def test_dataset_level_rules(write_file: WriteFile, good_lines: GoodLines) -> No
     assert code == 0
 
 
-def test_duplicates_point_at_the_first_occurrence(write_file: WriteFile, good_lines: GoodLines) -> None:
+def test_duplicates_point_at_the_first_occurrence(
+    write_file: WriteFile, good_lines: GoodLines
+) -> None:
     rows = good_lines(12)
     rows.append(line({"messages": list(reversed(json.loads(rows[1])["messages"]))[::-1]}))
     path = write_file("train.jsonl", b"".join(rows))
