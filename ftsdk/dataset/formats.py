@@ -221,7 +221,8 @@ def _check_messages(  # noqa: PLR0912, PLR0915
                     )
                 )
         role = message.get("role")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:
+            started = True  # judge the order of the others without this one
             if role is None:
                 findings.append(Finding("missing_key", f"{where}.role", "missing role"))
             else:
@@ -263,6 +264,7 @@ def _check_messages(  # noqa: PLR0912, PLR0915
                         "bad_weight", f"{where}.weight", f"weight must be 0 or 1, not {weight!r}"
                     )
                 )
+                trained += 1  # reported once, as a bad weight, not again as "nothing trained"
             elif weight == 1:
                 trained += 1
             has_call = calls is not None or message.get("function_call") is not None
@@ -298,7 +300,7 @@ def _check_messages(  # noqa: PLR0912, PLR0915
                             "a tool message must follow an assistant message with tool_calls",
                         )
                     )
-                elif call_id not in open_calls:
+                elif not isinstance(call_id, str) or call_id not in open_calls:
                     findings.append(
                         Finding(
                             "bad_tool_call",

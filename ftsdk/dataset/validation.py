@@ -25,7 +25,10 @@ WARNING = Severity.WARNING
 
 def example_key(data: Any) -> int:
     """A 64-bit fingerprint of an example's content (key order and spacing ignored)."""
-    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError):  # Python objects JSON cannot hold (sets, mixed keys)
+        text = repr(data)
     digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(digest, "little")
 
