@@ -10,6 +10,7 @@ import json
 import string
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from hashlib import blake2b
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ class Example:
     """The example's fields."""
     origin: Origin
     """Where it came from."""
+    fingerprint: int | None = None
+    """A 64-bit hash of the example's source text, when the reader has it (duplicates)."""
 
 
 Item = Example | Problem
@@ -107,7 +110,8 @@ def read_jsonl(path: Path, *, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[
                 yield _json_problem(err, Origin(name, number))
                 continue
             if isinstance(data, dict):
-                yield Example(data, Origin(name, number))
+                key = int.from_bytes(blake2b(raw.strip(), digest_size=8).digest(), "little")
+                yield Example(data, Origin(name, number), key)
             else:
                 yield Problem(
                     "not_an_object",

@@ -48,6 +48,8 @@ TOKENS_REPLY_PRIMING = 3
 
 _EXACT_LIMIT = 900_000  # bpe-openai refuses texts of 1M characters or 200k tokens in one go
 _CHUNK = 40_000
+_CACHED_CHARS = 256
+_CACHE_ENTRIES = 50_000
 
 
 class TokenCounter(Protocol):
@@ -98,13 +100,34 @@ class OpenAITokenCounter:
             self._encoding = bpe_openai.get_encoding(encoding)
         self.name = encoding
         self._encode = self._encoding.encode_ordinary
+        # The Rust counter behind encode_ordinary, without building a token list or the
+        # wrapper's length caps: ~30% faster. Equality with tiktoken is tested either way.
+        self._fast = getattr(getattr(self._encoding, "_backend", None), "count", None)
+        self._cache: dict[str, int] = {}  # roles and system prompts repeat in every example
 
     def count_text(self, text: str) -> int:
         """Tokens of ``text``, special-token strings counted as ordinary text (as uploaded).
 
-        Exact up to 200,000 tokens; beyond that (far over any model's context) the text is
-        counted in pieces, which can differ from tiktoken by a few tokens per piece.
+        Exact (equal to tiktoken) at any length with bpe-openai's counter; through its public
+        API only up to 200,000 tokens, beyond which (far over any model's context) the text is
+        counted in pieces that can differ from tiktoken by a few tokens each.
         """
+        short = len(text) <= _CACHED_CHARS
+        if short:
+            cached = self._cache.get(text)
+            if cached is not None:
+                return cached
+        count = self._count(text)
+        if short and len(self._cache) < _CACHE_ENTRIES:
+            self._cache[text] = count
+        return count
+
+    def _count(self, text: str) -> int:
+        if self._fast is not None:
+            try:
+                return int(self._fast(text))
+            except UnicodeEncodeError:  # a lone surrogate: the public API replaces it
+                pass
         if len(text) < _EXACT_LIMIT:
             try:
                 return len(self._encode(text))

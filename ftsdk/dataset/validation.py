@@ -168,7 +168,7 @@ def validate_items(  # noqa: PLR0912, PLR0915
                     WARNING if finding.warning else Severity.ERROR,
                 )
             )
-        keys.append(example_key(data))
+        keys.append(item.fingerprint if item.fingerprint is not None else example_key(data))
         places.append(origin)
         if bad or counter is None or stats is None:
             continue
