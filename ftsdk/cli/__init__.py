@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ftsdk._version import __version__
+from ftsdk.cli.data import data
 from ftsdk.cli.emulator import emulator
 from ftsdk.cli.providers import providers
 
@@ -19,3 +20,4 @@ def main() -> None:
 
 main.add_command(emulator)
 main.add_command(providers)
+main.add_command(data)

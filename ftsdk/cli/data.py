@@ -1,0 +1,290 @@
+"""``ftsdk data``: check training data, count its tokens and cost, convert it, split it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from ftsdk.dataset import Dataset, Target, ValidationReport
+
+__all__ = ["data"]
+
+FORMATS = ["chat", "prompt_completion", "preference", "text"]
+
+
+@click.group()
+def data() -> None:
+    """Check, measure, convert and split training data."""
+
+
+def _load(file: str, columns: tuple[str, ...], template: str | None) -> Dataset:
+    from ftsdk.dataset import Dataset
+    from ftsdk.errors import InvalidRequest
+
+    options: dict[str, Any] = {}
+    if columns:
+        pairs = [item.split("=", 1) for item in columns]
+        if any(len(pair) != 2 for pair in pairs):
+            raise click.BadParameter(
+                "use FIELD=COLUMN, e.g. prompt=question", param_hint="--column"
+            )
+        options["columns"] = dict(pairs)
+    if template:
+        try:
+            options["template"] = json.loads(Path(template).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise click.BadParameter(f"{template}: {err}", param_hint="--template") from err
+    try:
+        return Dataset.load(file, **options)
+    except (InvalidRequest, TypeError) as err:
+        raise click.BadParameter(str(err), param_hint="FILE") from err
+
+
+def _target(provider: str | None, model: str | None, context: int | None) -> Target | None:
+    from ftsdk.dataset import Target
+    from ftsdk.errors import InvalidRequest
+
+    if provider is None and model is None:
+        return None
+    if provider is None or model is None:
+        raise click.UsageError("give --provider and --model together")
+    overrides = {"context_tokens": context} if context else {}
+    try:
+        return Target.for_model(provider, model, **overrides)
+    except InvalidRequest as err:
+        raise click.UsageError(str(err)) from err
+
+
+def _epochs(value: str) -> int | str:
+    if value == "auto":
+        return value
+    if not value.isdigit() or int(value) < 1:
+        raise click.BadParameter("a positive number or 'auto'", param_hint="--epochs")
+    return int(value)
+
+
+def _print_stats(report: ValidationReport) -> None:
+    stats, cost = report.stats, report.cost
+    target = report.target
+    if stats is not None and target is not None:
+        tokenizer = target.encoding or target.hf_tokenizer
+        limit = f" · over {stats.limit:,}: {stats.over_limit}" if stats.limit else ""
+        click.echo(
+            f"tokens ({tokenizer}): total {stats.total:,} · min {stats.min:,} · "
+            f"mean {stats.mean:,.1f} · p95 {stats.p95:,} · max {stats.max:,}{limit}"
+        )
+    if cost is not None:
+        epochs = f"{cost.epochs} epochs" + (" (auto)" if cost.epochs_auto else "")
+        line = f"cost: {cost.tokens:,} tokens x {epochs} = {cost.billed_tokens:,} billed tokens"
+        if cost.usd is not None:
+            line += (
+                f" x ${cost.price_per_million:,.2f}/1M = ${cost.usd:,.{2 if cost.usd >= 1 else 4}f}"
+                f" (list price recorded {cost.recorded}; verify before budgeting)"
+            )
+        else:
+            line += " (no price recorded for this target)"
+        click.echo(line)
+
+
+def _print_report(report: ValidationReport, *, name: str) -> None:
+    from ftsdk.dataset import KINDS, Severity
+
+    target = f", checked for {report.target.label}" if report.target is not None else ""
+    click.echo(f"{name}: {report.examples:,} examples, format {report.format or '?'}{target}")
+    for severity, title in ((Severity.ERROR, "errors"), (Severity.WARNING, "warnings")):
+        counts = report.counts(severity)
+        if not counts:
+            continue
+        click.echo(f"\n{title.upper()} ({sum(counts.values()):,})")
+        kept = report.errors if severity is Severity.ERROR else report.warnings
+        for kind, count in counts.items():
+            click.echo(f"  {kind} x{count:,}: {KINDS.get(kind, '')}")
+            shown = [problem for problem in kept if problem.kind == kind]
+            for problem in shown:
+                click.echo(f"    {problem}")
+            if count > len(shown):
+                click.echo(f"    ... and {count - len(shown):,} more")
+    click.echo("")
+    _print_stats(report)
+    if report.ok:
+        click.echo("OK: no errors")
+    else:
+        click.echo(f"FAILED: {sum(report.counts(Severity.ERROR).values()):,} error(s)")
+
+
+_FILE = click.argument("file", type=click.Path(dir_okay=False))
+_PROVIDER = click.option("--provider", help="Provider whose rules apply, e.g. openai.")
+_MODEL = click.option("--model", help="Base model, e.g. gpt-4o-mini-2024-07-18.")
+_CONTEXT = click.option("--context", type=int, help="Override the model's tokens per example.")
+_COLUMN = click.option(
+    "--column", "columns", multiple=True, metavar="FIELD=COLUMN", help="CSV/Parquet column mapping."
+)
+_TEMPLATE = click.option(
+    "--template", type=click.Path(dir_okay=False), help="JSON file: a template over columns."
+)
+
+
+@data.command()
+@_FILE
+@_PROVIDER
+@_MODEL
+@click.option("--epochs", default="auto", show_default=True, help="Planned epochs, or auto.")
+@_CONTEXT
+@click.option("--max-problems", default=20, show_default=True, help="Problems shown per kind.")
+@click.option("--allow-duplicates", is_flag=True, help="Repeated examples are warnings.")
+@_COLUMN
+@_TEMPLATE
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def check(
+    *,
+    file: str,
+    provider: str | None,
+    model: str | None,
+    epochs: str,
+    context: int | None,
+    max_problems: int,
+    allow_duplicates: bool,
+    columns: tuple[str, ...],
+    template: str | None,
+    as_json: bool,
+) -> None:
+    """Check FILE; exit status 0 when it has no errors, 1 when it has."""
+    dataset = _load(file, columns, template)
+    report = dataset.validate(
+        _target(provider, model, context),
+        epochs=_epochs(epochs),
+        max_problems=max_problems,
+        allow_duplicates=allow_duplicates,
+    )
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        _print_report(report, name=dataset.name)
+    sys.exit(0 if report.ok else 1)
+
+
+@data.command()
+@_FILE
+@_PROVIDER
+@_MODEL
+@click.option("--epochs", default="auto", show_default=True, help="Planned epochs, or auto.")
+@_CONTEXT
+@_COLUMN
+@_TEMPLATE
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def stats(
+    *,
+    file: str,
+    provider: str | None,
+    model: str | None,
+    epochs: str,
+    context: int | None,
+    columns: tuple[str, ...],
+    template: str | None,
+    as_json: bool,
+) -> None:
+    """Examples, tokens per example and the cost estimate of FILE for a target."""
+    dataset = _load(file, columns, template)
+    target = _target(provider, model, context)
+    if target is None:
+        raise click.UsageError("stats needs --provider and --model (their tokenizer and price)")
+    report = dataset.validate(target, epochs=_epochs(epochs), allow_duplicates=True)
+    if as_json:
+        body = {
+            "examples": report.examples,
+            "format": report.format,
+            "target": target.to_dict(),
+            "stats": report.stats.to_dict() if report.stats is not None else None,
+            "cost": report.cost.to_dict() if report.cost is not None else None,
+            "error_counts": report.counts(),
+        }
+        click.echo(json.dumps(body, indent=2))
+        return
+    click.echo(f"{dataset.name}: {report.examples:,} examples, format {report.format or '?'}")
+    _print_stats(report)
+    if not report.ok:
+        click.echo("(examples with errors are not counted: run `ftsdk data check`)")
+
+
+def _write_or_fail(write: Any) -> Path:
+    from ftsdk.errors import InvalidDataset, InvalidRequest
+
+    try:
+        path: Path = write()
+    except (InvalidDataset, InvalidRequest) as err:
+        click.echo(f"error: {err.message}", err=True)
+        sys.exit(1)
+    return path
+
+
+@data.command()
+@_FILE
+@click.argument("output", type=click.Path(dir_okay=False))
+@click.option("--to", "to", type=click.Choice(FORMATS), required=True, help="Format to write.")
+@click.option(
+    "--preference",
+    type=click.Choice(["openai", "trl"]),
+    default="openai",
+    show_default=True,
+    help="Shape of preference pairs.",
+)
+@_COLUMN
+@_TEMPLATE
+def convert(
+    *,
+    file: str,
+    output: str,
+    to: str,
+    preference: str,
+    columns: tuple[str, ...],
+    template: str | None,
+) -> None:
+    """Write FILE to OUTPUT (JSONL) in another format; OUTPUT appears only when all converted."""
+    dataset = _load(file, columns, template)
+    path = _write_or_fail(lambda: dataset.write(output, format=to, preference=preference))
+    click.echo(f"wrote {path}")
+
+
+@data.command()
+@_FILE
+@click.option(
+    "--validation",
+    default=0.1,
+    show_default=True,
+    type=float,
+    help="Fraction (0-1) or number of examples held out.",
+)
+@click.option("--seed", default=0, show_default=True, help="Same seed, same split.")
+@click.option("--train-out", type=click.Path(dir_okay=False), help="Default: FILE.train.jsonl")
+@click.option(
+    "--validation-out", type=click.Path(dir_okay=False), help="Default: FILE.validation.jsonl"
+)
+@_COLUMN
+@_TEMPLATE
+def split(
+    *,
+    file: str,
+    validation: float,
+    seed: int,
+    train_out: str | None,
+    validation_out: str | None,
+    columns: tuple[str, ...],
+    template: str | None,
+) -> None:
+    """Split FILE into train and validation JSONL files, deterministically by --seed."""
+    from ftsdk.errors import InvalidRequest
+
+    dataset = _load(file, columns, template)
+    stem = Path(file).with_suffix("")
+    try:
+        train, held_out = dataset.split(validation, seed=seed)
+    except InvalidRequest as err:
+        raise click.BadParameter(err.message, param_hint="--validation") from err
+    first = _write_or_fail(lambda: train.write(train_out or f"{stem}.train.jsonl"))
+    second = _write_or_fail(lambda: held_out.write(validation_out or f"{stem}.validation.jsonl"))
+    click.echo(f"wrote {first} and {second}")

@@ -1,0 +1,37 @@
+"""The dataset toolkit: load training data from anywhere, check it against a provider's
+rules with file:line:field problems, count its tokens, estimate the cost of a run, convert
+it, split it and write it.
+
+    from ftsdk.dataset import Dataset
+
+    report = Dataset.load("train.jsonl").validate(target=("openai", "gpt-4o-mini"))
+    print(report.ok, report.stats.total, report.cost.usd)
+
+Modules: :mod:`~ftsdk.dataset.sources` (readers), :mod:`~ftsdk.dataset.formats` (shapes and
+conversions), :mod:`~ftsdk.dataset.problems` (problem kinds, the report),
+:mod:`~ftsdk.dataset.targets` (provider rules and prices, from ``targets.json``),
+:mod:`~ftsdk.dataset.tokens`, :mod:`~ftsdk.dataset.cost`, :mod:`~ftsdk.dataset.validation`,
+:mod:`~ftsdk.dataset.writing`.
+"""
+
+from __future__ import annotations
+
+from ftsdk.dataset.cost import CostEstimate, TokenStats, default_epochs
+from ftsdk.dataset.dataset import Dataset
+from ftsdk.dataset.problems import KINDS, Origin, Problem, Severity, ValidationReport
+from ftsdk.dataset.sources import Example
+from ftsdk.dataset.targets import Target
+
+__all__ = [
+    "KINDS",
+    "CostEstimate",
+    "Dataset",
+    "Example",
+    "Origin",
+    "Problem",
+    "Severity",
+    "Target",
+    "TokenStats",
+    "ValidationReport",
+    "default_epochs",
+]

@@ -1,0 +1,161 @@
+"""Token counts equal tiktoken's own (run offline on its own encoding files) for OpenAI
+models, with the cookbook's chat overhead; and the HF tokenizer's own count for local models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ftsdk.capabilities import DataFormat
+from ftsdk.dataset import Dataset, Target
+from ftsdk.dataset.tokens import (
+    TOKENS_PER_MESSAGE,
+    TOKENS_PER_NAME,
+    TOKENS_REPLY_PRIMING,
+    HFTokenCounter,
+    OpenAITokenCounter,
+    count_example,
+)
+
+SAMPLES = [
+    "hello world",
+    "",
+    "  leading and trailing spaces  \n\n\t",
+    "Ça va? Größe, naïve café, 日本語のテキスト, 한국어, العربية, עברית",
+    "emoji 😀👍🏽👨‍👩‍👧‍👦 and flags 🇫🇷🇯🇵",
+    "digits 1234567890 3.14159 1e10 0x1F 2024-03-07",
+    "code: def f(x):\n    return {'a': [1, 2, 3]}  # comment\r\n",
+    "<|endoftext|> special-token text counts as plain text <|fim_prefix|>",
+    "a" * 5000,
+    "word " * 3000,
+]
+
+
+def cookbook_num_tokens(encoding: Any, messages: list[dict[str, str]]) -> int:
+    """num_tokens_from_messages of the OpenAI cookbook, verbatim but for encode_ordinary
+    (the cookbook's encode() refuses text that spells a special token)."""
+    num_tokens = 0
+    for message in messages:
+        num_tokens += 3
+        for key, value in message.items():
+            num_tokens += len(encoding.encode_ordinary(value))
+            if key == "name":
+                num_tokens += 1
+    num_tokens += 3
+    return num_tokens
+
+
+@pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
+def test_text_counts_equal_tiktoken(tiktoken_offline: Any, name: str) -> None:
+    reference = tiktoken_offline.get_encoding(name)
+    counter = OpenAITokenCounter(name)
+    for text in SAMPLES:
+        assert counter.count_text(text) == len(reference.encode_ordinary(text)), text[:40]
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=400))
+def test_any_text_counts_equal_tiktoken(tiktoken_offline: Any, text: str) -> None:
+    for name in ("o200k_base", "cl100k_base"):
+        expected = len(tiktoken_offline.get_encoding(name).encode_ordinary(text))
+        assert OpenAITokenCounter(name).count_text(text) == expected
+
+
+def test_chat_overhead_is_the_cookbooks(tiktoken_offline: Any) -> None:
+    assert (TOKENS_PER_MESSAGE, TOKENS_PER_NAME, TOKENS_REPLY_PRIMING) == (3, 1, 3)
+    counter = OpenAITokenCounter("o200k_base")
+    encoding = tiktoken_offline.get_encoding("o200k_base")
+    messages = [
+        {"role": "system", "content": "You convert ISO dates to words."},
+        {"role": "user", "name": "alice", "content": "convert 2024-03-07 to words"},
+        {"role": "assistant", "content": "March 7, 2024"},
+    ]
+    expected = cookbook_num_tokens(encoding, messages)
+    assert counter.count_messages(messages) == expected
+    # by hand: 3 per message, the tokens of every value, 1 for the name, 3 to prime the reply
+    by_hand = 3 * 3 + 3 + 1
+    by_hand += sum(len(encoding.encode_ordinary(v)) for m in messages for v in m.values())
+    assert expected == by_hand
+    # a weight is not text: it adds nothing
+    weighted = [*messages[:2], {**messages[2], "weight": 1}]
+    assert counter.count_messages(weighted) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    messages=st.lists(
+        st.fixed_dictionaries(
+            {"role": st.sampled_from(["system", "user", "assistant"]), "content": st.text()},
+            optional={"name": st.text(min_size=1, max_size=10)},
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_any_chat_counts_equal_the_cookbook_with_tiktoken(
+    tiktoken_offline: Any, messages: list[dict[str, str]]
+) -> None:
+    for name in ("o200k_base", "cl100k_base"):
+        expected = cookbook_num_tokens(tiktoken_offline.get_encoding(name), messages)
+        assert OpenAITokenCounter(name).count_messages(messages) == expected
+
+
+def test_report_totals_match_tiktoken(tiktoken_offline: Any, tmp_path: Path) -> None:
+    rows = [
+        {"messages": [{"role": "user", "content": f"question {i} 😀"},
+                      {"role": "assistant", "content": f"answer {i} " * i}]}
+        for i in range(1, 13)
+    ]  # fmt: skip
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for model, name in (("gpt-4o-mini", "o200k_base"), ("gpt-3.5-turbo", "cl100k_base")):
+        report = Dataset.load(path).validate(("openai", model))
+        encoding = tiktoken_offline.get_encoding(name)
+        counts = [cookbook_num_tokens(encoding, r["messages"]) for r in rows]
+        assert report.stats.total == sum(counts)
+        assert (report.stats.min, report.stats.max) == (min(counts), max(counts))
+
+
+def test_local_model_counts_with_its_own_tokenizer(tiny_tokenizer: Path) -> None:
+    from transformers import AutoTokenizer
+
+    reference = AutoTokenizer.from_pretrained(tiny_tokenizer)
+    counter = HFTokenCounter(str(tiny_tokenizer))
+    messages = [
+        {"role": "user", "content": "convert 2024-03-07 to words"},
+        {"role": "assistant", "content": "March 7, 2024"},
+    ]
+    expected = len(reference.apply_chat_template(messages, tokenize=True, return_dict=False))
+    assert counter.count_messages(messages) == expected
+    assert count_example(counter, {"messages": messages}, DataFormat.CHAT) == expected
+    text = "convert 2024-03-07 to words"
+    assert counter.count_text(text) == len(reference(text, add_special_tokens=False)["input_ids"])
+
+
+def test_local_target_truncates_instead_of_refusing(tiny_tokenizer: Path, tmp_path: Path) -> None:
+    path = tmp_path / "train.jsonl"
+    rows = [{"text": "convert 2024-03-07 to words"}, {"text": "March 7, 2024 " * 40}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = Dataset.load(path).validate(("trl", str(tiny_tokenizer)))
+    assert report.ok
+    assert report.stats.limit == 64  # the tokenizer's model_max_length
+    [warning] = [p for p in report.warnings if p.kind == "truncated"]
+    assert str(warning).startswith("train.jsonl:2: ")
+    assert report.cost.usd is None  # local: no price
+
+
+def test_a_missing_local_tokenizer_is_explained(tmp_path: Path) -> None:
+    from ftsdk.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="no tokenizer for"):
+        HFTokenCounter(str(tmp_path / "not-a-model"))
+    report = Dataset.from_records([{"text": "a"}]).validate(
+        Target.for_model("trl", str(tmp_path / "not-a-model"))
+    )
+    assert "tokens_unknown" in [p.kind for p in report.warnings]
+    assert report.ok  # the format is still checked
