@@ -15,6 +15,7 @@ from ftsdk.credentials import redact
 from ftsdk.dataset import Dataset
 from ftsdk.errors import ConfigurationError, FtsdkError, InvalidRequest, UnsupportedOperation
 from ftsdk.files import FileRef
+from ftsdk.home import ftsdk_home
 from ftsdk.jobs import Job, JobState
 from ftsdk.models import Model, ModelInfo
 from ftsdk.provider import Provider, ProviderOptions, TrainingRequest
@@ -137,37 +138,70 @@ class Client:
 
     # -- files -------------------------------------------------------------------------
     def upload(self, data: DataSource) -> FileRef:
-        """Upload training data (a path or a :class:`Dataset`); an uploaded
-        :class:`FileRef` is returned as it is."""
+        """Upload training data (a path or a :class:`Dataset`) and return its :class:`FileRef`;
+        a :class:`FileRef` is returned as it is. Data that is not a JSONL file as it stands
+        (CSV, Parquet, records, a split) is written to JSONL under the ftsdk home first."""
         if isinstance(data, FileRef):
             return data
-        dataset = data if isinstance(data, Dataset) else Dataset.from_jsonl(data)
-        if not dataset.path.is_file():
-            raise InvalidRequest(f"no such file: {dataset.path}", field="training_data")
+        dataset = data if isinstance(data, Dataset) else Dataset.load(data)
+        path = self._jsonl_path(dataset)
+        content_hash = dataset.content_hash()
         if not self.capabilities.supports(Operation.UPLOAD):
             return FileRef(
-                id=str(dataset.path.resolve()),
-                filename=dataset.path.name,
-                bytes=dataset.path.stat().st_size,
-                content_hash=dataset.content_hash(),
-                path=dataset.path.resolve(),
+                id=str(path.resolve()),
+                filename=path.name,
+                bytes=path.stat().st_size,
+                content_hash=content_hash,
+                path=path.resolve(),
                 status="processed",
             )
         ref: FileRef = self._call(
-            Operation.UPLOAD,
-            "upload_file",
-            dataset.path,
-            purpose="fine-tune",
-            content_hash=dataset.content_hash(),
+            Operation.UPLOAD, "upload_file", path, purpose="fine-tune", content_hash=content_hash
         )
         return ref
 
+    @staticmethod
+    def _jsonl_path(dataset: Dataset) -> Path:
+        try:
+            path = dataset.path
+        except InvalidRequest:  # not a JSONL file as it stands: write one, by content
+            stem = Path(dataset.name).stem or "data"
+            folder = ftsdk_home() / "datasets" / dataset.content_hash()[:16]
+            path = folder / f"{stem}.jsonl"
+            if not path.is_file():
+                folder.mkdir(parents=True, exist_ok=True)
+                dataset.write(path)
+            return path
+        if not path.is_file():
+            raise InvalidRequest(f"no such file: {path}", field="training_data")
+        return path
+
+    def check_data(self, spec: JobSpec) -> None:
+        """Validate the spec's local training and validation data against this provider's
+        rules for the base model (format, roles, tokens per example, minimum examples, file
+        size) and raise :class:`InvalidDataset` listing every problem with its file, line and
+        field. Data already uploaded (a :class:`FileRef`) is not checked again."""
+        from ftsdk.dataset import Target
+
+        try:
+            target: Target | None = Target.for_model(self.name, spec.base_model)
+        except InvalidRequest:
+            target = None  # no recorded rules for this provider/model: check the format
+        for source in (spec.training_data, spec.validation_data):
+            if source is None or isinstance(source, FileRef):
+                continue
+            dataset = source if isinstance(source, Dataset) else Dataset.load(source)
+            dataset.validate(target, epochs=spec.method.epochs).raise_for_errors()
+
     # -- jobs --------------------------------------------------------------------------
-    def train(self, spec: JobSpec | None = None, /, **fields: Any) -> Job:
+    def train(
+        self, spec: JobSpec | None = None, /, *, check_data: bool = True, **fields: Any
+    ) -> Job:
         """Check ``spec``, upload its data, start the job and return its handle.
 
         Pass a :class:`JobSpec`, or its fields as keyword arguments. Everything that can be
-        checked is checked before anything is uploaded.
+        checked is checked before anything is uploaded: the spec against the provider's
+        capabilities, and (unless ``check_data=False``) the data against its rules.
         """
         if spec is None:
             try:
@@ -184,6 +218,8 @@ class Client:
         ):
             if isinstance(source, (str, Path)) and not Path(source).is_file():
                 raise InvalidRequest(f"{label}: no such file {str(source)!r}", field=label)
+        if check_data:
+            self.check_data(spec)
         training = self.upload(spec.training_data)
         validation = None if spec.validation_data is None else self.upload(spec.validation_data)
         request = TrainingRequest(

@@ -152,11 +152,24 @@ def test_an_interrupted_upload_resumes_where_it_stopped(
     assert emulator.store.files[ref.id].content == train_path.read_bytes()
 
 
+def test_a_bad_file_is_caught_before_upload(
+    client: ftsdk.Client, emulator: Emulator, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    rows = [{"messages": [{"role": "user", "content": f"hi {i}"}]} for i in range(12)]
+    write_jsonl(bad, rows)
+    with pytest.raises(ftsdk.errors.InvalidDataset) as caught:
+        client.train(base_model=BASE, training_data=bad)
+    assert "bad.jsonl:1: messages: no assistant message" in str(caught.value)
+    assert len(caught.value.problems) == 12
+    assert emulator.requests == []
+
+
 def test_a_bad_file_fails_with_openais_message(client: ftsdk.Client, tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n' * 12)
     with pytest.raises(ftsdk.errors.InvalidDataset) as caught:
-        client.train(base_model=BASE, training_data=bad)
+        client.train(base_model=BASE, training_data=bad, check_data=False)
     assert 'Line 1, key "messages": At least one message must be from the assistant.' in str(
         caught.value
     )
@@ -164,7 +177,7 @@ def test_a_bad_file_fails_with_openais_message(client: ftsdk.Client, tmp_path: P
 
 def test_a_failed_job_raises_the_providers_reason(client: ftsdk.Client, tmp_path: Path) -> None:
     few = write_jsonl(tmp_path / "few.jsonl", date_to_words_examples(4))
-    job = client.train(base_model=BASE, training_data=few)
+    job = client.train(base_model=BASE, training_data=few, check_data=False)
     with pytest.raises(JobFailed) as caught:
         job.wait(poll_interval=0.02)
     assert caught.value.reason == (
