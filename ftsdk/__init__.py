@@ -21,6 +21,7 @@ from ftsdk._version import __version__
 if TYPE_CHECKING:
     from ftsdk import errors
     from ftsdk._client import Client, client
+    from ftsdk.aio import AsyncClient, AsyncJob, AsyncModel, async_client
     from ftsdk.capabilities import Capabilities, DataFormat, MethodType, Operation
     from ftsdk.dataset import Dataset
     from ftsdk.files import FileRef
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
 __all__ = [
     "DPO",
     "SFT",
+    "AsyncClient",
+    "AsyncJob",
+    "AsyncModel",
     "Capabilities",
     "ChatParams",
     "ChatResponse",
@@ -62,6 +66,7 @@ __all__ = [
     "TrainingRequest",
     "Usage",
     "__version__",
+    "async_client",
     "client",
     "errors",
     "hookimpl",
@@ -69,6 +74,10 @@ __all__ = [
 ]
 
 _LOCATIONS = {
+    "AsyncClient": "ftsdk.aio",
+    "AsyncJob": "ftsdk.aio",
+    "AsyncModel": "ftsdk.aio",
+    "async_client": "ftsdk.aio",
     "Capabilities": "ftsdk.capabilities",
     "ChatParams": "ftsdk.models",
     "ChatResponse": "ftsdk.models",

@@ -23,13 +23,34 @@ from ftsdk.registry import ProviderRegistry
 from ftsdk.retry import RetryPolicy
 from ftsdk.spec import DataSource, JobSpec
 
-__all__ = ["Client", "client"]
+__all__ = ["Client", "as_spec", "client", "resolve_provider", "scrub"]
 
 
 def _field_path(prefix: str, err: ValidationError) -> tuple[str, str]:
     first = err.errors()[0]
     path = ".".join(str(part) for part in (prefix, *first["loc"]) if part != "")
     return path, first["msg"]
+
+
+def as_spec(spec: JobSpec | None, fields: dict[str, Any]) -> JobSpec:
+    """``spec``, or one built from ``fields`` (errors name the field)."""
+    if spec is None:
+        try:
+            return JobSpec(**fields)
+        except ValidationError as err:
+            path, why = _field_path("", err)
+            raise InvalidRequest(f"{path}: {why}", field=path) from err
+    if fields:
+        raise TypeError("pass a JobSpec or its fields, not both")
+    return spec
+
+
+def scrub(err: FtsdkError, provider: Provider) -> None:
+    """Replace every secret ``provider`` holds by ``***`` in ``err``'s message."""
+    clean = redact(err.message, provider.secrets())
+    if clean != err.message:
+        err.message = clean
+        err.args = (clean, *err.args[1:])
 
 
 class Client:
@@ -92,10 +113,7 @@ class Client:
             try:
                 return fn(*args, **kwargs)
             except FtsdkError as err:
-                clean = redact(err.message, self.provider.secrets())
-                if clean != err.message:
-                    err.message = clean
-                    err.args = (clean, *err.args[1:])
+                scrub(err, self.provider)
                 raise
 
         return self.retry.call(scrubbed)
@@ -203,14 +221,12 @@ class Client:
         checked is checked before anything is uploaded: the spec against the provider's
         capabilities, and (unless ``check_data=False``) the data against its rules.
         """
-        if spec is None:
-            try:
-                spec = JobSpec(**fields)
-            except ValidationError as err:
-                path, why = _field_path("", err)
-                raise InvalidRequest(f"{path}: {why}", field=path) from err
-        elif fields:
-            raise TypeError("pass a JobSpec or its fields, not both")
+        request = self._prepare(as_spec(spec, fields), check_data=check_data)
+        state: JobState = self._call(Operation.TRAIN, "create_job", request)
+        return Job(self, state)
+
+    def _prepare(self, spec: JobSpec, *, check_data: bool) -> TrainingRequest:
+        """Every check, then the uploads: the request for ``create_job``."""
         options = self.check(spec)
         for label, source in (
             ("training_data", spec.training_data),
@@ -222,15 +238,13 @@ class Client:
             self.check_data(spec)
         training = self.upload(spec.training_data)
         validation = None if spec.validation_data is None else self.upload(spec.validation_data)
-        request = TrainingRequest(
+        return TrainingRequest(
             spec=spec,
             training_file=training,
             validation_file=validation,
             options=options,
             idempotency_key=f"ftsdk-{uuid.uuid4().hex}",
         )
-        state: JobState = self._call(Operation.TRAIN, "create_job", request)
-        return Job(self, state)
 
     def job(self, job_id: str) -> Job:
         """Re-attach to a job by id, from any process."""
@@ -249,6 +263,26 @@ class Client:
         return Model(self, ModelInfo(id=model_id, provider=self.name, kind=kind, **info))
 
 
+def resolve_provider(
+    name: str, registry: ProviderRegistry | None, config: dict[str, Any]
+) -> Provider:
+    """Build the provider registered as ``name`` with its own settings."""
+    if registry is None:
+        from ftsdk.plugins import providers
+
+        registry = providers()
+    provider_cls = registry.get(name)
+    try:
+        inspect.signature(provider_cls).bind(**config)
+    except TypeError as err:
+        raise ConfigurationError(
+            f"{name} does not take these settings: {err}; it takes: "
+            f"{', '.join(inspect.signature(provider_cls).parameters) or 'none'}",
+            provider=name,
+        ) from None
+    return provider_cls(**config)
+
+
 def client(
     name: str,
     *,
@@ -264,17 +298,4 @@ def client(
 
     >>> # ftsdk.client("openai", api_key="sk-...")
     """
-    if registry is None:
-        from ftsdk.plugins import providers
-
-        registry = providers()
-    provider_cls = registry.get(name)
-    try:
-        inspect.signature(provider_cls).bind(**config)
-    except TypeError as err:
-        raise ConfigurationError(
-            f"{name} does not take these settings: {err}; it takes: "
-            f"{', '.join(inspect.signature(provider_cls).parameters) or 'none'}",
-            provider=name,
-        ) from None
-    return Client(provider_cls(**config), retry=retry)
+    return Client(resolve_provider(name, registry, config), retry=retry)

@@ -120,25 +120,79 @@ class Checkpoint(BaseModel):
     created_at: datetime | None = None
 
 
-class Job:
-    """A handle to a training run on any provider.
+class _Watch:
+    """What :meth:`Job.wait` and its async twin share: the progress bar, status logging,
+    the growing poll interval and the deadline."""
 
-    Get one from :meth:`ftsdk.Client.train` or re-attach from any process with
-    :meth:`ftsdk.Client.job`::
+    def __init__(
+        self,
+        label: str,
+        *,
+        timeout: float | None,
+        poll_interval: float,
+        max_poll_interval: float,
+        progress: bool | None,
+    ) -> None:
+        from ftsdk.progress import progress_bar
 
-        job = ftsdk.client("openai").job("ftjob-abc123")
-        job.wait()
-        print(job.model.chat("Hello").content)
-    """
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.timeout, self.interval, self.max_interval = timeout, poll_interval, max_poll_interval
+        self.last_status: JobStatus | None = None
+        self.bar = progress_bar(desc=label, enabled=progress)
 
-    def __init__(self, client: Client, state: JobState) -> None:
-        self._client = client
-        self.state = state
-        self._events: list[JobEvent] = []
-        self._read = 0  # how many of self._events the user has been handed
-        self._model: Model | None = None
+    def show(self, state: JobState, events: list[JobEvent]) -> bool:
+        """Show the job's progress; whether it has ended."""
+        postfix: dict[str, Any] = {"status": state.status.value}
+        losses = [e.metrics["train_loss"] for e in events if "train_loss" in e.metrics]
+        if losses:
+            postfix["loss"] = f"{losses[-1]:.4f}"
+        steps = [e.step for e in events if e.step is not None]
+        step = state.step if state.step is not None else (steps[-1] if steps else None)
+        if state.total_steps is not None:
+            self.bar.total = state.total_steps
+        if step is not None:
+            self.bar.n = step
+        self.bar.set_postfix(postfix)
+        if state.status != self.last_status:
+            log.info("job %s is %s (%s)", state.id, state.status.value, state.raw_status)
+            self.last_status = state.status
+        return state.status.is_terminal
 
-    # -- the state, flattened -------------------------------------------------------
+    def next_interval(self, state: JobState) -> float:
+        """Seconds to sleep before the next poll; :class:`Timeout` past the deadline."""
+        if self.deadline is not None and time.monotonic() + self.interval > self.deadline:
+            raise Timeout(
+                f"job {state.id} still {state.status.value} after {self.timeout}s",
+                provider=state.provider,
+            )
+        interval = self.interval
+        self.interval = min(self.interval * 1.5, self.max_interval)
+        return interval
+
+    def close(self) -> None:
+        """Close the progress bar."""
+        self.bar.close()
+
+
+def _failure(job: Job | Any) -> JobFailed:
+    state: JobState = job.state
+    reason = state.error.message if state.error else None
+    return JobFailed(
+        f"job {state.id} ended {state.status.value}" + (f": {reason}" if reason else ""),
+        job=job,
+        reason=reason,
+        provider=state.provider,
+        code=state.error.code if state.error else None,
+    )
+
+
+class _JobView:
+    """The state of a job handle, flattened; shared by :class:`Job` and its async twin."""
+
+    state: JobState
+    _events: list[JobEvent]
+    _read: int
+
     @property
     def id(self) -> str:
         """The provider's job id."""
@@ -164,6 +218,37 @@ class Job:
         """Why the job failed, in the provider's words."""
         return self.state.error
 
+    def _take(self, new: list[JobEvent], *, all: bool) -> list[JobEvent]:
+        """Add fetched events; return the ones this handle has not returned (or all)."""
+        self._events.extend(new)
+        start = 0 if all else self._read
+        self._read = len(self._events)
+        return list(self._events[start:])
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} {self.id} provider={self.provider} status={self.status.value}>"
+        )
+
+
+class Job(_JobView):
+    """A handle to a training run on any provider.
+
+    Get one from :meth:`ftsdk.Client.train` or re-attach from any process with
+    :meth:`ftsdk.Client.job`::
+
+        job = ftsdk.client("openai").job("ftjob-abc123")
+        job.wait()
+        print(job.model.chat("Hello").content)
+    """
+
+    def __init__(self, client: Client, state: JobState) -> None:
+        self._client = client
+        self.state = state
+        self._events: list[JobEvent] = []
+        self._read = 0  # how many of self._events the user has been handed
+        self._model: Model | None = None
+
     @property
     def model(self) -> Model | None:
         """The fine-tuned model, once the job has succeeded."""
@@ -174,9 +259,6 @@ class Job:
                 self.state.result_model, base_model=self.state.base_model, job_id=self.id
             )
         return self._model
-
-    def __repr__(self) -> str:
-        return f"<Job {self.id} provider={self.provider} status={self.status.value}>"
 
     # -- operations ------------------------------------------------------------------
     def refresh(self) -> Job:
@@ -199,22 +281,19 @@ class Job:
         self.state = self._client._call(Operation.RESUME, "resume_job", self.id)
         return self
 
-    def _fetch_events(self) -> None:
+    def _fetch_events(self) -> list[JobEvent]:
         after = self._events[-1].id if self._events else None
         new: list[JobEvent] = self._client._call(
             Operation.EVENTS, "list_events", self.id, after=after
         )
-        self._events.extend(new)
+        return new
 
     def events(self, *, all: bool = False) -> list[JobEvent]:
         """Events in chronological order that this handle has not returned before.
 
         :param all: return every event since the job started instead.
         """
-        self._fetch_events()
-        start = 0 if all else self._read
-        self._read = len(self._events)
-        return list(self._events[start:])
+        return self._take(self._fetch_events(), all=all)
 
     def metrics(self) -> list[Metric]:
         """Every step's metrics so far, by step."""
@@ -241,7 +320,9 @@ class Job:
         """Block until the job succeeds, fails or is cancelled.
 
         Polls with an interval that grows from ``poll_interval`` to ``max_poll_interval``;
-        shows a progress bar on a terminal and logs status changes otherwise.
+        shows a progress bar on a terminal (status, step, latest loss) and logs status
+        changes otherwise. Every status but succeeded, failed and cancelled is waited
+        through, ``paused`` included.
 
         :param timeout: seconds to wait at most; :class:`ftsdk.errors.Timeout` after that.
         :param progress: force the progress bar on or off.
@@ -249,47 +330,24 @@ class Job:
             in any state but ``succeeded``.
         :returns: this job, in its final state.
         """
-        from ftsdk.progress import progress_bar
-
-        deadline = None if timeout is None else time.monotonic() + timeout
-        interval = poll_interval
+        watch = _Watch(
+            f"{self.provider} {self.id}",
+            timeout=timeout,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            progress=progress,
+        )
         with_events = self._client.capabilities.supports(Operation.EVENTS)
-        last_status: JobStatus | None = None
-        with progress_bar(desc=f"{self.provider} {self.id}", enabled=progress) as bar:
+        try:
             while True:
                 self.refresh()
-                postfix: dict[str, Any] = {"status": self.status.value}
                 if with_events:
-                    self._fetch_events()
-                    losses = [
-                        e.metrics["train_loss"] for e in self._events if "train_loss" in e.metrics
-                    ]
-                    if losses:
-                        postfix["loss"] = f"{losses[-1]:.4f}"
-                if self.state.total_steps is not None:
-                    bar.total = self.state.total_steps
-                if self.state.step is not None:
-                    bar.n = self.state.step
-                bar.set_postfix(postfix)
-                if self.status != last_status:
-                    log.info("job %s is %s (%s)", self.id, self.status.value, self.raw_status)
-                    last_status = self.status
-                if self.status.is_terminal:
+                    self._events.extend(self._fetch_events())
+                if watch.show(self.state, self._events):
                     break
-                if deadline is not None and time.monotonic() + interval > deadline:
-                    raise Timeout(
-                        f"job {self.id} still {self.status.value} after {timeout}s",
-                        provider=self.provider,
-                    )
-                sleep(interval)
-                interval = min(interval * 1.5, max_poll_interval)
+                sleep(watch.next_interval(self.state))
+        finally:
+            watch.close()
         if raise_on_failure and self.status != JobStatus.SUCCEEDED:
-            reason = self.error.message if self.error else None
-            raise JobFailed(
-                f"job {self.id} ended {self.status.value}" + (f": {reason}" if reason else ""),
-                job=self,
-                reason=reason,
-                provider=self.provider,
-                code=self.error.code if self.error else None,
-            )
+            raise _failure(self)
         return self

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ftsdk.capabilities import Operation
+from ftsdk.capabilities import Capabilities, Operation
 
 if TYPE_CHECKING:
     from ftsdk._client import Client
 
-__all__ = ["ChatParams", "ChatResponse", "Model", "ModelInfo", "Usage"]
+__all__ = ["ChatParams", "ChatResponse", "Model", "ModelInfo", "Usage", "chat_arguments"]
 
 
 class ModelInfo(BaseModel):
@@ -71,10 +71,25 @@ class ChatResponse(BaseModel):
     finish_reason: str | None = None
 
 
-def _as_messages(messages: str | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def needs_deployment(info: ModelInfo, capabilities: Capabilities) -> bool:
+    """Whether the model must be deployed before it can answer (Azure-like providers)."""
+    return info.kind != "deployment" and capabilities.supports(Operation.DEPLOY)
+
+
+def chat_arguments(
+    info: ModelInfo, messages: str | Sequence[Mapping[str, Any]], params: Mapping[str, Any]
+) -> tuple[ModelInfo, list[dict[str, Any]], ChatParams]:
+    """What :meth:`ftsdk.Provider.chat` receives: one user message or a conversation, and
+    checked sampling settings."""
+    from ftsdk.errors import InvalidRequest
+
+    try:
+        checked = ChatParams(**params)
+    except ValueError as err:
+        raise InvalidRequest(f"bad chat parameters: {err}", provider=info.provider) from err
     if isinstance(messages, str):
-        return [{"role": "user", "content": messages}]
-    return [dict(message) for message in messages]
+        return info, [{"role": "user", "content": messages}], checked
+    return info, [dict(message) for message in messages], checked
 
 
 class Model:
@@ -106,14 +121,8 @@ class Model:
         :param params: :class:`ChatParams` fields: ``max_tokens``, ``temperature``,
             ``top_p``, ``seed``, ``stop``.
         """
-        from ftsdk.errors import InvalidRequest
-
-        try:
-            checked = ChatParams(**params)
-        except ValueError as err:
-            raise InvalidRequest(f"bad chat parameters: {err}", provider=self.provider) from err
         response: ChatResponse = self._client._call(
-            Operation.CHAT, "chat", self.info, _as_messages(messages), checked
+            Operation.CHAT, "chat", *chat_arguments(self.info, messages, params)
         )
         return response
 
@@ -139,9 +148,7 @@ class Model:
             if served is not model:
                 served.undeploy()
         """
-        if self.info.kind == "deployment" or not self._client.capabilities.supports(
-            Operation.DEPLOY
-        ):
+        if not needs_deployment(self.info, self._client.capabilities):
             return self
         return self.deploy(name, **options)
 

@@ -14,6 +14,9 @@ import ftsdk
 PUBLIC = [
     "DPO",
     "SFT",
+    "AsyncClient",
+    "AsyncJob",
+    "AsyncModel",
     "Capabilities",
     "ChatParams",
     "ChatResponse",
@@ -40,6 +43,7 @@ PUBLIC = [
     "TrainingRequest",
     "Usage",
     "__version__",
+    "async_client",
     "client",
     "errors",
     "hookimpl",

@@ -3,6 +3,7 @@ Resource Manager, chat on the deployment."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -189,6 +190,39 @@ class AzureOpenAIProvider(OpenAIProvider):
                 timeout=self.timeout,
             )
         return openai.AzureOpenAI(
+            azure_endpoint=self.endpoint,
+            api_version=self.api_version,
+            azure_ad_token_provider=self._token_provider(DATA_SCOPE),
+            max_retries=0,
+            timeout=self.timeout,
+        )
+
+    def _make_async_client(self) -> openai.AsyncOpenAI:
+        import openai
+
+        key = self.api_key.get_secret_value() if self.api_key else None
+        if self.api_version == "v1":
+            sync_token = self._token_provider(DATA_SCOPE)
+
+            async def token() -> str:
+                return await asyncio.to_thread(sync_token)
+
+            return openai.AsyncOpenAI(
+                base_url=f"{self.endpoint}/openai/v1/",
+                max_retries=0,
+                timeout=self.timeout,
+                api_key=key or token,
+                default_headers={"api-key": key} if key else None,
+            )
+        if key:
+            return openai.AsyncAzureOpenAI(
+                azure_endpoint=self.endpoint,
+                api_key=key,
+                api_version=self.api_version,
+                max_retries=0,
+                timeout=self.timeout,
+            )
+        return openai.AsyncAzureOpenAI(
             azure_endpoint=self.endpoint,
             api_version=self.api_version,
             azure_ad_token_provider=self._token_provider(DATA_SCOPE),

@@ -137,3 +137,24 @@ def test_pause_needs_the_v1_api(emulator: Emulator, settings: Any, train_path: P
 def test_secrets_stay_out_of_reprs(client: ftsdk.Client, emulator: Emulator) -> None:
     shown = repr(client) + repr(client.provider)
     assert emulator.api_key not in shown
+
+
+@pytest.mark.parametrize("api_version", ["2024-10-21", "v1"])
+def test_async_twin(emulator: Emulator, settings: Any, train_path: Path, api_version: str) -> None:
+    import asyncio
+
+    emulator.clock.speed = 2000
+    emulator.config.deploy_seconds = 0.5
+
+    async def workflow() -> str:
+        client = ftsdk.async_client("azure", **settings("entra", api_version=api_version))
+        job = await client.train(base_model=BASE, training_data=train_path)
+        await job.wait(poll_interval=0.01)
+        assert job.model is not None
+        served = await job.model.ensure_deployed("async-1")
+        answer = (await served.chat("convert 1974-02-09 to words")).content
+        await served.undeploy()
+        return answer
+
+    assert asyncio.run(workflow())
+    assert emulator.store.deployments == {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +35,7 @@ from ftsdk_openai.uploads import Uploader
 
 if TYPE_CHECKING:
     import openai
+    from openai.types.chat import ChatCompletion
     from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 
 __all__ = ["IDEMPOTENCY_KEY", "OpenAIOptions", "OpenAIProvider"]
@@ -187,6 +189,7 @@ class OpenAIProvider(Provider):
         self.timeout = timeout
         self._lock = threading.Lock()
         self._openai: openai.OpenAI | None = None
+        self._async: tuple[asyncio.AbstractEventLoop, openai.AsyncOpenAI] | None = None
         home_dir = Path(
             resolve_setting(str(home) if home else None, ["FTSDK_HOME"]) or "~/.cache/ftsdk"
         ).expanduser()
@@ -393,23 +396,20 @@ class OpenAIProvider(Provider):
         ]
 
     # -- models ----------------------------------------------------------------------
-    def chat(
+    def _chat_request(
         self, model: ModelInfo, messages: list[dict[str, Any]], params: ChatParams
-    ) -> ChatResponse:
-        extra: dict[str, Any] = {}
+    ) -> dict[str, Any]:
+        request: dict[str, Any] = {"model": self._chat_model(model), "messages": messages}
         if params.max_tokens is not None:
-            extra["max_completion_tokens"] = params.max_tokens
+            request["max_completion_tokens"] = params.max_tokens
         for name in ("temperature", "top_p", "seed", "stop"):
             if getattr(params, name) is not None:
-                extra[name] = getattr(params, name)
-        with translated(self.name):
-            answer = self._client().chat.completions.create(
-                model=self._chat_model(model),
-                messages=messages,  # type: ignore[arg-type]
-                **extra,
-            )
-        choice = answer.choices[0]
-        usage = answer.usage
+                request[name] = getattr(params, name)
+        return request
+
+    @staticmethod
+    def _chat_response(answer: ChatCompletion) -> ChatResponse:
+        choice, usage = answer.choices[0], answer.usage
         return ChatResponse(
             content=choice.message.content or "",
             model=answer.model,
@@ -419,6 +419,74 @@ class OpenAIProvider(Provider):
                 completion_tokens=usage.completion_tokens if usage else 0,
             ),
         )
+
+    def chat(
+        self, model: ModelInfo, messages: list[dict[str, Any]], params: ChatParams
+    ) -> ChatResponse:
+        with translated(self.name):
+            answer = self._client().chat.completions.create(
+                **self._chat_request(model, messages, params)
+            )
+        return self._chat_response(answer)
+
+    # -- async twins on AsyncOpenAI (the core runs the other methods in threads) -------
+    def _make_async_client(self) -> openai.AsyncOpenAI:
+        """Build the async SDK client; subclasses return ``AsyncAzureOpenAI``."""
+        import openai
+
+        assert self.api_key is not None
+        return openai.AsyncOpenAI(
+            api_key=self.api_key.get_secret_value(),
+            base_url=self.base_url,
+            organization=self.organization,
+            project=self.project,
+            max_retries=0,
+            timeout=self.timeout,
+        )
+
+    def _aclient(self) -> openai.AsyncOpenAI:
+        """The async client of the running event loop (an async client is bound to one)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._async is None or self._async[0] is not loop:
+                self._async = (loop, self._make_async_client())
+            return self._async[1]
+
+    async def aget_job(self, job_id: str) -> JobState:
+        """Async twin of :meth:`get_job`."""
+        with translated(self.name):
+            return self._state(await self._aclient().fine_tuning.jobs.retrieve(job_id))
+
+    async def alist_jobs(self, *, limit: int) -> list[JobState]:
+        """Async twin of :meth:`list_jobs`."""
+        with translated(self.name):
+            page = await self._aclient().fine_tuning.jobs.list(limit=limit)
+        return [self._state(job) for job in page.data]
+
+    async def acancel_job(self, job_id: str) -> JobState:
+        """Async twin of :meth:`cancel_job`."""
+        with translated(self.name):
+            return self._state(await self._aclient().fine_tuning.jobs.cancel(job_id))
+
+    async def apause_job(self, job_id: str) -> JobState:
+        """Async twin of :meth:`pause_job`."""
+        with translated(self.name):
+            return self._state(await self._aclient().fine_tuning.jobs.pause(job_id))
+
+    async def aresume_job(self, job_id: str) -> JobState:
+        """Async twin of :meth:`resume_job`."""
+        with translated(self.name):
+            return self._state(await self._aclient().fine_tuning.jobs.resume(job_id))
+
+    async def achat(
+        self, model: ModelInfo, messages: list[dict[str, Any]], params: ChatParams
+    ) -> ChatResponse:
+        """Async twin of :meth:`chat`."""
+        with translated(self.name):
+            answer = await self._aclient().chat.completions.create(
+                **self._chat_request(model, messages, params)
+            )
+        return self._chat_response(answer)
 
     def _chat_model(self, model: ModelInfo) -> str:
         """The ``model`` to name in a chat request."""
