@@ -38,6 +38,13 @@ from typing import Any, Final
 
 import yaml  # type: ignore[import-untyped]
 
+# The JSON Schema keywords that hold schemas: the validator's own lists, so the two agree.
+from ftsdk.testing.emulator.openapi import (
+    _SCHEMA_KEYWORDS,
+    _SCHEMA_LIST_KEYWORDS,
+    _SCHEMA_MAP_KEYWORDS,
+)
+
 __all__ = [
     "OPERATIONS",
     "ExtractionError",
@@ -81,29 +88,6 @@ SCHEMA_REF_PREFIX: Final = "#/components/schemas/"
 _DOC_KEYWORDS: Final[frozenset[str]] = frozenset(
     {"description", "title", "example", "examples", "externalDocs", "$comment"}
 )
-#: Keywords whose value is a map of name -> schema.
-_SCHEMA_MAP_KEYWORDS: Final[frozenset[str]] = frozenset(
-    {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"}
-)
-#: Keywords whose value is one schema.
-_SCHEMA_KEYWORDS: Final[frozenset[str]] = frozenset(
-    {
-        "items",
-        "additionalItems",
-        "additionalProperties",
-        "unevaluatedItems",
-        "unevaluatedProperties",
-        "not",
-        "contains",
-        "propertyNames",
-        "if",
-        "then",
-        "else",
-        "contentSchema",
-    }
-)
-#: Keywords whose value is a list of schemas.
-_SCHEMA_LIST_KEYWORDS: Final[frozenset[str]] = frozenset({"anyOf", "oneOf", "allOf", "prefixItems"})
 #: Parameter fields kept.
 _PARAMETER_FIELDS: Final[tuple[str, ...]] = (
     "name",
