@@ -9,6 +9,7 @@ in this process only for ``chat``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -383,10 +384,8 @@ class TRLProvider(Provider):
     def _reap(self, job_id: str) -> None:
         child = self._children.pop(job_id, None)
         if child is not None:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
 
     def close(self) -> None:
         """Forget the runners started here (they keep running: jobs outlive the client)."""
@@ -409,6 +408,8 @@ class TRLProvider(Provider):
     def _model_path(self, model: ModelInfo) -> Path:
         if model.path is not None:
             return model.path
+        if Path(model.id).expanduser().is_dir():  # weights, an adapter, or a checkpoint
+            return Path(model.id).expanduser()
         if model.id.startswith("trljob-"):  # a job id, or a checkpoint id "<job>:checkpoint-N"
             job_id, _, checkpoint = model.id.partition(":")
             job = self._job(job_id)
@@ -581,4 +582,3 @@ def _to_state(job_id: str, status: dict[str, Any]) -> JobState:
         result_model=status.get("result_model"),
         metadata=status.get("metadata") or {},
     )
-

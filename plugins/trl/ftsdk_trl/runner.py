@@ -113,8 +113,9 @@ def _callback(job: JobDir, main: bool) -> Any:
 
         def on_save(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             if main:
-                job.update_status(step=state.global_step, trained_tokens=state.num_input_tokens_seen)
-                job.add_event(f"checkpoint saved at step {state.global_step}", step=state.global_step)
+                step = state.global_step
+                job.update_status(step=step, trained_tokens=_tokens_seen(state))
+                job.add_event(f"checkpoint saved at step {step}", step=step)
 
     return JobFolderCallback()
 
@@ -169,12 +170,18 @@ def run(job: JobDir, *, resume: bool) -> str:
             status="succeeded",
             raw_status="succeeded",
             step=state.global_step,
-            trained_tokens=state.num_input_tokens_seen or None,
+            trained_tokens=_tokens_seen(state),
             finished_at=now_iso(),
             result_model=str(result),
         )
         job.add_event(f"succeeded: model saved to {result}", step=state.global_step)
     return "succeeded"
+
+
+def _tokens_seen(state: Any) -> int | None:
+    """Tokens trained on so far, from TRL's ``num_tokens`` logs (kept across a resume)."""
+    seen = [row["num_tokens"] for row in state.log_history if "num_tokens" in row]
+    return int(max(seen)) if seen else None
 
 
 def _merge(trainer: Any, job: JobDir) -> Path:

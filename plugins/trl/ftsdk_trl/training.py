@@ -82,7 +82,7 @@ def _sft_rows(rows: list[dict[str, Any]], tokenizer: Any) -> tuple[list[dict[str
     try:
         if get_training_chat_template(tokenizer) is not None:
             return rows, True
-    except Exception:  # noqa: BLE001 - TRL raises plain errors for templates it does not know
+    except Exception:  # TRL raises plain errors for templates it has no training copy of
         pass
     converted = []
     for row in rows:
@@ -96,8 +96,7 @@ def _dpo_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from ftsdk.dataset.formats import convert
 
     return [
-        convert(row, DataFormat.PREFERENCE, DataFormat.PREFERENCE, preference="trl")
-        for row in rows
+        convert(row, DataFormat.PREFERENCE, DataFormat.PREFERENCE, preference="trl") for row in rows
     ]
 
 
