@@ -39,7 +39,9 @@ def _answers(model: Any, rows: list[dict[str, Any]]) -> list[str]:
 
 
 def _accuracy(answers: list[str], rows: list[dict[str, Any]]) -> float:
-    right = sum(a == row["messages"][-1]["content"] for a, row in zip(answers, rows, strict=True))
+    right = sum(
+        bool(a == row["messages"][-1]["content"]) for a, row in zip(answers, rows, strict=True)
+    )
     return right / len(rows)
 
 

@@ -30,7 +30,7 @@ def load(path: Path) -> Loaded:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else None
     adapter_config = path / "adapter_config.json"
@@ -38,8 +38,8 @@ def load(path: Path) -> Loaded:
         from peft import PeftModel
 
         base = json.loads(adapter_config.read_text(encoding="utf-8"))["base_model_name_or_path"]
-        model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
-        model = PeftModel.from_pretrained(model, str(path))
+        base_model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
+        model: Any = PeftModel.from_pretrained(base_model, str(path))
         tokenizer_from = path if (path / "tokenizer_config.json").is_file() else Path(base)
     else:
         model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)

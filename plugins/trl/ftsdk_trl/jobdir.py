@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil  # type: ignore[import-untyped]
+
 __all__ = ["JobDir", "now_iso"]
 
 LOG_TAIL_BYTES = 4000
@@ -85,16 +87,45 @@ class JobDir:
         """The job id: the folder's name."""
         return self.path.name
 
-    spec_file = property(lambda self: self.path / "spec.json")
-    status_file = property(lambda self: self.path / "status.json")
-    events_file = property(lambda self: self.path / "events.jsonl")
-    metrics_file = property(lambda self: self.path / "metrics.jsonl")
-    process_file = property(lambda self: self.path / "process.json")
-    control_file = property(lambda self: self.path / "control")
-    checkpoints_dir = property(lambda self: self.path / "checkpoints")
-    model_dir = property(lambda self: self.path / "model")
-    merged_dir = property(lambda self: self.path / "merged")
-    log_file = property(lambda self: self.path / "log")
+    @property
+    def spec_file(self) -> Path:
+        return self.path / "spec.json"
+
+    @property
+    def status_file(self) -> Path:
+        return self.path / "status.json"
+
+    @property
+    def events_file(self) -> Path:
+        return self.path / "events.jsonl"
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def process_file(self) -> Path:
+        return self.path / "process.json"
+
+    @property
+    def control_file(self) -> Path:
+        return self.path / "control"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.path / "model"
+
+    @property
+    def merged_dir(self) -> Path:
+        return self.path / "merged"
+
+    @property
+    def log_file(self) -> Path:
+        return self.path / "log"
 
     # -- spec and status -------------------------------------------------------------
     def read_spec(self) -> dict[str, Any]:
@@ -186,8 +217,6 @@ class JobDir:
     # -- the process -----------------------------------------------------------------
     def record_process(self, pid: int) -> None:
         """Remember the runner's pid with its start time."""
-        import psutil
-
         try:
             started = psutil.Process(pid).create_time()
         except psutil.Error:
@@ -197,8 +226,6 @@ class JobDir:
     def process(self) -> Any:
         """The runner's ``psutil.Process`` while it runs, else ``None`` (a reused pid whose
         start time differs is not the runner)."""
-        import psutil
-
         try:
             info = json.loads(self.process_file.read_text(encoding="utf-8"))
             proc = psutil.Process(int(info["pid"]))
@@ -218,6 +245,7 @@ class JobDir:
                 log.seek(0, os.SEEK_END)
                 size = log.tell()
                 log.seek(max(0, size - limit))
-                return log.read().decode("utf-8", "replace").strip()
+                tail: bytes = log.read()
         except FileNotFoundError:
             return ""
+        return tail.decode("utf-8", "replace").strip()

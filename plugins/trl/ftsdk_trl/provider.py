@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil  # type: ignore[import-untyped]
 from pydantic import PositiveFloat, PositiveInt, SecretStr
 
 from ftsdk import Capabilities, Provider, ProviderOptions
@@ -462,8 +463,6 @@ def _stop(proc: Any, grace: float = 5.0) -> None:
     """SIGTERM the process group of ``proc``, SIGKILL it after ``grace`` seconds."""
     if proc is None:
         return
-    import psutil
-
     try:
         pgid = os.getpgid(proc.pid)
         os.killpg(pgid, signal.SIGTERM)

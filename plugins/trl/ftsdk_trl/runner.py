@@ -53,7 +53,7 @@ def _is_main_process() -> bool:
 def _callback(job: JobDir, main: bool) -> Any:
     from transformers import TrainerCallback
 
-    class JobFolderCallback(TrainerCallback):  # type: ignore[misc]
+    class JobFolderCallback(TrainerCallback):
         """Writes progress into the job folder and pauses when asked."""
 
         def __init__(self) -> None:

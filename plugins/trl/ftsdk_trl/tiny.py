@@ -67,7 +67,7 @@ def _tokenizer() -> object:
         show_progress=False,
     )
     core.train_from_iterator(_corpus(), trainer=trainer)
-    tokenizer = PreTrainedTokenizerFast(
+    tokenizer = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=core,
         pad_token="<|pad|>",
         eos_token="<|im_end|>",

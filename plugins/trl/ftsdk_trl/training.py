@@ -117,7 +117,7 @@ def build_trainer(
     :param options: the job's provider options (``TRLOptions`` as a dict).
     """
     import torch
-    from datasets import Dataset
+    from datasets import Dataset  # type: ignore[import-untyped]
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     opts = options or {}
@@ -138,7 +138,7 @@ def build_trainer(
     if hp["adapter"] == "qlora":
         from transformers import BitsAndBytesConfig
 
-        model_kwargs["quantization_config"] = BitsAndBytesConfig(
+        model_kwargs["quantization_config"] = BitsAndBytesConfig(  # type: ignore[no-untyped-call]
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
             bnb_4bit_compute_dtype=torch.bfloat16 if bf16 else torch.float16,
@@ -188,9 +188,10 @@ def build_trainer(
         common["eval_steps"] = opts.get("eval_steps") or 0.1
     trainer: Any
     if hp["type"] == "dpo":
-        from trl import DPOConfig, DPOTrainer
+        from trl.trainer.dpo_config import DPOConfig
+        from trl.trainer.dpo_trainer import DPOTrainer
 
-        config = DPOConfig(**common, beta=hp["beta"])
+        dpo_config = DPOConfig(**common, beta=hp["beta"])
         ref_model = None
         if peft_config is None:
             # A reference copy from the same weights: DPOTrainer's own reload fails on
@@ -199,7 +200,7 @@ def build_trainer(
         trainer = DPOTrainer(
             model=model,
             ref_model=ref_model,
-            args=config,
+            args=dpo_config,
             train_dataset=Dataset.from_list(_dpo_rows(rows)),
             eval_dataset=Dataset.from_list(_dpo_rows(eval_rows)) if eval_rows else None,
             processing_class=tokenizer,
@@ -207,18 +208,19 @@ def build_trainer(
             callbacks=callbacks,
         )
     else:
-        from trl import SFTConfig, SFTTrainer
+        from trl.trainer.sft_config import SFTConfig
+        from trl.trainer.sft_trainer import SFTTrainer
 
         train_rows, assistant_only = _sft_rows(rows, tokenizer)
         eval_sft = _sft_rows(eval_rows, tokenizer)[0] if eval_rows else None
-        config = SFTConfig(
+        sft_config = SFTConfig(
             **common,
             assistant_only_loss=assistant_only,
             packing=bool(opts.get("packing", False)),
         )
         trainer = SFTTrainer(
             model=model,
-            args=config,
+            args=sft_config,
             train_dataset=Dataset.from_list(train_rows),
             eval_dataset=Dataset.from_list(eval_sft) if eval_sft else None,
             processing_class=tokenizer,
