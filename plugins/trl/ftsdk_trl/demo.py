@@ -25,7 +25,7 @@ def sparkline(values: list[float]) -> str:
     """``values`` as one line of bars, highest = tallest.
 
     >>> sparkline([4.0, 2.0, 1.0, 0.0])
-    '█▄▂▁'
+    '█▅▃▁'
     """
     if not values:
         return ""

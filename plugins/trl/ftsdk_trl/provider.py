@@ -71,9 +71,12 @@ class TRLOptions(ProviderOptions):
     """Processes (GPUs) for ``accelerate launch``; default: every visible GPU, and no
     ``accelerate`` at all with one or none."""
     logging_steps: PositiveInt | None = None
-    """Steps between metric rows (default 1)."""
+    """Steps between metric rows (default 10, as TRL; 1 costs ~5 % on a tiny model)."""
     save_steps: PositiveInt | PositiveFloat | None = None
-    """Steps between checkpoints, or a fraction of the run below 1 (default 0.1)."""
+    """Steps between checkpoints, or a fraction of the run below 1 (default: each epoch)."""
+    save_minutes: PositiveFloat | None = 10.0
+    """Also save a checkpoint after this many minutes without one, so a killed run loses
+    at most that much work (``None``: only by steps or epochs)."""
     save_total_limit: PositiveInt | None = None
     """Checkpoints kept (default 2)."""
     eval_steps: PositiveInt | PositiveFloat | None = None

@@ -50,7 +50,7 @@ def _is_main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
-def _callback(job: JobDir, main: bool) -> Any:
+def _callback(job: JobDir, main: bool, save_every_s: float | None) -> Any:
     from transformers import TrainerCallback
 
     class JobFolderCallback(TrainerCallback):
@@ -60,6 +60,7 @@ def _callback(job: JobDir, main: bool) -> Any:
             self.paused = False
             self.last_status = 0.0
             self.last_tokens: tuple[float, float] | None = None
+            self.last_save = time.monotonic()
 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             if main:
@@ -81,6 +82,8 @@ def _callback(job: JobDir, main: bool) -> Any:
                 control.should_save = True
                 control.should_training_stop = True
             now = time.monotonic()
+            if save_every_s is not None and now - self.last_save >= save_every_s:
+                control.should_save = True
             if main and (now - self.last_status >= STATUS_EVERY_S or self.paused):
                 self.last_status = now
                 job.update_status(step=state.global_step)
@@ -90,6 +93,7 @@ def _callback(job: JobDir, main: bool) -> Any:
             if not main or not logs:
                 return
             if "train_runtime" in logs:  # the end-of-run summary, not a step
+                job.update_status(train_runtime=float(logs["train_runtime"]))
                 job.add_event(
                     f"training done in {logs['train_runtime']:.1f}s, "
                     f"average loss {logs.get('train_loss', float('nan')):.4g}",
@@ -112,6 +116,7 @@ def _callback(job: JobDir, main: bool) -> Any:
             job.add_event(f"step {step}: {shown or 'metrics'}", step=step, metrics=values)
 
         def on_save(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.last_save = time.monotonic()
             if main:
                 step = state.global_step
                 job.update_status(step=step, trained_tokens=_tokens_seen(state))
@@ -138,7 +143,8 @@ def run(job: JobDir, *, resume: bool) -> str:
             job.add_event(f"resuming from {checkpoint.name}")
         elif resume:
             job.add_event("no checkpoint yet: starting over", level="warning")
-    callback = _callback(job, main)
+    minutes = options.get("save_minutes")
+    callback = _callback(job, main, minutes * 60 if minutes else None)
     trainer = build_trainer(
         model_path=spec["model_path"],
         method=spec["method"],

@@ -22,7 +22,7 @@ from ftsdk.testing.data import date_to_words_examples, write_jsonl
 
 pytestmark = pytest.mark.slow
 
-FAST = {"num_threads": 1}
+FAST = {"num_threads": 1, "logging_steps": 1}
 """Provider options every test job uses: one thread keeps timings steady on a shared CPU."""
 
 
