@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import ftsdk
 from ftsdk.registry import Register
-from ftsdk_trl.provider import TRLProvider
+from ftsdk_trl.provider import TRLOptions, TRLProvider
 
-__all__ = ["TRLProvider", "register_providers"]
+__all__ = ["TRLOptions", "TRLProvider", "register_providers"]
 
 
 @ftsdk.hookimpl

@@ -1,40 +1,586 @@
-"""The Hugging Face TRL (local) provider."""
+"""The Hugging Face TRL (local) provider: background TRL jobs that behave like a cloud service.
+
+A job is a detached process (``python -m ftsdk_trl.runner JOB_DIR``, or the same under
+``accelerate launch`` on several GPUs) whose whole state lives in a job folder under the
+ftsdk home (see :mod:`ftsdk_trl.jobdir`), so any process can list, watch, pause, resume or
+cancel it by id. Nothing heavy is imported here: torch and friends load in the runner, and
+in this process only for ``chat``.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from pydantic import SecretStr
+import psutil  # type: ignore[import-untyped]
+from pydantic import PositiveFloat, PositiveInt, SecretStr
 
 from ftsdk import Capabilities, Provider, ProviderOptions
+from ftsdk.capabilities import DataFormat, Operation
 from ftsdk.credentials import resolve_secret, resolve_setting
+from ftsdk.errors import Conflict, InvalidRequest, NotFound
+from ftsdk.jobs import Checkpoint, JobError, JobEvent, JobState, JobStatus, Metric
+from ftsdk.models import ChatParams, ChatResponse, ModelInfo
+from ftsdk.provider import TrainingRequest
+from ftsdk_trl.jobdir import JobDir, now_iso, write_json_atomic
 
-__all__ = ["TRLProvider", "TRLOptions"]
+__all__ = ["TRLOptions", "TRLProvider", "launch_command"]
 
 DEFAULT_HOME = "~/.cache/ftsdk"
+STARTING_GRACE_S = 30.0
+"""How long a job may show no process while it is being started."""
+
+_COMMON = frozenset(
+    {
+        "epochs",
+        "batch_size",
+        "learning_rate",
+        "max_steps",
+        "warmup_ratio",
+        "weight_decay",
+        "max_seq_length",
+        "gradient_accumulation_steps",
+        "adapter",
+        "lora_r",
+        "lora_alpha",
+        "lora_dropout",
+    }
+)
+_FORMATS = {
+    "sft": frozenset({DataFormat.CHAT, DataFormat.PROMPT_COMPLETION, DataFormat.TEXT}),
+    "dpo": frozenset({DataFormat.PREFERENCE}),
+}
 
 
 class TRLOptions(ProviderOptions):
-    """Keys accepted in ``JobSpec.provider_options`` (none yet)."""
+    """Keys accepted in ``JobSpec.provider_options`` for local TRL jobs."""
+
+    num_threads: PositiveInt | None = None
+    """CPU threads for torch (``torch.set_num_threads``); one gives steady timings on a
+    shared machine. Default: torch's choice."""
+    num_processes: PositiveInt | None = None
+    """Processes (GPUs) for ``accelerate launch``; default: every visible GPU, and no
+    ``accelerate`` at all with one or none."""
+    logging_steps: PositiveInt | None = None
+    """Steps between metric rows (default 10, as TRL; 1 costs ~5 % on a tiny model)."""
+    save_steps: PositiveInt | PositiveFloat | None = None
+    """Steps between checkpoints, or a fraction of the run below 1 (default: each epoch)."""
+    save_minutes: PositiveFloat | None = 10.0
+    """Also save a checkpoint after this many minutes without one, so a killed run loses
+    at most that much work (``None``: only by steps or epochs)."""
+    save_total_limit: PositiveInt | None = None
+    """Checkpoints kept (default 2)."""
+    eval_steps: PositiveInt | PositiveFloat | None = None
+    """Steps between validation passes when validation data is given (default 0.1)."""
+    packing: bool = False
+    """Pack short examples into full-length rows (SFT)."""
+    gradient_checkpointing: bool = False
+    """Recompute activations to save memory (large models on a GPU)."""
+    merge: bool = False
+    """Also save the base model with the LoRA adapter merged in; it becomes the result."""
+    lora_target_modules: list[str] | None = None
+    """Modules LoRA adapts (default ``"all-linear"``)."""
+    lora_modules_to_save: list[str] | None = None
+    """Modules trained in full beside the adapter (e.g. ``["embed_tokens"]``)."""
 
 
 class TRLProvider(Provider):
-    """Hugging Face TRL (local).
+    """Hugging Face TRL on this machine: SFT and DPO, full, LoRA or QLoRA, as background jobs.
 
-    Declares no operations yet: background TRL jobs land with the TRL provider issue.
+    >>> # job = ftsdk.client("trl").train(base_model="/models/tiny", training_data="t.jsonl")
+    >>> # job.wait().model.chat("convert 2024-03-07 to words").content
     """
 
     name = "trl"
     display_name = "Hugging Face TRL (local)"
-    capabilities = Capabilities()
+    capabilities = Capabilities(
+        methods=frozenset({"sft", "dpo"}),
+        data_formats=frozenset(DataFormat),
+        hyperparameters={"sft": _COMMON, "dpo": _COMMON | {"beta"}},
+        operations=frozenset(
+            {
+                Operation.TRAIN,
+                Operation.LIST_JOBS,
+                Operation.CANCEL,
+                Operation.PAUSE,
+                Operation.RESUME,
+                Operation.EVENTS,
+                Operation.METRICS,
+                Operation.CHECKPOINTS,
+                Operation.CHAT,
+            }
+        ),
+        min_examples=1,
+    )
     Options = TRLOptions
     credential_env_vars = (
         "FTSDK_HOME",
         "HF_TOKEN",
     )
 
-    def __init__(self, *, home: str | None = None, hf_token: str | SecretStr | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        home: str | None = None,
+        hf_token: str | SecretStr | None = None,
+        pause_timeout: float = 120.0,
+    ) -> None:
         self.home = Path(resolve_setting(home, ["FTSDK_HOME"]) or DEFAULT_HOME).expanduser()
         self.hf_token = resolve_secret(
             hf_token, ["HF_TOKEN"], provider=self.name, argument="hf_token", required=False
         )
+        self.pause_timeout = pause_timeout
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._loaded: dict[str, Any] = {}
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Where job folders live: ``<home>/trl/jobs``."""
+        return self.home / "trl" / "jobs"
+
+    def _job(self, job_id: str) -> JobDir:
+        job = JobDir(self.jobs_dir / job_id)
+        if "/" in job_id or job_id.startswith(".") or not job.status_file.is_file():
+            raise NotFound(f"no trl job {job_id!r} under {self.jobs_dir}", provider=self.name)
+        return job
+
+    # -- creating ----------------------------------------------------------------------
+    def create_job(self, request: TrainingRequest) -> JobState:
+        """Check everything that can be checked, write the job folder, start the runner."""
+        keys = self.home / "trl" / "keys"
+        key_file = keys / request.idempotency_key
+        if key_file.is_file():
+            return self.get_job(key_file.read_text(encoding="utf-8").strip())
+        spec = request.spec
+        method = spec.method.model_dump(mode="json")
+        options: dict[str, Any] = request.options.model_dump(mode="json")
+        model_path = resolve_base_model(spec.base_model)
+        if method.get("adapter") == "qlora":
+            _check_qlora()
+        train_path = _local_path(request.training_file, "training_data")
+        valid_path = (
+            _local_path(request.validation_file, "validation_data")
+            if request.validation_file is not None
+            else None
+        )
+        fmt = _check_data(train_path, spec.method.type, model_path, "training_data")
+        if valid_path is not None:
+            _check_data(valid_path, spec.method.type, model_path, "validation_data")
+        if fmt in (DataFormat.CHAT, DataFormat.PREFERENCE) and not _has_chat_template(model_path):
+            raise InvalidRequest(
+                f"base_model: {spec.base_model} has no chat template, so chat data cannot be "
+                "rendered; add one to its tokenizer or use prompt/completion or text data",
+                field="base_model",
+                provider=self.name,
+            )
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        job = JobDir(self.jobs_dir / f"trljob-{stamp}-{uuid.uuid4().hex[:8]}")
+        job.path.mkdir(parents=True)
+        shutil.copyfile(train_path, job.path / "train.jsonl")
+        if valid_path is not None:
+            shutil.copyfile(valid_path, job.path / "valid.jsonl")
+        write_json_atomic(
+            job.spec_file,
+            {
+                "job_id": job.id,
+                "base_model": spec.base_model,
+                "model_path": str(model_path),
+                "method": method,
+                "data_format": fmt.value if fmt else None,
+                "train_file": str(job.path / "train.jsonl"),
+                "validation_file": str(job.path / "valid.jsonl") if valid_path else None,
+                "seed": spec.seed,
+                "suffix": spec.suffix,
+                "metadata": spec.metadata,
+                "options": options,
+                "idempotency_key": request.idempotency_key,
+            },
+        )
+        job.update_status(
+            status="queued",
+            raw_status="starting",
+            created_at=now_iso(),
+            base_model=spec.base_model,
+            method=spec.method.type,
+            metadata=spec.metadata,
+        )
+        job.add_event(f"job created: {spec.method.type} on {spec.base_model}")
+        keys.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(job.id, encoding="utf-8")
+        self._start(job, resume=False)
+        return self._state(job)
+
+    def _start(self, job: JobDir, *, resume: bool) -> None:
+        options = job.read_spec().get("options") or {}
+        command = launch_command(job.path, resume=resume, num_processes=options["num_processes"])
+        env = dict(os.environ)
+        env.pop("HF_TOKEN", None)  # training never needs it; keep it out of the job's process
+        env |= {
+            "PYTHONUNBUFFERED": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+            "HF_HUB_OFFLINE": "1",  # the base model was resolved to local files
+            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        }
+        with job.log_file.open("ab") as log:
+            log.write(f"--- {now_iso()} {' '.join(command)}\n".encode())
+            log.flush()
+            child = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=job.path,
+                env=env,
+                start_new_session=True,  # survives the caller; cancel signals the group
+            )
+        self._children[job.id] = child
+        job.record_process(child.pid)
+
+    # -- reading -----------------------------------------------------------------------
+    def get_job(self, job_id: str) -> JobState:
+        """The job's state; a job whose process died unfinished is reported ``failed``."""
+        return self._state(self._job(job_id))
+
+    def _state(self, job: JobDir) -> JobState:
+        child = self._children.get(job.id)
+        if child is not None and child.poll() is not None:
+            self._children.pop(job.id, None)  # reaped: no zombie left for psutil to see
+        status = job.read_status()
+        if status.get("status") in ("queued", "running") and not self._alive(job, status):
+            status = job.read_status()  # it may have finished between the two reads
+            if status.get("status") in ("queued", "running"):
+                tail = job.log_tail()
+                status = job.update_status(
+                    status="failed",
+                    raw_status="process_died",
+                    finished_at=now_iso(),
+                    error={
+                        "message": "the training process ended without finishing"
+                        + (f"; end of its log:\n{tail}" if tail else ""),
+                        "code": "process_died",
+                    },
+                )
+                job.add_event("the training process died without finishing", level="error")
+        return _to_state(job.id, status)
+
+    def _alive(self, job: JobDir, status: dict[str, Any]) -> bool:
+        if job.process() is not None:
+            return True
+        if not job.process_file.is_file():  # being started right now
+            updated = status.get("updated_at")
+            if updated and time.time() - datetime.fromisoformat(updated).timestamp() < (
+                STARTING_GRACE_S
+            ):
+                return True
+        return False
+
+    def list_jobs(self, *, limit: int) -> list[JobState]:
+        """The newest jobs first."""
+        if not self.jobs_dir.is_dir():
+            return []
+        found = []
+        for folder in sorted(self.jobs_dir.iterdir(), reverse=True):
+            if (folder / "status.json").is_file():
+                found.append(self._state(JobDir(folder)))
+        found.sort(key=lambda s: s.created_at or datetime.min.replace(tzinfo=UTC), reverse=True)
+        return found[:limit]
+
+    def list_events(self, job_id: str, *, after: str | None) -> list[JobEvent]:
+        """Events after the event ``after`` (an event's id is its line number)."""
+        job = self._job(job_id)
+        start = int(after) if after else 0
+        events = []
+        for number, row in enumerate(job.events(), start=1):
+            if number <= start or "message" not in row:
+                continue
+            events.append(
+                JobEvent(
+                    id=str(number),
+                    created_at=row["created_at"],
+                    level=row.get("level", "info"),
+                    message=row["message"],
+                    type=row.get("type", "message"),
+                    step=row.get("step"),
+                    metrics=row.get("metrics") or {},
+                )
+            )
+        return events
+
+    def list_metrics(self, job_id: str) -> list[Metric]:
+        """One row per logged step."""
+        return [
+            Metric(step=row["step"], values=row["values"], created_at=row.get("created_at"))
+            for row in self._job(job_id).metrics()
+        ]
+
+    def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
+        """Complete checkpoints; their ``model`` is the folder, usable with ``chat``."""
+        job = self._job(job_id)
+        metrics = {row["step"]: row["values"] for row in job.metrics()}
+        return [
+            Checkpoint(
+                id=f"{job.id}:{folder.name}",
+                job_id=job.id,
+                step=step,
+                model=str(folder),
+                metrics=metrics.get(step, {}),
+                created_at=datetime.fromtimestamp(folder.stat().st_mtime, UTC),
+            )
+            for step, folder in job.checkpoints()
+        ]
+
+    # -- controlling ---------------------------------------------------------------------
+    def cancel_job(self, job_id: str) -> JobState:
+        """Stop the runner (its whole process group) and mark the job ``cancelled``."""
+        job = self._job(job_id)
+        state = self._state(job)
+        if state.status.is_terminal:
+            return state
+        _stop(job.process())
+        self._reap(job.id)
+        job.update_status(status="cancelled", raw_status="cancelled", finished_at=now_iso())
+        job.add_event("cancelled")
+        return self._state(job)
+
+    def pause_job(self, job_id: str) -> JobState:
+        """Ask the runner to save a checkpoint and stop; wait (``pause_timeout``) for it."""
+        job = self._job(job_id)
+        state = self._state(job)
+        if state.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
+            raise Conflict(f"job {job_id} is {state.status.value}; only a running job pauses")
+        job.request("pause")
+        job.add_event("pause requested")
+        deadline = time.monotonic() + self.pause_timeout
+        while time.monotonic() < deadline:
+            state = self._state(job)
+            if state.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
+                self._reap(job.id)
+                return state
+            time.sleep(0.2)
+        return state
+
+    def resume_job(self, job_id: str) -> JobState:
+        """Start a new runner from the last checkpoint (a paused job, or one whose process
+        died, killed or crashed)."""
+        job = self._job(job_id)
+        state = self._state(job)
+        if state.status not in (JobStatus.PAUSED, JobStatus.FAILED):
+            raise Conflict(
+                f"job {job_id} is {state.status.value}; only a paused or failed job resumes"
+            )
+        if state.status is JobStatus.FAILED and job.last_checkpoint() is None:
+            raise Conflict(f"job {job_id} failed before its first checkpoint; start it again")
+        job.clear_request()
+        job.update_status(status="queued", raw_status="resuming", error=None, finished_at=None)
+        job.add_event("resume requested")
+        self._start(job, resume=True)
+        return self._state(job)
+
+    def _reap(self, job_id: str) -> None:
+        child = self._children.pop(job_id, None)
+        if child is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=10)
+
+    def close(self) -> None:
+        """Forget the runners started here (they keep running: jobs outlive the client)."""
+        self._children.clear()
+        self._loaded.clear()
+
+    # -- models --------------------------------------------------------------------------
+    def chat(
+        self, model: ModelInfo, messages: list[dict[str, Any]], params: ChatParams
+    ) -> ChatResponse:
+        """Generate locally with the model's weights (full, merged, or base + adapter)."""
+        from ftsdk_trl import inference
+
+        path = self._model_path(model)
+        loaded = self._loaded.get(str(path))
+        if loaded is None:
+            loaded = self._loaded[str(path)] = inference.load(path)
+        return inference.chat(loaded, messages, params, model_id=model.id)
+
+    def _model_path(self, model: ModelInfo) -> Path:
+        if model.path is not None:
+            return model.path
+        if Path(model.id).expanduser().is_dir():  # weights, an adapter, or a checkpoint
+            return Path(model.id).expanduser()
+        if model.id.startswith("trljob-"):  # a job id, or a checkpoint id "<job>:checkpoint-N"
+            job_id, _, checkpoint = model.id.partition(":")
+            job = self._job(job_id)
+            if checkpoint:
+                return job.checkpoints_dir / checkpoint
+            result = job.read_status().get("result_model")
+            if not result:
+                raise Conflict(f"job {job_id} has no model yet", provider=self.name)
+            return Path(result)
+        return resolve_base_model(model.id)
+
+
+def launch_command(job_path: Path, *, resume: bool, num_processes: int | None) -> list[str]:
+    """The runner's command line: plain Python, or ``accelerate launch`` for several GPUs.
+
+    >>> launch_command(Path("/j"), resume=False, num_processes=2)[1:6]
+    ['-m', 'accelerate.commands.launch', '--multi_gpu', '--num_processes', '2']
+    """
+    runner = ["-m", "ftsdk_trl.runner", str(job_path), *(["--resume"] if resume else [])]
+    processes = num_processes if num_processes is not None else _visible_gpus()
+    if processes <= 1:
+        return [sys.executable, *runner]
+    return [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        str(processes),
+        *runner,
+    ]
+
+
+def _visible_gpus() -> int:
+    """CUDA GPUs visible, counted without importing torch (``nvidia-smi -L``)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return 0
+    try:
+        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return 0
+    return sum(1 for line in out.stdout.splitlines() if line.startswith("GPU "))
+
+
+def _stop(proc: Any, grace: float = 5.0) -> None:
+    """SIGTERM the process group of ``proc``, SIGKILL it after ``grace`` seconds."""
+    if proc is None:
+        return
+    try:
+        pgid = os.getpgid(proc.pid)
+        os.killpg(pgid, signal.SIGTERM)
+        _, alive = psutil.wait_procs([proc], timeout=grace)
+        if alive:
+            os.killpg(pgid, signal.SIGKILL)
+            psutil.wait_procs(alive, timeout=grace)
+    except (ProcessLookupError, psutil.Error):
+        pass
+
+
+def resolve_base_model(name: str) -> Path:
+    """A local folder for ``name``: the folder itself, or a Hugging Face id already in the
+    local cache. Never downloads.
+
+    :raises InvalidRequest: neither.
+    """
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise InvalidRequest(
+                f"base_model: {name} has no config.json (not a transformers model folder)",
+                field="base_model",
+            )
+        return path.resolve()
+    if name.count("/") == 1 and not name.startswith((".", "/", "~")):
+        from huggingface_hub import snapshot_download
+
+        try:
+            return Path(snapshot_download(name, local_files_only=True))
+        except Exception as err:
+            raise InvalidRequest(
+                f"base_model: {name} is not in the local Hugging Face cache; download it "
+                f"first (huggingface-cli download {name}) or pass a local folder",
+                field="base_model",
+            ) from err
+    raise InvalidRequest(
+        f"base_model: {name} is neither a local model folder nor a Hugging Face id (org/name)",
+        field="base_model",
+    )
+
+
+def _local_path(ref: Any, label: str) -> Path:
+    if ref is None or ref.path is None or not Path(ref.path).is_file():
+        raise InvalidRequest(f"{label}: a local file is needed for local training", field=label)
+    return Path(ref.path)
+
+
+def _check_data(path: Path, method: str, model_path: Path, label: str) -> DataFormat | None:
+    """Validate the file before anything starts; raise with file:line:field problems."""
+    from ftsdk.dataset import Dataset, Target
+
+    target = Target.for_model("trl", str(model_path), formats=_FORMATS[method])
+    report = Dataset.load(path).validate(target, count_tokens=False)
+    try:
+        report.raise_for_errors()
+    except InvalidRequest as err:
+        err.field = err.field or label
+        raise
+    return DataFormat(report.format) if report.format else None
+
+
+def _has_chat_template(model_path: Path) -> bool:
+    import json
+
+    if (model_path / "chat_template.jinja").is_file() or (
+        model_path / "chat_template.json"
+    ).is_file():
+        return True
+    try:
+        config = json.loads((model_path / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(config.get("chat_template"))
+
+
+def _check_qlora() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise InvalidRequest(
+            "method.adapter: qlora needs bitsandbytes and a CUDA GPU; "
+            "pip install bitsandbytes, or use adapter='lora'",
+            field="method.adapter",
+        )
+    import torch
+
+    if not torch.cuda.is_available():
+        raise InvalidRequest(
+            "method.adapter: qlora (4-bit) needs a CUDA GPU and none is visible; "
+            "use adapter='lora' or 'full' on the CPU",
+            field="method.adapter",
+        )
+
+
+_STATUSES = {s.value for s in JobStatus}
+
+
+def _to_state(job_id: str, status: dict[str, Any]) -> JobState:
+    error = status.get("error")
+    word = status.get("status", "queued")
+    return JobState(
+        id=job_id,
+        provider="trl",
+        status=JobStatus(word if word in _STATUSES else "running"),
+        raw_status=status.get("raw_status", word),
+        base_model=status.get("base_model"),
+        method=status.get("method"),
+        created_at=status.get("created_at"),
+        started_at=status.get("started_at"),
+        finished_at=status.get("finished_at"),
+        trained_tokens=status.get("trained_tokens"),
+        step=status.get("step"),
+        total_steps=status.get("total_steps"),
+        error=JobError(**error) if error else None,
+        result_model=status.get("result_model"),
+        metadata=status.get("metadata") or {},
+    )

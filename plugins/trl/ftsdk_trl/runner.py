@@ -1,0 +1,227 @@
+"""The process that trains one job: ``python -m ftsdk_trl.runner JOB_DIR [--resume]``.
+
+Started detached by the provider (or under ``accelerate launch`` on several GPUs). It reads
+``spec.json``, trains, and writes status, events, metrics and checkpoints into the job
+folder; it reads ``control`` at every step to pause (save a checkpoint, exit ``paused``).
+With ``--resume`` it continues from the newest complete checkpoint: step, optimizer,
+scheduler, RNG and data position, as ``Trainer.train(resume_from_checkpoint=...)`` restores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from ftsdk_trl.jobdir import JobDir, now_iso
+
+__all__ = ["main", "metric_values"]
+
+NAMES = {
+    "loss": "train_loss",
+    "eval_loss": "valid_loss",
+    "mean_token_accuracy": "train_accuracy",
+    "eval_mean_token_accuracy": "valid_accuracy",
+    "learning_rate": "learning_rate",
+    "grad_norm": "grad_norm",
+    "epoch": "epoch",
+}
+"""TRL's log keys under ftsdk's metric names; other numeric keys are kept as they are."""
+
+STATUS_EVERY_S = 1.0
+
+
+def metric_values(logs: dict[str, Any]) -> dict[str, float]:
+    """A trainer log as ftsdk metrics (numbers only)."""
+    values = {}
+    for key, value in logs.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        values[NAMES.get(key, key)] = float(value)
+    return values
+
+
+def _is_main_process() -> bool:
+    # Under accelerate launch every rank runs this module; only rank 0 writes the folder.
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _callback(job: JobDir, main: bool, save_every_s: float | None) -> Any:
+    from transformers import TrainerCallback
+
+    class JobFolderCallback(TrainerCallback):
+        """Writes progress into the job folder and pauses when asked."""
+
+        def __init__(self) -> None:
+            self.paused = False
+            self.last_status = 0.0
+            self.last_tokens: tuple[float, float] | None = None
+            self.last_save = time.monotonic()
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            if main:
+                job.update_status(
+                    status="running",
+                    raw_status="training",
+                    step=state.global_step,
+                    total_steps=state.max_steps,
+                    started_at=job.read_status().get("started_at") or now_iso(),
+                )
+                job.add_event(
+                    f"training: step {state.global_step} of {state.max_steps}",
+                    step=state.global_step,
+                )
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> Any:
+            if job.requested() == "pause":
+                self.paused = True
+                control.should_save = True
+                control.should_training_stop = True
+            now = time.monotonic()
+            if save_every_s is not None and now - self.last_save >= save_every_s:
+                control.should_save = True
+            if main and (now - self.last_status >= STATUS_EVERY_S or self.paused):
+                self.last_status = now
+                job.update_status(step=state.global_step)
+            return control
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
+            if not main or not logs:
+                return
+            if "train_runtime" in logs:  # the end-of-run summary, not a step
+                job.update_status(train_runtime=float(logs["train_runtime"]))
+                job.add_event(
+                    f"training done in {logs['train_runtime']:.1f}s, "
+                    f"average loss {logs.get('train_loss', float('nan')):.4g}",
+                    step=state.global_step,
+                )
+                return
+            values = metric_values(logs)
+            tokens = logs.get("num_tokens")
+            now = time.monotonic()
+            if tokens is not None:
+                if self.last_tokens is not None and now > self.last_tokens[0]:
+                    rate = (float(tokens) - self.last_tokens[1]) / (now - self.last_tokens[0])
+                    values["tokens_per_second"] = rate
+                self.last_tokens = (now, float(tokens))
+            step = state.global_step
+            job.add_metrics(step, values)
+            shown = ", ".join(
+                f"{k}={values[k]:.4g}" for k in ("train_loss", "valid_loss") if k in values
+            )
+            job.add_event(f"step {step}: {shown or 'metrics'}", step=step, metrics=values)
+
+        def on_save(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.last_save = time.monotonic()
+            if main:
+                step = state.global_step
+                job.update_status(step=step, trained_tokens=_tokens_seen(state))
+                job.add_event(f"checkpoint saved at step {step}", step=step)
+
+    return JobFolderCallback()
+
+
+def run(job: JobDir, *, resume: bool) -> str:
+    """Train the job; return its final status (``succeeded`` or ``paused``)."""
+    main = _is_main_process()
+    spec = job.read_spec()
+    options: dict[str, Any] = spec.get("options") or {}
+    import torch
+
+    if options.get("num_threads"):
+        torch.set_num_threads(int(options["num_threads"]))
+    from ftsdk_trl.training import build_trainer
+
+    checkpoint = job.last_checkpoint() if resume else None
+    if main:
+        job.update_status(status="running", raw_status="loading")
+        if checkpoint is not None:
+            job.add_event(f"resuming from {checkpoint.name}")
+        elif resume:
+            job.add_event("no checkpoint yet: starting over", level="warning")
+    minutes = options.get("save_minutes")
+    callback = _callback(job, main, minutes * 60 if minutes else None)
+    trainer = build_trainer(
+        model_path=spec["model_path"],
+        method=spec["method"],
+        train_file=spec["train_file"],
+        validation_file=spec.get("validation_file"),
+        output_dir=job.checkpoints_dir,
+        seed=int(spec.get("seed") or 0),
+        options=options,
+        callbacks=[callback],
+    )
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    if callback.paused:
+        if main:
+            job.clear_request()
+            step = trainer.state.global_step
+            job.update_status(status="paused", raw_status="paused", step=step)
+            job.add_event(f"paused at step {step} (checkpoint saved)", step=step)
+        return "paused"
+    if main:
+        job.update_status(raw_status="saving")
+    trainer.save_model(str(job.model_dir))
+    if main:
+        trainer.processing_class.save_pretrained(str(job.model_dir))
+        result = job.model_dir
+        if options.get("merge") and spec["method"].get("adapter") in ("lora", "qlora"):
+            result = _merge(trainer, job)
+        state = trainer.state
+        job.update_status(
+            status="succeeded",
+            raw_status="succeeded",
+            step=state.global_step,
+            trained_tokens=_tokens_seen(state),
+            finished_at=now_iso(),
+            result_model=str(result),
+        )
+        job.add_event(f"succeeded: model saved to {result}", step=state.global_step)
+    return "succeeded"
+
+
+def _tokens_seen(state: Any) -> int | None:
+    """Tokens trained on so far, from TRL's ``num_tokens`` logs (kept across a resume)."""
+    seen = [row["num_tokens"] for row in state.log_history if "num_tokens" in row]
+    return int(max(seen)) if seen else None
+
+
+def _merge(trainer: Any, job: JobDir) -> Path:
+    merged = trainer.model.merge_and_unload()
+    merged.requires_grad_(True)  # merge_and_unload leaves the base frozen
+    merged.save_pretrained(str(job.merged_dir))
+    trainer.processing_class.save_pretrained(str(job.merged_dir))
+    job.add_event(f"adapter merged into {job.merged_dir}")
+    return job.merged_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the job in the folder given on the command line; exit 0, or 1 on failure."""
+    parser = argparse.ArgumentParser(prog="python -m ftsdk_trl.runner")
+    parser.add_argument("job_dir", type=Path)
+    parser.add_argument("--resume", action="store_true")
+    args = parser.parse_args(argv)
+    job = JobDir(args.job_dir.resolve())
+    try:
+        run(job, resume=args.resume)
+    except BaseException as err:
+        if _is_main_process():
+            message = f"{type(err).__name__}: {err}".strip()
+            traceback.print_exc()
+            job.update_status(
+                status="failed",
+                raw_status="failed",
+                finished_at=now_iso(),
+                error={"message": message, "code": "training_error"},
+            )
+            job.add_event(f"failed: {message}", level="error")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

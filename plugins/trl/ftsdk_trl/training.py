@@ -1,0 +1,232 @@
+"""Build the TRL trainer for a resolved job: data, model, config, with the defaults that
+matter on CPU and GPU. Used by the runner and by ``bench/train_overhead.py``.
+
+Everything heavy (torch, transformers, trl, peft) is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DEFAULTS", "build_trainer", "device_kind", "load_rows", "resolve_hyperparameters"]
+
+DEFAULTS: dict[str, Any] = {
+    "epochs": 3,
+    "batch_size": 8,
+    "learning_rate": {"full": 2e-5, "lora": 2e-4, "qlora": 2e-4},
+    "lora_r": 16,
+    "lora_alpha": 32,
+    "lora_dropout": 0.05,
+    "beta": 0.1,
+    "max_seq_length": 1024,
+}
+"""What ``"auto"`` / unset hyperparameters become (TRL's and PEFT's usual values)."""
+
+
+def device_kind() -> str:
+    """``"cuda"`` when a CUDA GPU is visible, else ``"cpu"``."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_hyperparameters(method: dict[str, Any]) -> dict[str, Any]:
+    """The job's hyperparameters with every default filled in."""
+    adapter = method.get("adapter") or "full"
+    resolved = {
+        "type": method.get("type", "sft"),
+        "adapter": adapter,
+        "epochs": _value(method.get("epochs"), DEFAULTS["epochs"]),
+        "batch_size": _value(method.get("batch_size"), DEFAULTS["batch_size"]),
+        "learning_rate": _value(method.get("learning_rate"), DEFAULTS["learning_rate"][adapter]),
+        "max_steps": _value(method.get("max_steps"), -1),
+        "warmup_ratio": _value(method.get("warmup_ratio"), 0.0),
+        "weight_decay": _value(method.get("weight_decay"), 0.0),
+        "max_seq_length": _value(method.get("max_seq_length"), DEFAULTS["max_seq_length"]),
+        "gradient_accumulation_steps": _value(method.get("gradient_accumulation_steps"), 1),
+        "lora_r": _value(method.get("lora_r"), DEFAULTS["lora_r"]),
+        "lora_alpha": _value(method.get("lora_alpha"), DEFAULTS["lora_alpha"]),
+        "lora_dropout": _value(method.get("lora_dropout"), DEFAULTS["lora_dropout"]),
+    }
+    if resolved["type"] == "dpo":
+        resolved["beta"] = _value(method.get("beta"), DEFAULTS["beta"])
+    return resolved
+
+
+def _value(given: Any, default: Any) -> Any:
+    return default if given in (None, "auto") else given
+
+
+def load_rows(path: str | Path) -> list[dict[str, Any]]:
+    """The examples of a JSONL file."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def _sft_rows(rows: list[dict[str, Any]], tokenizer: Any) -> tuple[list[dict[str, Any]], bool]:
+    """SFT rows in a shape TRL trains on, and whether to use assistant-only loss.
+
+    Chat data keeps its messages when the template marks assistant turns (or TRL knows a
+    training template for it); otherwise each chat becomes a conversational prompt/completion
+    pair whose completion is the last assistant turn, so the loss still covers answers only.
+    """
+    if not rows or "messages" not in rows[0]:
+        return rows, False
+    from trl.chat_template_utils import get_training_chat_template, has_generation_markers
+
+    template = tokenizer.chat_template
+    if has_generation_markers(template):
+        return rows, True
+    try:
+        if get_training_chat_template(tokenizer) is not None:
+            return rows, True
+    except Exception:  # TRL raises plain errors for templates it has no training copy of
+        pass
+    converted = []
+    for row in rows:
+        messages = row["messages"]
+        converted.append({"prompt": messages[:-1], "completion": messages[-1:]})
+    return converted, False
+
+
+def _dpo_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from ftsdk.capabilities import DataFormat
+    from ftsdk.dataset.formats import convert
+
+    return [
+        convert(row, DataFormat.PREFERENCE, DataFormat.PREFERENCE, preference="trl") for row in rows
+    ]
+
+
+def build_trainer(
+    *,
+    model_path: str,
+    method: dict[str, Any],
+    train_file: str | Path,
+    output_dir: str | Path,
+    validation_file: str | Path | None = None,
+    seed: int = 0,
+    options: dict[str, Any] | None = None,
+    callbacks: list[Any] | None = None,
+) -> Any:
+    """A ready-to-train ``SFTTrainer`` or ``DPOTrainer`` for the job.
+
+    :param method: the job's method (``SFT`` / ``DPO`` fields as a dict).
+    :param options: the job's provider options (``TRLOptions`` as a dict).
+    """
+    import torch
+    from datasets import Dataset  # type: ignore[import-untyped]
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    opts = options or {}
+    hp = resolve_hyperparameters(method)
+    device = device_kind()
+    if hp["adapter"] == "qlora" and device != "cuda":
+        raise ValueError("QLoRA needs a CUDA GPU (4-bit bitsandbytes); none is visible")
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if getattr(tokenizer, "chat_template", None) is None:
+        raise ValueError(
+            f"the base model {model_path} has no chat template; give it one "
+            "(tokenizer.chat_template) or train on text / prompt-completion data"
+        )
+    bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
+    model_kwargs: dict[str, Any] = {"dtype": torch.bfloat16 if bf16 else torch.float32}
+    if hp["adapter"] == "qlora":
+        from transformers import BitsAndBytesConfig
+
+        model_kwargs["quantization_config"] = BitsAndBytesConfig(  # type: ignore[no-untyped-call]
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_compute_dtype=torch.bfloat16 if bf16 else torch.float16,
+        )
+    model = AutoModelForCausalLM.from_pretrained(model_path, **model_kwargs)
+    peft_config = None
+    if hp["adapter"] in ("lora", "qlora"):
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(
+            r=hp["lora_r"],
+            lora_alpha=hp["lora_alpha"],
+            lora_dropout=hp["lora_dropout"],
+            target_modules=opts.get("lora_target_modules") or "all-linear",
+            modules_to_save=opts.get("lora_modules_to_save"),
+            task_type="CAUSAL_LM",
+        )
+    rows = load_rows(train_file)
+    eval_rows = load_rows(validation_file) if validation_file else None
+    common: dict[str, Any] = {
+        "output_dir": str(output_dir),
+        "num_train_epochs": hp["epochs"],
+        "per_device_train_batch_size": hp["batch_size"],
+        "per_device_eval_batch_size": hp["batch_size"],
+        "learning_rate": hp["learning_rate"],
+        "max_steps": hp["max_steps"],
+        "warmup_steps": hp["warmup_ratio"],  # transformers 5: a float below 1 is a ratio
+        "weight_decay": hp["weight_decay"],
+        "gradient_accumulation_steps": hp["gradient_accumulation_steps"],
+        "max_length": hp["max_seq_length"],
+        "seed": seed,
+        "data_seed": seed,
+        "bf16": bf16,  # TRL turns bf16 on by default, 4x slower on CPU
+        "use_cpu": device == "cpu",
+        # Recomputing activations costs ~20-30 %; worth it only for large models on a GPU.
+        "gradient_checkpointing": bool(opts.get("gradient_checkpointing", False)),
+        "logging_steps": opts.get("logging_steps") or 10,  # TRL's; every step costs ~5 %
+        # Like a cloud service: a checkpoint each epoch (and every save_minutes, from the
+        # runner); every 10 % of a short run cost ~6 % of its throughput.
+        "save_strategy": "steps" if opts.get("save_steps") else "epoch",
+        "save_steps": opts.get("save_steps") or 500,
+        "save_total_limit": opts.get("save_total_limit") or 2,
+        "report_to": "none",
+        "disable_tqdm": True,
+        "dataloader_num_workers": 0,
+    }
+    if eval_rows:
+        common["eval_strategy"] = "steps"
+        common["eval_steps"] = opts.get("eval_steps") or 0.1
+    trainer: Any
+    if hp["type"] == "dpo":
+        from trl.trainer.dpo_config import DPOConfig
+        from trl.trainer.dpo_trainer import DPOTrainer
+
+        dpo_config = DPOConfig(**common, beta=hp["beta"])
+        ref_model = None
+        if peft_config is None:
+            # A reference copy from the same weights: DPOTrainer's own reload fails on
+            # models built from a config (no _name_or_path).
+            ref_model = AutoModelForCausalLM.from_pretrained(model_path, **model_kwargs)
+        trainer = DPOTrainer(
+            model=model,
+            ref_model=ref_model,
+            args=dpo_config,
+            train_dataset=Dataset.from_list(_dpo_rows(rows)),
+            eval_dataset=Dataset.from_list(_dpo_rows(eval_rows)) if eval_rows else None,
+            processing_class=tokenizer,
+            peft_config=peft_config,
+            callbacks=callbacks,
+        )
+    else:
+        from trl.trainer.sft_config import SFTConfig
+        from trl.trainer.sft_trainer import SFTTrainer
+
+        train_rows, assistant_only = _sft_rows(rows, tokenizer)
+        eval_sft = _sft_rows(eval_rows, tokenizer)[0] if eval_rows else None
+        sft_config = SFTConfig(
+            **common,
+            assistant_only_loss=assistant_only,
+            packing=bool(opts.get("packing", False)),
+        )
+        trainer = SFTTrainer(
+            model=model,
+            args=sft_config,
+            train_dataset=Dataset.from_list(train_rows),
+            eval_dataset=Dataset.from_list(eval_sft) if eval_sft else None,
+            processing_class=tokenizer,
+            peft_config=peft_config,
+            callbacks=callbacks,
+        )
+    return trainer
