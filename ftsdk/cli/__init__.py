@@ -7,6 +7,8 @@ import click
 from ftsdk._version import __version__
 from ftsdk.cli.data import data
 from ftsdk.cli.emulator import emulator
+from ftsdk.cli.jobs import jobs, train
+from ftsdk.cli.models import models
 from ftsdk.cli.providers import providers
 
 __all__ = ["main"]
@@ -21,3 +23,6 @@ def main() -> None:
 main.add_command(emulator)
 main.add_command(providers)
 main.add_command(data)
+main.add_command(train)
+main.add_command(jobs)
+main.add_command(models)

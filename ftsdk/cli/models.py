@@ -1,0 +1,94 @@
+"""``ftsdk models``: chat with a model, deploy it, undeploy it, delete it."""
+
+from __future__ import annotations
+
+import click
+
+from ftsdk.cli.common import client_from, emit, handle_errors, provider_options
+
+__all__ = ["models"]
+
+
+@click.group()
+def models() -> None:
+    """Chat with, deploy, undeploy and delete models."""
+
+
+@models.command()
+@click.argument("model_id")
+@click.argument("message")
+@click.option("--system", help="A system message before yours.")
+@click.option("--max-tokens", type=int)
+@click.option("--temperature", type=float)
+@provider_options
+@handle_errors
+def chat(
+    *,
+    model_id: str,
+    message: str,
+    system: str | None,
+    max_tokens: int | None,
+    temperature: float | None,
+    provider: str,
+    settings: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Send MESSAGE to MODEL_ID and print the answer."""
+    conversation = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": message}
+    ]
+    params = {
+        k: v for k, v in (("max_tokens", max_tokens), ("temperature", temperature)) if v is not None
+    }
+    answer = client_from(provider, settings).model(model_id).chat(conversation, **params)
+    emit(as_json, answer.model_dump(mode="json"), answer.content)
+
+
+@models.command()
+@click.argument("model_id")
+@click.argument("name", required=False)
+@click.option("--sku", default="standard", show_default=True)
+@click.option("--capacity", default=1, show_default=True)
+@provider_options
+@handle_errors
+def deploy(
+    *,
+    model_id: str,
+    name: str | None,
+    sku: str,
+    capacity: int,
+    provider: str,
+    settings: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Deploy MODEL_ID (as NAME) where the provider serves through deployments."""
+    click.echo(
+        "note: a deployment is billed by the hour while it exists; "
+        "`ftsdk models undeploy` removes it",
+        err=True,
+    )
+    deployed = (
+        client_from(provider, settings).model(model_id).deploy(name, sku=sku, capacity=capacity)
+    )
+    emit(as_json, deployed.info.model_dump(mode="json"), f"deployed as {deployed.id}")
+
+
+@models.command()
+@click.argument("deployment")
+@provider_options
+@handle_errors
+def undeploy(deployment: str, provider: str, settings: tuple[str, ...], as_json: bool) -> None:
+    """Remove a deployment."""
+    client = client_from(provider, settings)
+    client.model(deployment, kind="deployment", deployment=deployment).undeploy()
+    emit(as_json, {"undeployed": deployment}, f"removed deployment {deployment}")
+
+
+@models.command()
+@click.argument("model_id")
+@provider_options
+@handle_errors
+def delete(model_id: str, provider: str, settings: tuple[str, ...], as_json: bool) -> None:
+    """Delete a fine-tuned model."""
+    client_from(provider, settings).model(model_id, kind="fine-tuned").delete()
+    emit(as_json, {"deleted": model_id}, f"deleted {model_id}")

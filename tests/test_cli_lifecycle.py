@@ -1,0 +1,91 @@
+"""The lifecycle from the command line, against the emulator: train, list, show, watch,
+events, chat, delete — text and --json, with clear errors and exit codes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ftsdk.cli import main
+from ftsdk.testing.data import date_to_words_examples, write_jsonl
+from ftsdk.testing.emulator import Emulator
+
+BASE = "gpt-4o-mini-2024-07-18"
+
+
+@pytest.fixture
+def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    with Emulator(clock_speed=5000) as emulator:
+        monkeypatch.setenv("OPENAI_API_KEY", emulator.api_key)
+        monkeypatch.setenv("OPENAI_BASE_URL", emulator.openai_base_url)
+        monkeypatch.setenv("FTSDK_PROVIDER", "openai")
+        monkeypatch.setenv("FTSDK_NO_PROGRESS", "1")
+        yield emulator
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def test_train_watch_chat_delete(emu: Emulator, tmp_path: Path) -> None:
+    rows = date_to_words_examples(20)
+    data = write_jsonl(tmp_path / "train.jsonl", rows)
+    spec = tmp_path / "job.json"
+    spec.write_text(json.dumps({"base_model": BASE, "training_data": str(data), "suffix": "cli"}))
+    code, out = run("train", str(spec), "--epochs", "2", "--json")
+    assert code == 0, out
+    job = json.loads(out)
+    assert job["status"] == "validating"
+    code, out = run("jobs", "watch", job["id"])
+    assert code == 0, out
+    assert "succeeded" in out
+    code, out = run("jobs", "show", job["id"], "--json")
+    shown = json.loads(out)
+    assert shown["result_model"].startswith(f"ft:{BASE}:emulator-org:cli:")
+    code, out = run("jobs", "list")
+    assert job["id"] in out
+    code, out = run("jobs", "events", job["id"])
+    assert "Fine-tuning job started" in out
+    assert out.index("Created fine-tuning job") < out.index("successfully completed")
+    question, truth = (m["content"] for m in rows[1]["messages"][1:])
+    code, out = run("models", "chat", shown["result_model"], question)
+    assert (code, out.strip()) == (0, truth)
+    code, out = run("models", "delete", shown["result_model"])
+    assert code == 0
+    code, out = run("models", "chat", shown["result_model"], question)
+    assert code == 1
+    assert "error: NotFound" in out
+
+
+def test_flags_alone_and_errors_are_one_clear_line(emu: Emulator, tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "train.jsonl", date_to_words_examples(12))
+    code, out = run("train", "--model", BASE, "--data", str(data), "--learning-rate", "0.001")
+    assert code == 1
+    assert "error: InvalidRequest: method.learning_rate: openai does not accept" in out
+    code, out = run("train", "--model", BASE, "--data", str(data), "--wait")
+    assert code == 0, out
+    assert "succeeded" in out
+    code, out = run("jobs", "pause", "ftjob-nope")
+    assert code == 1
+    assert "NotFound" in out
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"messages": [{"role": "user", "content": "x"}]}])
+    code, out = run("train", "--model", BASE, "--data", str(bad))
+    assert code == 1
+    assert "bad.jsonl:1: messages: no assistant message" in out
+    assert len(emu.jobs) == 1
+
+
+def test_provider_settings_from_the_command_line(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    code, out = run("jobs", "list", "--set", f"base_url={emu.openai_base_url}")
+    assert (code, out.strip()) == (0, "no jobs")
+    code, out = run("jobs", "list", "--set", "nonsense")
+    assert code == 2
+    assert "use KEY=VALUE" in out
