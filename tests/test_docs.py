@@ -101,6 +101,26 @@ def test_readme_gives_two_commands_that_ci_runs() -> None:
         assert (ROOT / command).stat().st_mode & 0o111
 
 
+def test_every_cli_command_is_documented() -> None:
+    import click
+
+    from ftsdk.cli import main
+
+    guide = (ROOT / "docs" / "guide" / "cli.md").read_text()
+
+    def walk(group: click.Group, prefix: str) -> list[str]:
+        names = []
+        for name, command in group.commands.items():
+            names.append(f"{prefix} {name}")
+            if isinstance(command, click.Group):
+                names += walk(command, f"{prefix} {name}")
+        return names
+
+    for name in walk(main, "ftsdk"):
+        parent, _, leaf = name.rpartition(" ")
+        assert name in guide or (parent in guide and f"{leaf} ID" in guide), name
+
+
 def test_local_links_resolve() -> None:
     for page in [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]:
         for target in re.findall(r"\]\(([^)#]+)\)", page.read_text()):
