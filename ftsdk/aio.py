@@ -259,6 +259,13 @@ class AsyncModel:
         """Delete this fine-tuned model."""
         await self._client._call(Operation.DELETE_MODEL, "delete_model", self.info)
 
+    async def push_to_hub(self, repo_id: str, *, private: bool = True) -> str:
+        """See :meth:`ftsdk.Model.push_to_hub`."""
+        url: str = await self._client._call(
+            Operation.PUSH, "push_model", self.info, repo_id=repo_id, private=private
+        )
+        return url
+
 
 def async_client(
     name: str,

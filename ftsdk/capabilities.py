@@ -42,6 +42,8 @@ class Operation(enum.StrEnum):
     ``undeploy_model``."""
     DELETE_MODEL = "delete_model"
     """Delete a fine-tuned model: ``delete_model``."""
+    PUSH = "push"
+    """Publish a model's weights to the Hugging Face Hub: ``push_model``."""
 
 
 class DataFormat(enum.StrEnum):

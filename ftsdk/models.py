@@ -159,3 +159,12 @@ class Model:
     def delete(self) -> None:
         """Delete this fine-tuned model from the provider."""
         self._client._call(Operation.DELETE_MODEL, "delete_model", self.info)
+
+    def push_to_hub(self, repo_id: str, *, private: bool = True) -> str:
+        """Publish the model's weights (or adapter) to the Hugging Face Hub repository
+        ``repo_id``, creating it if needed (private unless told otherwise); returns the
+        repository's URL. The token comes from the provider's settings (``HF_TOKEN``)."""
+        url: str = self._client._call(
+            Operation.PUSH, "push_model", self.info, repo_id=repo_id, private=private
+        )
+        return url

@@ -31,6 +31,7 @@ OPERATION_METHODS: Mapping[Operation, tuple[str, ...]] = {
     Operation.CHAT: ("chat",),
     Operation.DEPLOY: ("deploy_model", "undeploy_model"),
     Operation.DELETE_MODEL: ("delete_model",),
+    Operation.PUSH: ("push_model",),
 }
 """The :class:`Provider` methods behind each operation."""
 
@@ -171,6 +172,11 @@ class Provider(abc.ABC):
     def delete_model(self, model: ModelInfo) -> None:
         """[delete_model] Delete a fine-tuned model."""
         raise self._unsupported(Operation.DELETE_MODEL)
+
+    def push_model(self, model: ModelInfo, *, repo_id: str, private: bool) -> str:
+        """[push] Upload the model's weights to the Hub repository ``repo_id`` (created if
+        needed); return its URL."""
+        raise self._unsupported(Operation.PUSH)
 
     # -- introspection ---------------------------------------------------------------
     @classmethod

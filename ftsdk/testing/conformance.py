@@ -85,6 +85,7 @@ def _user_calls(client: Client) -> dict[Operation, Callable[[], object]]:
         Operation.CHAT: lambda: model.chat("hello"),
         Operation.DEPLOY: lambda: model.deploy("conformance"),
         Operation.DELETE_MODEL: model.delete,
+        Operation.PUSH: lambda: model.push_to_hub("conformance/model"),
     }
 
 
@@ -261,5 +262,6 @@ def _dummy_args(method: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
         "deploy_model": ((info,), {"name": None, "options": {}}),
         "undeploy_model": ((info,), {}),
         "delete_model": ((info,), {}),
+        "push_model": ((info,), {"repo_id": "conformance/model", "private": True}),
     }
     return table.get(method, (job, {}))

@@ -27,7 +27,7 @@ from pydantic import PositiveFloat, PositiveInt, SecretStr
 from ftsdk import Capabilities, Provider, ProviderOptions
 from ftsdk.capabilities import DataFormat, Operation
 from ftsdk.credentials import resolve_secret, resolve_setting
-from ftsdk.errors import Conflict, InvalidRequest, NotFound
+from ftsdk.errors import Conflict, InvalidRequest, MissingCredentials, NotFound
 from ftsdk.jobs import Checkpoint, JobError, JobEvent, JobState, JobStatus, Metric
 from ftsdk.models import ChatParams, ChatResponse, ModelInfo
 from ftsdk.provider import TrainingRequest
@@ -117,6 +117,7 @@ class TRLProvider(Provider):
                 Operation.METRICS,
                 Operation.CHECKPOINTS,
                 Operation.CHAT,
+                Operation.PUSH,
             }
         ),
         min_examples=1,
@@ -408,6 +409,41 @@ class TRLProvider(Provider):
         if loaded is None:
             loaded = self._loaded[str(path)] = inference.load(path)
         return inference.chat(loaded, messages, params, model_id=model.id)
+
+    def push_model(self, model: ModelInfo, *, repo_id: str, private: bool) -> str:
+        """Upload the model's folder (full or merged weights, or the adapter) with
+        ``huggingface_hub``; ``HF_ENDPOINT`` chooses the Hub. The token is passed per call,
+        never written to the job folder."""
+        from huggingface_hub import HfApi
+        from huggingface_hub.errors import HfHubHTTPError
+
+        from ftsdk.errors import error_for_status
+
+        if self.hf_token is None:
+            raise MissingCredentials(
+                "pushing to the Hub needs a token: set HF_TOKEN or pass hf_token=...",
+                provider=self.name,
+            )
+        folder = self._model_path(model)
+        if not folder.is_dir():
+            raise InvalidRequest(
+                f"{model.id}: no local weights to push ({folder})", provider=self.name
+            )
+        api = HfApi(
+            endpoint=os.environ.get("HF_ENDPOINT") or None, token=self.hf_token.get_secret_value()
+        )
+        try:
+            api.create_repo(repo_id, private=private, exist_ok=True)
+            api.upload_folder(
+                folder_path=folder, repo_id=repo_id, commit_message=f"Upload {model.id} with ftsdk"
+            )
+        except HfHubHTTPError as err:
+            status = err.response.status_code if err.response is not None else 500
+            raise error_for_status(
+                status, f"the Hub refused the push: {err}", provider=self.name
+            ) from err
+        endpoint = (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+        return f"{endpoint}/{repo_id}"
 
     def _model_path(self, model: ModelInfo) -> Path:
         if model.path is not None:
