@@ -291,6 +291,10 @@ class AutoTrainProvider(Provider):
         if child is not None and child.poll() is not None:
             self._children.pop(job.id, None)
         status = job.read_status()
+        if status.get("raw_status") == "submitted" or str(status.get("raw_status", "")).startswith(
+            "space:"
+        ):
+            status = self._hosted_status(job, status)
         if _unfinished(status) and not self._alive(job, status):
             status = job.read_status()  # it may have finished between the two reads
             if _unfinished(status):
@@ -307,6 +311,69 @@ class AutoTrainProvider(Provider):
                 )
                 job.add_event("the AutoTrain runner died without finishing", level="error")
         return _to_state(job.id, status)
+
+    def _hosted_status(  # noqa: PLR0911 - one return per Space stage
+        self, job: JobDir, status: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A Space's run read back from the Hub API (``GET /api/spaces/{id}/runtime``).
+
+        AutoTrain's Space pauses itself when training ends, failed or not, so a paused Space
+        succeeded only when its model repo ``{user}/{project}`` exists. Inference Endpoints
+        and NVCF runs are not read back: they stay ``running`` (raw ``submitted``).
+        """
+        space = status.get("hosted_result")
+        if status.get("status") not in ("queued", "running") or not isinstance(space, str):
+            return status
+        if not job.read_spec()["backend"].startswith("spaces-"):
+            return status
+        import httpx
+
+        endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+        headers = {}
+        if self.hf_token is not None:
+            headers["Authorization"] = f"Bearer {self.hf_token.get_secret_value()}"
+        try:
+            answer = httpx.get(f"{endpoint}/api/spaces/{space}/runtime", headers=headers)
+            answer.raise_for_status()
+            stage = str(answer.json().get("stage", "UNKNOWN"))
+        except (httpx.HTTPError, ValueError):
+            return status  # unreachable now: keep what we knew
+        if stage == "PAUSED":
+            owner = space.split("/")[0]
+            model = f"{owner}/{job.read_spec()['params']['project_name']}"
+            found = httpx.get(f"{endpoint}/api/models/{model}", headers=headers)
+            if found.status_code == 200:
+                job.add_event(f"the Space {space} finished; model {model}")
+                return job.update_status(
+                    status="succeeded",
+                    raw_status="space:PAUSED",
+                    finished_at=now_iso(),
+                    result_model=model,
+                )
+            message = (
+                f"the Space {space} stopped without pushing {model}; AutoTrain opened a "
+                "discussion on it with the error"
+            )
+            job.add_event(message, level="error")
+            return job.update_status(
+                status="failed",
+                raw_status="space:PAUSED",
+                finished_at=now_iso(),
+                error={"message": message, "code": "space_failed"},
+            )
+        if "ERROR" in stage:
+            message = f"the Space {space} is in stage {stage}"
+            job.add_event(message, level="error")
+            return job.update_status(
+                status="failed",
+                raw_status=f"space:{stage}",
+                finished_at=now_iso(),
+                error={"message": message, "code": stage.lower()},
+            )
+        if status.get("raw_status") != f"space:{stage}":
+            job.add_event(f"the Space {space} is {stage}")
+            return job.update_status(status="running", raw_status=f"space:{stage}")
+        return status
 
     def _alive(self, job: JobDir, status: dict[str, Any]) -> bool:
         if job.process() is not None:
@@ -468,8 +535,9 @@ class AutoTrainProvider(Provider):
 
 def _unfinished(status: dict[str, Any]) -> bool:
     """A local run that should have a live runner (a submitted hosted run has none)."""
-    return status.get("status") in ("queued", "running") and status.get("raw_status") != (
-        "submitted"
+    raw = str(status.get("raw_status", ""))
+    return status.get("status") in ("queued", "running") and not (
+        raw == "submitted" or raw.startswith("space:")
     )
 
 

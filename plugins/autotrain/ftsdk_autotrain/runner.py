@@ -239,7 +239,13 @@ def _finish(job: JobDir, spec: dict[str, Any], parser: LogParser, code: int) -> 
         return 1
     if code != 0:
         tail = job.log_tail(2000)
-        _fail(job, f"AutoTrain exited with status {code}; end of its log:\n{tail}", "exit_status")
+        lines = [line for line in tail.splitlines() if line.strip()]
+        last = next((line for line in reversed(lines) if not line.startswith(" ")), "")
+        _fail(
+            job,
+            f"AutoTrain exited with status {code}: {last}\nend of its log:\n{tail}",
+            "exit_status",
+        )
         return 1
     if spec["backend"].startswith("local"):
         if not model_files(output):

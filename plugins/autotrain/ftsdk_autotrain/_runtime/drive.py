@@ -19,6 +19,15 @@ def main() -> int:
     if not backend.startswith("local"):
         fields["token"] = os.environ.get("HF_TOKEN")
         fields["username"] = fields.get("username") or os.environ.get("AUTOTRAIN_USERNAME")
+        if not fields["username"]:  # the token's own account
+            from huggingface_hub import HfApi
+
+            fields["username"] = HfApi(token=fields["token"]).whoami()["name"]
+    endpoints_url = os.environ.get("FTSDK_AUTOTRAIN_ENDPOINTS_URL")
+    if endpoints_url:  # tests: AutoTrain hard-codes the Inference Endpoints API's address
+        from autotrain.backends import endpoints
+
+        endpoints.ENDPOINTS_URL = endpoints_url.rstrip("/") + "/"
     from autotrain.project import AutoTrainProject
     from autotrain.trainers.clm.params import LLMTrainingParams
 
