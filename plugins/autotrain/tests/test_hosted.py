@@ -18,7 +18,7 @@ from ftsdk.jobs import Job, JobStatus
 from ftsdk.testing.data import date_to_words_examples, write_jsonl
 from ftsdk_autotrain.testing import FakeHub
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # the first one may build the runtime
 
 TOKEN = "hf_fake_secret_token_123"
 BASE = "HuggingFaceTB/SmolLM2-135M-Instruct"  # a Hub id: only named, never downloaded

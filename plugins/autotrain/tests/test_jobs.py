@@ -20,7 +20,7 @@ from ftsdk.errors import InvalidRequest, JobFailed
 from ftsdk.jobs import JobStatus
 from ftsdk.testing.data import date_to_words_examples, write_jsonl
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # the first one may build the runtime
 
 FAST = {"num_threads": 1}
 
