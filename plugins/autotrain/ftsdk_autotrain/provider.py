@@ -182,6 +182,13 @@ class AutoTrainProvider(Provider):
         method = spec.method.model_dump(mode="json")
         train_path = _local_path(request.training_file)
         model_path = _local_model(spec.base_model, required=not hosted)
+        if hosted and model_path is not None:
+            raise InvalidRequest(
+                f"base_model: {options.backend} trains on Hugging Face, which cannot read the "
+                f"local folder {spec.base_model}; push it to the Hub and pass its id",
+                field="base_model",
+                provider=self.name,
+            )
         fmt = _check_data(train_path, spec.method.type, spec.base_model)
         has_template = model_path is not None and _has_chat_template(model_path)
         needs_template = fmt in (DataFormat.CHAT, DataFormat.PREFERENCE) and not has_template

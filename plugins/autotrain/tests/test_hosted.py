@@ -154,6 +154,19 @@ def test_inference_endpoints_backend_posts_to_the_endpoints_api(
     no_token_in(home)
 
 
+def test_hosted_backends_refuse_a_local_folder(
+    hub: FakeHub, hosted: ftsdk.Client, tiny_model: Path, tmp_path: Path
+) -> None:
+    data = write_jsonl(tmp_path / "t.jsonl", date_to_words_examples(20))
+    with pytest.raises(InvalidRequest, match="push it to the Hub"):
+        hosted.train(
+            base_model=str(tiny_model),
+            training_data=data,
+            provider_options={"backend": "spaces-t4-small"},
+        )
+    assert hub.requests == []
+
+
 def test_hosted_needs_a_token(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
