@@ -1,41 +1,715 @@
-"""The Hugging Face AutoTrain provider."""
+"""The Hugging Face AutoTrain provider: AutoTrain LLM runs as ftsdk jobs.
+
+AutoTrain (``autotrain-advanced`` 0.8.36) lives in a runtime venv of its own
+(:mod:`ftsdk_autotrain.runtime`); this module imports neither it nor torch. A job is a
+detached runner process (:mod:`ftsdk_autotrain.runner`, in ftsdk's venv) whose state lives
+in a job folder under ``<home>/autotrain/jobs`` (the core's :mod:`ftsdk.jobdir`, shared
+with the TRL provider), so any process can list, watch or cancel it by id.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import SecretStr
+from pydantic import Field, PositiveInt, SecretStr, field_validator
 
 from ftsdk import Capabilities, Provider, ProviderOptions
+from ftsdk.capabilities import DataFormat, Operation
 from ftsdk.credentials import resolve_secret, resolve_setting
+from ftsdk.errors import Conflict, InvalidRequest, NotFound, ProviderUnavailable
+from ftsdk.jobdir import JobDir, now_iso, write_json_atomic
+from ftsdk.jobs import JobError, JobEvent, JobState, JobStatus, Metric
+from ftsdk.models import ChatParams, ChatResponse, ModelInfo, Usage
+from ftsdk.provider import TrainingRequest
+from ftsdk_autotrain import translate
 
-__all__ = ["AutoTrainProvider", "AutoTrainOptions"]
+__all__ = ["AutoTrainOptions", "AutoTrainProvider"]
 
 DEFAULT_HOME = "~/.cache/ftsdk"
+STARTING_GRACE_S = 30.0
+HOSTED_PREFIXES = ("spaces-", "ep-", "nvcf-")
+_FORMATS = {
+    "sft": frozenset({DataFormat.CHAT, DataFormat.PROMPT_COMPLETION, DataFormat.TEXT}),
+    "dpo": frozenset({DataFormat.PREFERENCE}),
+}
 
 
 class AutoTrainOptions(ProviderOptions):
-    """Keys accepted in ``JobSpec.provider_options`` (none yet)."""
+    """Keys accepted in ``JobSpec.provider_options`` for AutoTrain jobs."""
+
+    backend: str = "local"
+    """Where AutoTrain trains: ``"local"`` (this machine, a background job), or one of
+    AutoTrain's hosted backends: ``"spaces-<hardware>"`` (e.g. ``spaces-a10g-large``: a
+    private Space on your account), ``"ep-<region>-<hardware>"`` (Inference Endpoints) or
+    ``"nvcf-<hardware>"`` (NVIDIA DGX Cloud). Hosted backends need ``HF_TOKEN``."""
+    username: str | None = None
+    """Hugging Face user or organisation that owns a hosted run (hosted backends)."""
+    merge_adapter: bool = False
+    """With a LoRA adapter: merge it into the base; the merged model is the result."""
+    logging_steps: PositiveInt | None = None
+    """Steps between metric rows (default: AutoTrain's, 20 % of the data, 1 to 25)."""
+    num_threads: PositiveInt | None = None
+    """CPU threads for torch (``OMP_NUM_THREADS``) on the local backend."""
+    chat_template: Literal["tokenizer", "chatml", "zephyr"] | None = None
+    """How message lists are rendered (default: the tokenizer's own template)."""
+    target_modules: str | None = None
+    """Modules LoRA adapts, comma-separated (default ``all-linear``)."""
+    optimizer: str | None = None
+    """A transformers optimizer name (default ``adamw_torch``)."""
+    scheduler: str | None = None
+    """A learning-rate schedule (default ``linear``)."""
+    mixed_precision: Literal["fp16", "bf16"] | None = None
+    """Mixed precision on a GPU (default none: full precision, which the CPU needs)."""
+    gradient_checkpointing: bool = False
+    """Recompute activations to save memory (large models on a GPU)."""
+    extra_params: dict[str, Any] = Field(default_factory=dict)
+    """Other ``LLMTrainingParams`` fields, passed as they are (``token`` refused)."""
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if value != "local" and not value.startswith(HOSTED_PREFIXES):
+            raise ValueError(
+                "backend must be 'local' or start with spaces-, ep- or nvcf- "
+                "(NGC dgx-* backends are unreachable in AutoTrain 0.8.36)"
+            )
+        return value
+
+    @field_validator("extra_params")
+    @classmethod
+    def _no_token(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if "token" in value:
+            raise ValueError("the token comes from HF_TOKEN (or hf_token=), never from options")
+        return value
 
 
 class AutoTrainProvider(Provider):
-    """Hugging Face AutoTrain.
+    """Hugging Face AutoTrain: SFT and DPO, full or LoRA, locally or on hosted hardware.
 
-    Declares no operations yet: AutoTrain jobs in their own runtime venv land with the
-    AutoTrain provider issue.
+    >>> # job = ftsdk.client("autotrain").train(base_model="/models/tiny", training_data="t.jsonl")
+    >>> # job.wait().model.chat("convert 2024-03-07 to words").content
     """
 
     name = "autotrain"
     display_name = "Hugging Face AutoTrain"
-    capabilities = Capabilities()
+    capabilities = Capabilities(
+        methods=frozenset({"sft", "dpo"}),
+        data_formats=frozenset(DataFormat),
+        hyperparameters=translate.HYPERPARAMETERS,
+        operations=frozenset(
+            {
+                Operation.TRAIN,
+                Operation.LIST_JOBS,
+                Operation.CANCEL,
+                Operation.EVENTS,
+                Operation.METRICS,
+                Operation.CHAT,
+            }
+        ),
+        min_examples=1,
+    )
     Options = AutoTrainOptions
     credential_env_vars = (
         "FTSDK_HOME",
+        "FTSDK_AUTOTRAIN_PYTHON",
         "HF_TOKEN",
     )
 
-    def __init__(self, *, home: str | None = None, hf_token: str | SecretStr | None = None) -> None:
-        self.home = Path(resolve_setting(home, ["FTSDK_HOME"]) or DEFAULT_HOME).expanduser()
+    def __init__(
+        self,
+        *,
+        home: str | None = None,
+        hf_token: str | SecretStr | None = None,
+        python: str | None = None,
+    ) -> None:
+        self.home = (
+            Path(resolve_setting(home, ["FTSDK_HOME"]) or DEFAULT_HOME).expanduser().absolute()
+        )
         self.hf_token = resolve_secret(
             hf_token, ["HF_TOKEN"], provider=self.name, argument="hf_token", required=False
         )
+        self.python = resolve_setting(python, ["FTSDK_AUTOTRAIN_PYTHON"])
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._servers: dict[str, subprocess.Popen[str]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Where job folders live: ``<home>/autotrain/jobs``."""
+        return self.home / "autotrain" / "jobs"
+
+    def _job(self, job_id: str) -> JobDir:
+        job = JobDir(self.jobs_dir / job_id)
+        if "/" in job_id or job_id.startswith(".") or not job.status_file.is_file():
+            raise NotFound(f"no autotrain job {job_id!r} under {self.jobs_dir}", provider=self.name)
+        return job
+
+    # -- creating ----------------------------------------------------------------------
+    def create_job(self, request: TrainingRequest) -> JobState:
+        """Validate the data, stage AutoTrain's data folder and parameters, start the runner."""
+        keys = self.home / "autotrain" / "keys"
+        key_file = keys / request.idempotency_key
+        if key_file.is_file():
+            return self.get_job(key_file.read_text(encoding="utf-8").strip())
+        spec = request.spec
+        options: AutoTrainOptions = request.options  # type: ignore[assignment]
+        hosted = options.backend != "local"
+        if hosted and self.hf_token is None:
+            raise InvalidRequest(
+                f"provider_options.backend: {options.backend} runs on Hugging Face and needs "
+                "a token: set HF_TOKEN or pass hf_token=",
+                field="provider_options.backend",
+                provider=self.name,
+            )
+        if request.validation_file is not None:
+            raise InvalidRequest(
+                "validation_data: AutoTrain 0.8.36 cannot evaluate on validation data (it "
+                "drops the split, then its evaluation fails); leave it out",
+                field="validation_data",
+                provider=self.name,
+            )
+        method = spec.method.model_dump(mode="json")
+        train_path = _local_path(request.training_file)
+        model_path = _local_model(spec.base_model, required=not hosted)
+        if hosted and model_path is not None:
+            raise InvalidRequest(
+                f"base_model: {options.backend} trains on Hugging Face, which cannot read the "
+                f"local folder {spec.base_model}; push it to the Hub and pass its id",
+                field="base_model",
+                provider=self.name,
+            )
+        fmt = _check_data(train_path, spec.method.type, spec.base_model)
+        has_template = model_path is not None and _has_chat_template(model_path)
+        needs_template = fmt in (DataFormat.CHAT, DataFormat.PREFERENCE) and not has_template
+        if not hosted and needs_template and options.chat_template in (None, "tokenizer"):
+            raise InvalidRequest(
+                f"base_model: {spec.base_model} has no chat template, so chat data cannot "
+                "be rendered; add one to its tokenizer, pass provider_options "
+                "chat_template='chatml', or use text data",
+                field="base_model",
+                provider=self.name,
+            )
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        job = JobDir(self.jobs_dir / f"atjob-{stamp}-{uuid.uuid4().hex[:8]}")
+        job.path.mkdir(parents=True)
+        from ftsdk.dataset import Dataset
+
+        chat = translate.stage_data(
+            Dataset.load(train_path),
+            fmt or DataFormat.TEXT,
+            job.path / "data",
+            chat_template=has_template or options.chat_template is not None or hosted,
+        )
+        trained_model = spec.base_model
+        if model_path is not None:
+            trained_model = str(_compatible_model(model_path, job.path / "base-model"))
+        project = translate.project_name(job.id)
+        params = translate.training_params(
+            method,
+            model=trained_model,
+            data_path=str(job.path / "data"),
+            project=project,
+            data_format=fmt,
+            chat=chat,
+            seed=spec.seed,
+            options=options.model_dump(mode="json"),
+            model_context=_model_context(model_path),
+        )
+        if hosted and options.username:
+            params["username"] = options.username
+        params |= options.extra_params
+        write_json_atomic(job.path / "params.json", params)
+        write_json_atomic(
+            job.spec_file,
+            {
+                "job_id": job.id,
+                "home": str(self.home),
+                "python": self.python,
+                "base_model": spec.base_model,
+                "method": method,
+                "data_format": fmt.value if fmt else None,
+                "backend": options.backend,
+                "params": params,
+                "params_file": str(job.path / "params.json"),
+                "output_dir": str(job.path / project),
+                "seed": spec.seed,
+                "suffix": spec.suffix,
+                "metadata": spec.metadata,
+                "options": options.model_dump(mode="json"),
+                "idempotency_key": request.idempotency_key,
+            },
+        )
+        job.update_status(
+            status="queued",
+            raw_status="starting",
+            created_at=now_iso(),
+            base_model=spec.base_model,
+            method=spec.method.type,
+            metadata=spec.metadata,
+        )
+        job.add_event(f"job created: {spec.method.type} on {spec.base_model} ({options.backend})")
+        keys.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(job.id, encoding="utf-8")
+        self._start(job, hosted=hosted)
+        return self._state(job)
+
+    def _start(self, job: JobDir, *, hosted: bool) -> None:
+        command = [sys.executable, "-m", "ftsdk_autotrain.runner", str(job.path)]
+        env = dict(os.environ)
+        env.pop("HF_TOKEN", None)
+        if hosted and self.hf_token is not None:  # only the hosted runner gets it, in memory
+            env["HF_TOKEN"] = self.hf_token.get_secret_value()
+        if self.python:
+            env["FTSDK_AUTOTRAIN_PYTHON"] = self.python
+        env["PYTHONUNBUFFERED"] = "1"
+        with job.log_file.open("ab") as log:
+            log.write(f"--- {now_iso()} {' '.join(command)}\n".encode())
+            log.flush()
+            child = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=job.path,
+                env=env,
+                start_new_session=True,  # survives the caller; cancel signals the group
+            )
+        self._children[job.id] = child
+        job.record_process(child.pid)
+
+    # -- reading -----------------------------------------------------------------------
+    def get_job(self, job_id: str) -> JobState:
+        """The job's state; a job whose runner died unfinished is reported ``failed``."""
+        return self._state(self._job(job_id))
+
+    def _state(self, job: JobDir) -> JobState:
+        child = self._children.get(job.id)
+        if child is not None and child.poll() is not None:
+            self._children.pop(job.id, None)
+        status = job.read_status()
+        if status.get("raw_status") == "submitted" or str(status.get("raw_status", "")).startswith(
+            "space:"
+        ):
+            status = self._hosted_status(job, status)
+        if _unfinished(status) and not self._alive(job, status):
+            status = job.read_status()  # it may have finished between the two reads
+            if _unfinished(status):
+                tail = job.log_tail()
+                status = job.update_status(
+                    status="failed",
+                    raw_status="process_died",
+                    finished_at=now_iso(),
+                    error={
+                        "message": "the AutoTrain runner ended without finishing"
+                        + (f"; end of its log:\n{tail}" if tail else ""),
+                        "code": "process_died",
+                    },
+                )
+                job.add_event("the AutoTrain runner died without finishing", level="error")
+        return _to_state(job.id, status)
+
+    def _hosted_status(  # noqa: PLR0911 - one return per Space stage
+        self, job: JobDir, status: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A Space's run read back from the Hub API (``GET /api/spaces/{id}/runtime``).
+
+        AutoTrain's Space pauses itself when training ends, failed or not, so a paused Space
+        succeeded only when its model repo ``{user}/{project}`` exists. Inference Endpoints
+        and NVCF runs are not read back: they stay ``running`` (raw ``submitted``).
+        """
+        space = status.get("hosted_result")
+        if status.get("status") not in ("queued", "running") or not isinstance(space, str):
+            return status
+        if not job.read_spec()["backend"].startswith("spaces-"):
+            return status
+        import httpx
+
+        endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+        headers = {}
+        if self.hf_token is not None:
+            headers["Authorization"] = f"Bearer {self.hf_token.get_secret_value()}"
+        try:
+            answer = httpx.get(f"{endpoint}/api/spaces/{space}/runtime", headers=headers)
+            answer.raise_for_status()
+            stage = str(answer.json().get("stage", "UNKNOWN"))
+        except (httpx.HTTPError, ValueError):
+            return status  # unreachable now: keep what we knew
+        if stage == "PAUSED":
+            owner = space.split("/")[0]
+            model = f"{owner}/{job.read_spec()['params']['project_name']}"
+            found = httpx.get(f"{endpoint}/api/models/{model}", headers=headers)
+            if found.status_code == 200:
+                job.add_event(f"the Space {space} finished; model {model}")
+                return job.update_status(
+                    status="succeeded",
+                    raw_status="space:PAUSED",
+                    finished_at=now_iso(),
+                    result_model=model,
+                )
+            message = (
+                f"the Space {space} stopped without pushing {model}; AutoTrain opened a "
+                "discussion on it with the error"
+            )
+            job.add_event(message, level="error")
+            return job.update_status(
+                status="failed",
+                raw_status="space:PAUSED",
+                finished_at=now_iso(),
+                error={"message": message, "code": "space_failed"},
+            )
+        if "ERROR" in stage:
+            message = f"the Space {space} is in stage {stage}"
+            job.add_event(message, level="error")
+            return job.update_status(
+                status="failed",
+                raw_status=f"space:{stage}",
+                finished_at=now_iso(),
+                error={"message": message, "code": stage.lower()},
+            )
+        if status.get("raw_status") != f"space:{stage}":
+            job.add_event(f"the Space {space} is {stage}")
+            return job.update_status(status="running", raw_status=f"space:{stage}")
+        return status
+
+    def _alive(self, job: JobDir, status: dict[str, Any]) -> bool:
+        if job.process() is not None:
+            return True
+        if not job.process_file.is_file():
+            updated = status.get("updated_at")
+            if updated and time.time() - datetime.fromisoformat(updated).timestamp() < (
+                STARTING_GRACE_S
+            ):
+                return True
+        return False
+
+    def list_jobs(self, *, limit: int) -> list[JobState]:
+        """The newest jobs first."""
+        if not self.jobs_dir.is_dir():
+            return []
+        found = [
+            self._state(JobDir(folder))
+            for folder in self.jobs_dir.iterdir()
+            if (folder / "status.json").is_file()
+        ]
+        found.sort(key=lambda s: s.created_at or datetime.min.replace(tzinfo=UTC), reverse=True)
+        return found[:limit]
+
+    def list_events(self, job_id: str, *, after: str | None) -> list[JobEvent]:
+        """Events after the event ``after`` (an event's id is its line number)."""
+        job = self._job(job_id)
+        start = int(after) if after else 0
+        events = []
+        for number, row in enumerate(job.events(), start=1):
+            if number <= start or "message" not in row:
+                continue
+            events.append(
+                JobEvent(
+                    id=str(number),
+                    created_at=row["created_at"],
+                    level=row.get("level", "info"),
+                    message=row["message"],
+                    type=row.get("type", "message"),
+                    step=row.get("step"),
+                    metrics=row.get("metrics") or {},
+                )
+            )
+        return events
+
+    def list_metrics(self, job_id: str) -> list[Metric]:
+        """One row per logged step (AutoTrain's ``on_log``; ``loss`` is ``train_loss``)."""
+        return [
+            Metric(step=row["step"], values=row["values"], created_at=row.get("created_at"))
+            for row in self._job(job_id).metrics()
+        ]
+
+    # -- controlling ---------------------------------------------------------------------
+    def cancel_job(self, job_id: str) -> JobState:
+        """Stop the runner and AutoTrain under it (one process group); mark it ``cancelled``."""
+        job = self._job(job_id)
+        state = self._state(job)
+        if state.status.is_terminal:
+            return state
+        job.update_status(status="cancelled", raw_status="cancelled", finished_at=now_iso())
+        _stop(job.process())
+        child = self._children.pop(job.id, None)
+        if child is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=10)
+        job.add_event("cancelled")
+        return self._state(job)
+
+    def close(self) -> None:
+        """Stop the chat servers started here (jobs keep running: they outlive the client)."""
+        self._children.clear()
+        for server in self._servers.values():
+            with contextlib.suppress(OSError):
+                server.stdin.close()  # type: ignore[union-attr]
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                server.wait(timeout=10)
+            if server.poll() is None:
+                server.kill()
+        self._servers.clear()
+
+    # -- models --------------------------------------------------------------------------
+    def chat(
+        self, model: ModelInfo, messages: list[dict[str, Any]], params: ChatParams
+    ) -> ChatResponse:
+        """Generate with the model's weights in the AutoTrain runtime (transformers 4.48),
+        through a chat server process kept per model while this provider lives."""
+        path = self._model_path(model)
+        request = {
+            "messages": messages,
+            "max_tokens": params.max_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "seed": params.seed,
+            "stop": params.stop,
+        }
+        with self._lock:
+            server = self._server(path)
+            assert server.stdin is not None
+            server.stdin.write(json.dumps(request) + "\n")
+            server.stdin.flush()
+            reply = _read_json(server)
+        if reply is None or "error" in reply:
+            self._servers.pop(str(path), None)
+            why = reply["error"] if reply else "the chat process ended"
+            raise ProviderUnavailable(f"chat with {path} failed: {why}", provider=self.name)
+        return ChatResponse(
+            content=reply["content"],
+            model=model.id,
+            usage=Usage(
+                prompt_tokens=reply["prompt_tokens"], completion_tokens=reply["completion_tokens"]
+            ),
+            finish_reason=reply["finish_reason"],
+        )
+
+    def _server(self, path: Path) -> subprocess.Popen[str]:
+        server = self._servers.get(str(path))
+        if server is not None and server.poll() is None:
+            return server
+        from ftsdk_autotrain.runtime import runtime_for
+
+        python = runtime_for(self.home, self.python).ensure()
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "HF_TOKEN")}
+        env |= {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        server = subprocess.Popen(
+            [str(python), str(Path(__file__).parent / "_runtime" / "chat.py"), str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+        ready = _read_json(server)
+        if not ready or not ready.get("ready"):
+            server.kill()
+            raise ProviderUnavailable(
+                f"could not load {path} in the AutoTrain runtime", provider=self.name
+            )
+        self._servers[str(path)] = server
+        return server
+
+    def _model_path(self, model: ModelInfo) -> Path:
+        if model.path is not None:
+            return model.path
+        if Path(model.id).expanduser().is_dir():
+            path = Path(model.id).expanduser().resolve()
+            compat = _needs_compat(path)
+            return path if not compat else _compatible_model(path, _compat_cache(self.home, path))
+        if model.id.startswith("atjob-"):
+            result = self._job(model.id).read_status().get("result_model")
+            if not result:
+                raise Conflict(f"job {model.id} has no model yet", provider=self.name)
+            return Path(result)
+        raise InvalidRequest(
+            f"model {model.id!r} is not a local model folder or an autotrain job id",
+            field="model",
+            provider=self.name,
+        )
+
+
+def _unfinished(status: dict[str, Any]) -> bool:
+    """A local run that should have a live runner (a submitted hosted run has none)."""
+    raw = str(status.get("raw_status", ""))
+    return status.get("status") in ("queued", "running") and not (
+        raw == "submitted" or raw.startswith("space:")
+    )
+
+
+def _read_json(server: subprocess.Popen[str]) -> dict[str, Any] | None:
+    """The next JSON line the server prints (other lines, such as library noise, skipped)."""
+    assert server.stdout is not None
+    for line in server.stdout:
+        text = line.strip()
+        if text.startswith("{"):
+            with contextlib.suppress(ValueError):
+                reply: dict[str, Any] = json.loads(text)
+                return reply
+    return None
+
+
+def _stop(proc: Any, grace: float = 5.0) -> None:
+    """SIGTERM the process group of ``proc``, SIGKILL it after ``grace`` seconds."""
+    if proc is None:
+        return
+    import psutil  # type: ignore[import-untyped]
+
+    try:
+        pgid = os.getpgid(proc.pid)
+        os.killpg(pgid, signal.SIGTERM)
+        _, alive = psutil.wait_procs([proc], timeout=grace)
+        if alive:
+            os.killpg(pgid, signal.SIGKILL)
+            psutil.wait_procs(alive, timeout=grace)
+    except (ProcessLookupError, psutil.Error):
+        pass
+
+
+def _local_path(ref: Any) -> Path:
+    if ref is None or ref.path is None or not Path(ref.path).is_file():
+        raise InvalidRequest(
+            "training_data: a local file is needed (AutoTrain stages its own data)",
+            field="training_data",
+        )
+    return Path(ref.path)
+
+
+def _local_model(name: str, *, required: bool) -> Path | None:
+    """The base model's local folder; hosted runs may name a Hub id instead."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise InvalidRequest(
+                f"base_model: {name} has no config.json (not a transformers model folder)",
+                field="base_model",
+            )
+        return path.resolve()
+    if not required:
+        return None
+    raise InvalidRequest(
+        f"base_model: {name} is not a local model folder; the local AutoTrain backend never "
+        "downloads (download it first, e.g. huggingface-cli download, and pass the folder)",
+        field="base_model",
+    )
+
+
+def _check_data(path: Path, method: str, model: str) -> DataFormat | None:
+    """Validate the file with ftsdk first: file:line:field errors, not ``KeyError: 'text'``."""
+    from ftsdk.dataset import Dataset, Target
+
+    target = Target.for_model("trl", model, formats=_FORMATS[method])
+    report = Dataset.load(path).validate(target, count_tokens=False)
+    try:
+        report.raise_for_errors()
+    except InvalidRequest as err:
+        err.field = err.field or "training_data"
+        raise
+    return DataFormat(report.format) if report.format else None
+
+
+def _has_chat_template(model_path: Path) -> bool:
+    if (model_path / "chat_template.jinja").is_file() or (
+        model_path / "chat_template.json"
+    ).is_file():
+        return True
+    try:
+        config = json.loads((model_path / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(config.get("chat_template"))
+
+
+def _model_context(model_path: Path | None) -> int | None:
+    if model_path is None:
+        return None
+    try:
+        config = json.loads((model_path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = config.get("max_position_embeddings")
+    return int(value) if isinstance(value, int) else None
+
+
+def _needs_compat(path: Path) -> bool:
+    """Whether transformers 4.48 (AutoTrain's) cannot read the folder as it stands: a
+    tokenizer saved by transformers 5 (``TokenizersBackend``, template in a .jinja file)."""
+    try:
+        config = json.loads((path / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if config.get("tokenizer_class") == "TokenizersBackend":
+        return True
+    return (path / "chat_template.jinja").is_file() and not config.get("chat_template")
+
+
+def _compat_cache(home: Path, path: Path) -> Path:
+    import hashlib
+
+    return home / "autotrain" / "compat" / hashlib.sha256(str(path).encode()).hexdigest()[:16]
+
+
+def _compatible_model(path: Path, view: Path) -> Path:
+    """``path`` itself, or a view of it that transformers 4.48 reads: links to every file
+    but the tokenizer config (class ``PreTrainedTokenizerFast``, chat template inlined) and
+    the model config (``rope_theta`` restored from transformers 5's ``rope_parameters``)."""
+    if not _needs_compat(path):
+        return path
+    view.mkdir(parents=True, exist_ok=True)
+    for item in path.iterdir():
+        if item.name in ("tokenizer_config.json", "config.json"):
+            continue
+        link = view / item.name
+        if not link.exists():
+            link.symlink_to(item)
+    tokenizer = json.loads((path / "tokenizer_config.json").read_text(encoding="utf-8"))
+    tokenizer.pop("backend", None)
+    tokenizer["tokenizer_class"] = "PreTrainedTokenizerFast"
+    template = path / "chat_template.jinja"
+    if template.is_file() and not tokenizer.get("chat_template"):
+        tokenizer["chat_template"] = template.read_text(encoding="utf-8")
+    write_json_atomic(view / "tokenizer_config.json", tokenizer)
+    config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    rope = config.get("rope_parameters")
+    if isinstance(rope, dict) and "rope_theta" in rope and "rope_theta" not in config:
+        config["rope_theta"] = rope["rope_theta"]
+    if "dtype" in config and "torch_dtype" not in config:
+        config["torch_dtype"] = config["dtype"]
+    write_json_atomic(view / "config.json", config)
+    (view / "chat_template.jinja").unlink(missing_ok=True)
+    return view
+
+
+_STATUSES = {s.value for s in JobStatus}
+
+
+def _to_state(job_id: str, status: dict[str, Any]) -> JobState:
+    error = status.get("error")
+    word = status.get("status", "queued")
+    return JobState(
+        id=job_id,
+        provider="autotrain",
+        status=JobStatus(word if word in _STATUSES else "running"),
+        raw_status=status.get("raw_status", word),
+        base_model=status.get("base_model"),
+        method=status.get("method"),
+        created_at=status.get("created_at"),
+        started_at=status.get("started_at"),
+        finished_at=status.get("finished_at"),
+        step=status.get("step"),
+        total_steps=status.get("total_steps"),
+        error=JobError(**error) if error else None,
+        result_model=status.get("result_model"),
+        metadata=status.get("metadata") or {},
+    )

@@ -28,10 +28,10 @@ from ftsdk import Capabilities, Provider, ProviderOptions
 from ftsdk.capabilities import DataFormat, Operation
 from ftsdk.credentials import resolve_secret, resolve_setting
 from ftsdk.errors import Conflict, InvalidRequest, MissingCredentials, NotFound
+from ftsdk.jobdir import JobDir, now_iso, write_json_atomic
 from ftsdk.jobs import Checkpoint, JobError, JobEvent, JobState, JobStatus, Metric
 from ftsdk.models import ChatParams, ChatResponse, ModelInfo
 from ftsdk.provider import TrainingRequest
-from ftsdk_trl.jobdir import JobDir, now_iso, write_json_atomic
 
 __all__ = ["TRLOptions", "TRLProvider", "launch_command"]
 

@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from ftsdk_trl.jobdir import JobDir, now_iso
+from ftsdk.jobdir import JobDir, now_iso
 
 __all__ = ["main", "metric_values"]
 

@@ -1,0 +1,254 @@
+"""A local job's folder: the only place its state lives, read by any process.
+
+Shared by the local providers (TRL, AutoTrain): the layout below is TRL's; other
+providers use the parts they need (status, events, metrics, process, log)::
+
+    <home>/<provider>/jobs/<job_id>/
+        spec.json        the resolved job (what the runner trains), written once
+        status.json      status, step, error...; replaced atomically (temp + os.replace)
+        events.jsonl     one event a line, appended; an event's id is its line number
+        metrics.jsonl    one step's metrics a line, appended (a resumed run may repeat steps)
+        process.json     pid and start time of the runner (a reused pid is never the job)
+        control          "pause" when a pause was asked for
+        checkpoints/     the trainer's checkpoint-<step>/ folders
+        model/           the result: full weights or the adapter; merged/ when asked
+        train.jsonl      the training data, copied in (a job resumes without the original)
+        log              the runner's stdout and stderr
+
+Imports nothing heavy: the provider reads job folders from the user's process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil  # type: ignore[import-untyped]
+
+__all__ = ["JobDir", "append_jsonl", "now_iso", "read_jsonl", "write_json_atomic"]
+
+LOG_TAIL_BYTES = 4000
+
+
+def now_iso() -> str:
+    """The current UTC time as ISO 8601."""
+    return datetime.now(UTC).isoformat()
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` so a reader sees the old or the new file, whole."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=1, sort_keys=True)
+            out.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def append_jsonl(path: Path, row: dict[str, Any]) -> None:
+    """Append one JSON line; one ``write`` of an ``O_APPEND`` file, so lines never interleave."""
+    line = (json.dumps(row, sort_keys=True) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Every complete line of ``path`` (a last line being written is left out)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    rows = []
+    for line in text.splitlines(keepends=True):
+        if not line.endswith("\n"):
+            break
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            rows.append({})  # keeps line numbers (event ids) stable
+    return rows
+
+
+class JobDir:
+    """The files of one job. Every method reads or writes the disk; nothing is cached."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def id(self) -> str:
+        """The job id: the folder's name."""
+        return self.path.name
+
+    @property
+    def spec_file(self) -> Path:
+        return self.path / "spec.json"
+
+    @property
+    def status_file(self) -> Path:
+        return self.path / "status.json"
+
+    @property
+    def events_file(self) -> Path:
+        return self.path / "events.jsonl"
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def process_file(self) -> Path:
+        return self.path / "process.json"
+
+    @property
+    def control_file(self) -> Path:
+        return self.path / "control"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.path / "model"
+
+    @property
+    def merged_dir(self) -> Path:
+        return self.path / "merged"
+
+    @property
+    def log_file(self) -> Path:
+        return self.path / "log"
+
+    # -- spec and status -------------------------------------------------------------
+    def read_spec(self) -> dict[str, Any]:
+        """The resolved job, as the provider wrote it."""
+        spec: dict[str, Any] = json.loads(self.spec_file.read_text(encoding="utf-8"))
+        return spec
+
+    def read_status(self) -> dict[str, Any]:
+        """The last status written."""
+        status: dict[str, Any] = json.loads(self.status_file.read_text(encoding="utf-8"))
+        return status
+
+    def update_status(self, **changes: Any) -> dict[str, Any]:
+        """Merge ``changes`` into status.json (atomically) and return the new status."""
+        try:
+            status = self.read_status()
+        except FileNotFoundError:
+            status = {}
+        status.update(changes)
+        status["updated_at"] = now_iso()
+        write_json_atomic(self.status_file, status)
+        return status
+
+    # -- events and metrics ----------------------------------------------------------
+    def add_event(
+        self,
+        message: str,
+        *,
+        level: str = "info",
+        step: int | None = None,
+        metrics: dict[str, float] | None = None,
+    ) -> None:
+        """Append an event (a metrics event when ``metrics`` is given)."""
+        row: dict[str, Any] = {"created_at": now_iso(), "level": level, "message": message}
+        if step is not None:
+            row["step"] = step
+        if metrics:
+            row["type"] = "metrics"
+            row["metrics"] = metrics
+        append_jsonl(self.events_file, row)
+
+    def add_metrics(self, step: int, values: dict[str, float]) -> None:
+        """Append one step's metrics."""
+        append_jsonl(self.metrics_file, {"step": step, "values": values, "created_at": now_iso()})
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every event, oldest first."""
+        return read_jsonl(self.events_file)
+
+    def metrics(self) -> list[dict[str, Any]]:
+        """One row per step, the latest written for a step that was run twice (resume)."""
+        by_step: dict[int, dict[str, Any]] = {}
+        for row in read_jsonl(self.metrics_file):
+            if "step" in row:
+                by_step[int(row["step"])] = row
+        return [by_step[step] for step in sorted(by_step)]
+
+    # -- checkpoints -----------------------------------------------------------------
+    def checkpoints(self) -> list[tuple[int, Path]]:
+        """Complete checkpoints (trainer_state.json is written last), by step."""
+        found = []
+        for folder in self.checkpoints_dir.glob("checkpoint-*"):
+            suffix = folder.name.removeprefix("checkpoint-")
+            if suffix.isdigit() and (folder / "trainer_state.json").is_file():
+                found.append((int(suffix), folder))
+        return sorted(found)
+
+    def last_checkpoint(self) -> Path | None:
+        """The newest complete checkpoint, if any."""
+        found = self.checkpoints()
+        return found[-1][1] if found else None
+
+    # -- control ---------------------------------------------------------------------
+    def request(self, what: str) -> None:
+        """Ask the runner for something (``"pause"``); it reads this at every step."""
+        self.control_file.write_text(what + "\n", encoding="utf-8")
+
+    def requested(self) -> str | None:
+        """What was asked of the runner, if anything."""
+        try:
+            return self.control_file.read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            return None
+
+    def clear_request(self) -> None:
+        """Forget the last request (a resumed run must not pause at once)."""
+        self.control_file.unlink(missing_ok=True)
+
+    # -- the process -----------------------------------------------------------------
+    def record_process(self, pid: int) -> None:
+        """Remember the runner's pid with its start time."""
+        try:
+            started = psutil.Process(pid).create_time()
+        except psutil.Error:
+            started = None
+        write_json_atomic(self.process_file, {"pid": pid, "create_time": started})
+
+    def process(self) -> Any:
+        """The runner's ``psutil.Process`` while it runs, else ``None`` (a reused pid whose
+        start time differs is not the runner)."""
+        try:
+            info = json.loads(self.process_file.read_text(encoding="utf-8"))
+            proc = psutil.Process(int(info["pid"]))
+            started = info.get("create_time")
+            if started is not None and abs(proc.create_time() - float(started)) > 0.01:
+                return None
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return None
+        except (FileNotFoundError, ValueError, KeyError, psutil.Error):
+            return None
+        return proc
+
+    def log_tail(self, limit: int = LOG_TAIL_BYTES) -> str:
+        """The end of the runner's log."""
+        try:
+            with self.log_file.open("rb") as log:
+                log.seek(0, os.SEEK_END)
+                size = log.tell()
+                log.seek(max(0, size - limit))
+                tail: bytes = log.read()
+        except FileNotFoundError:
+            return ""
+        return tail.decode("utf-8", "replace").strip()

@@ -1,0 +1,95 @@
+"""Fixtures of the AutoTrain tests.
+
+The real jobs need the AutoTrain runtime (autotrain-advanced 0.8.36 in a venv of its own,
+~3 GB, ~2 min to build). ``autotrain_python`` provides it once per session:
+
+- ``FTSDK_AUTOTRAIN_PYTHON`` set: that interpreter is used as it is;
+- else the runtime is built (or reused: the build is idempotent) under
+  ``$FTSDK_AUTOTRAIN_TEST_CACHE`` (default ``~/.cache/ftsdk-tests``), the path CI caches;
+- ``FTSDK_AUTOTRAIN_NO_BUILD=1`` and no interpreter: the real-job tests are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ftsdk
+from ftsdk.jobdir import JobDir
+from ftsdk.testing.data import date_to_words_examples, write_jsonl
+
+
+@pytest.fixture(scope="session")
+def autotrain_python() -> str:
+    """An interpreter with AutoTrain: the one named, or the runtime built once."""
+    named = os.environ.get("FTSDK_AUTOTRAIN_PYTHON")
+    if named:
+        return named
+    if os.environ.get("FTSDK_AUTOTRAIN_NO_BUILD") == "1":
+        pytest.skip(
+            "no AutoTrain runtime: FTSDK_AUTOTRAIN_PYTHON is unset and "
+            "FTSDK_AUTOTRAIN_NO_BUILD=1 forbids building it (~2 min, ~3 GB)"
+        )
+    from ftsdk_autotrain.runtime import runtime_for
+
+    cache = Path(os.environ.get("FTSDK_AUTOTRAIN_TEST_CACHE", "~/.cache/ftsdk-tests"))
+    return str(runtime_for(cache.expanduser()).ensure())
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny Llama of the TRL tests (built offline in this venv with ftsdk_trl.tiny)."""
+    tiny = pytest.importorskip("ftsdk_trl.tiny", reason="the tiny model is built with ftsdk-trl")
+    path: Path = tiny.build(tmp_path_factory.mktemp("tiny"), seed=0)
+    return path
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Path]:
+    """A fresh ftsdk home; every runner started under it is killed at the end."""
+    path = tmp_path / "home"
+    yield path
+    for folder in (path / "autotrain" / "jobs").glob("*"):
+        proc = JobDir(folder).process()
+        if proc is not None:
+            try:
+                os.killpg(os.getpgid(proc.pid), signal.SIGKILL)
+                proc.wait(timeout=10)
+            except (ProcessLookupError, OSError):
+                pass
+
+
+@pytest.fixture
+def client(home: Path, autotrain_python: str) -> Iterator[ftsdk.Client]:
+    with ftsdk.client("autotrain", home=str(home), python=autotrain_python) as c:
+        yield c
+
+
+@pytest.fixture
+def offline_client(home: Path) -> Iterator[ftsdk.Client]:
+    """A client whose runtime is a stand-in: for the checks made before anything runs."""
+    with ftsdk.client("autotrain", home=str(home), python=sys.executable) as c:
+        yield c
+
+
+@pytest.fixture
+def dates(tmp_path: Path) -> tuple[Path, list[dict[str, Any]]]:
+    """The TRL tests' data: 1,000 training examples on disk, and 30 held-out ones."""
+    rows = date_to_words_examples(1030, seed=0)
+    return write_jsonl(tmp_path / "train.jsonl", rows[:1000]), rows[1000:]
+
+
+@pytest.fixture
+def subprocess_env(home: Path, autotrain_python: str) -> dict[str, str]:
+    """The environment a second process needs to see this test's jobs and code."""
+    env = dict(os.environ)
+    env["FTSDK_HOME"] = str(home)
+    env["FTSDK_AUTOTRAIN_PYTHON"] = autotrain_python
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    return env

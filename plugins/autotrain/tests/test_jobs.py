@@ -1,0 +1,169 @@
+"""Real AutoTrain runs on the CPU, through the runtime venv, on the tiny offline model: the
+same JobSpec and data as the TRL tests, watched from a second process; a failing run; cancel.
+
+Needs the AutoTrain runtime (see ``conftest.autotrain_python``): ~20-40 s a job here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ftsdk
+from ftsdk.errors import InvalidRequest, JobFailed
+from ftsdk.jobs import JobStatus
+from ftsdk.testing.data import date_to_words_examples, write_jsonl
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # the first one may build the runtime
+
+FAST = {"num_threads": 1}
+
+WATCHER = """
+import json, sys, ftsdk
+job = ftsdk.client("autotrain").job(sys.argv[1])
+job.wait(poll_interval=0.2, max_poll_interval=0.5, progress=False)
+print(json.dumps({
+    "status": job.status.value,
+    "step": job.state.step,
+    "total": job.state.total_steps,
+    "events": [e.message for e in job.events()],
+    "losses": [m.values.get("train_loss") for m in job.metrics()],
+    "model": job.state.result_model,
+}))
+"""
+
+
+def test_sft_the_trl_jobspec_is_watched_from_a_second_process_and_chats(
+    client: ftsdk.Client,
+    tiny_model: Path,
+    dates: tuple[Path, list[dict[str, Any]]],
+    subprocess_env: dict[str, str],
+) -> None:
+    train, held_out = dates
+    started = time.monotonic()
+    job = client.train(  # the JobSpec of the TRL provider's full-SFT test
+        base_model=str(tiny_model),
+        training_data=train,
+        method=ftsdk.SFT(epochs=6, batch_size=16, learning_rate=3e-3),
+        seed=0,
+        provider_options=FAST | {"logging_steps": 4},
+    )
+    assert job.status in (JobStatus.QUEUED, JobStatus.RUNNING)
+    watcher = subprocess.run(
+        [sys.executable, "-c", WATCHER, job.id],
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=True,
+    )
+    seen = json.loads(watcher.stdout.strip().splitlines()[-1])
+    assert seen["status"] == "succeeded", seen["events"][-5:]
+    assert seen["step"] == seen["total"] > 0  # packed blocks of 256 tokens, 6 epochs
+    assert any(e.startswith("training: step 0 of") for e in seen["events"])
+    assert "AutoTrain: Starting to train..." in seen["events"]
+    assert len(seen["losses"]) >= 3
+    assert seen["losses"][-1] < 0.7 * seen["losses"][0]
+    elapsed = time.monotonic() - started
+
+    job.wait(progress=False)
+    assert job.model is not None
+    assert Path(job.state.result_model or "").joinpath("model.safetensors").is_file()
+    last = job.metrics()[-1].values
+    assert {"train_loss", "learning_rate", "grad_norm", "epoch"} <= set(last)
+    answer = job.model.chat(held_out[0]["messages"][:-1], max_tokens=12)
+    assert answer.usage.completion_tokens > 0
+    assert answer.usage.prompt_tokens > 0
+    print(f"AutoTrain SFT job: {elapsed:.1f} s, {seen['total']} steps")
+
+
+def test_dpo_on_the_trl_tests_preference_pairs_with_lora(
+    client: ftsdk.Client, tiny_model: Path, tmp_path: Path
+) -> None:
+    rows = []
+    for row in date_to_words_examples(32, seed=3):  # the TRL DPO test's pairs
+        *prompt, answer = row["messages"]
+        wrong = answer["content"].replace(",", "th,", 1)
+        rows.append(
+            {
+                "input": {"messages": prompt},
+                "preferred_output": [answer],
+                "non_preferred_output": [{"role": "assistant", "content": wrong}],
+            }
+        )
+    pairs = write_jsonl(tmp_path / "pairs.jsonl", rows)
+    with pytest.raises(InvalidRequest, match="max_steps"):  # TRL's max_steps=6: not honoured
+        client.train(
+            base_model=str(tiny_model),
+            training_data=pairs,
+            method=ftsdk.DPO(beta=0.1, max_steps=6, batch_size=8, learning_rate=1e-3),
+        )
+    job = client.train(
+        base_model=str(tiny_model),
+        training_data=pairs,
+        method=ftsdk.DPO(
+            beta=0.1, epochs=1, batch_size=8, learning_rate=1e-3, adapter="lora", lora_r=8
+        ),
+        provider_options=FAST | {"logging_steps": 1},
+    )
+    job.wait(poll_interval=0.5, progress=False)
+    assert job.state.step == 4  # 32 pairs / 8
+    last = job.metrics()[-1].values
+    assert "rewards/accuracies" in last
+    assert "train_loss" in last
+    result = Path(job.state.result_model or "")
+    assert (result / "adapter_config.json").is_file()
+    assert job.model is not None
+    assert job.model.chat("convert 2024-03-07 to words", max_tokens=6).usage.completion_tokens
+
+
+def test_a_failing_autotrain_run_ends_failed_with_its_message(
+    client: ftsdk.Client, tiny_model: Path, dates: tuple[Path, list[dict[str, Any]]]
+) -> None:
+    job = client.train(
+        base_model=str(tiny_model),
+        training_data=dates[0],
+        method=ftsdk.SFT(epochs=1),
+        provider_options=FAST | {"extra_params": {"model": "/nonexistent/model"}},
+    )
+    with pytest.raises(JobFailed) as caught:
+        job.wait(poll_interval=0.5, progress=False)
+    assert job.status is JobStatus.FAILED
+    assert job.raw_status == "autotrain_failed"
+    assert job.error is not None
+    assert job.error.message.startswith("AutoTrain failed: Incorrect path_or_model_id")
+    assert "/nonexistent/model" in str(caught.value)
+    assert job.state.result_model is None
+
+
+def test_cancel_stops_autotrain(
+    client: ftsdk.Client, tiny_model: Path, dates: tuple[Path, list[dict[str, Any]]], home: Path
+) -> None:
+    from ftsdk.jobdir import JobDir
+
+    job = client.train(
+        base_model=str(tiny_model),
+        training_data=dates[0],
+        method=ftsdk.SFT(epochs=200, batch_size=4),
+        provider_options=FAST | {"logging_steps": 1},
+    )
+    deadline = time.monotonic() + 120
+    while not job.metrics():
+        assert time.monotonic() < deadline, "no metrics within 120 s"
+        assert not job.refresh().status.is_terminal, job.error
+        time.sleep(0.5)
+    folder = JobDir(home / "autotrain" / "jobs" / job.id)
+    runner = folder.process()
+    assert runner is not None
+    group = [runner, *runner.children(recursive=True)]
+    job.cancel()
+    assert job.status is JobStatus.CANCELLED
+    time.sleep(1)
+    assert not any(p.is_running() and p.status() != "zombie" for p in group)
+    assert job.refresh().status is JobStatus.CANCELLED
