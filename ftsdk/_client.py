@@ -262,6 +262,11 @@ class Client:
         kind = info.pop("kind", "fine-tuned" if info.get("job_id") else "base")
         return Model(self, ModelInfo(id=model_id, provider=self.name, kind=kind, **info))
 
+    def models(self, *, limit: int = 20) -> list[Model]:
+        """The models your fine-tuning jobs made, newest first: one per succeeded job among
+        the newest ``limit`` jobs (each knows its base model and job)."""
+        return [job.model for job in self.jobs(limit=limit) if job.model is not None]
+
 
 def resolve_provider(
     name: str, registry: ProviderRegistry | None, config: dict[str, Any]

@@ -14,7 +14,7 @@ method runs in a worker thread. Checks, retries and secret scrubbing are the syn
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ftsdk._client import Client, as_spec, resolve_provider, scrub
@@ -189,6 +189,7 @@ class AsyncJob(_JobView):
         max_poll_interval: float = 30.0,
         progress: bool | None = None,
         raise_on_failure: bool = True,
+        on_event: Callable[[JobEvent], None] | None = None,
     ) -> AsyncJob:
         """Await the end of the job (see :meth:`ftsdk.Job.wait`)."""
         watch = _Watch(
@@ -203,7 +204,7 @@ class AsyncJob(_JobView):
             while True:
                 await self.refresh()
                 if with_events:
-                    self._events.extend(await self._fetch_events())
+                    watch.arrived(await self._fetch_events(), self._events, on_event)
                 if watch.show(self.state, self._events):
                     break
                 await asyncio.sleep(watch.next_interval(self.state))

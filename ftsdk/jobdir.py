@@ -15,6 +15,13 @@ providers use the parts they need (status, events, metrics, process, log)::
         train.jsonl      the training data, copied in (a job resumes without the original)
         log              the runner's stdout and stderr
 
+Beside the folder itself, the machinery every local provider needs and none should write
+twice: :meth:`JobDir.start_runner` (a detached runner whose output goes to the log),
+:meth:`JobDir.check_runner` (a job whose runner died unfinished becomes ``failed`` with the
+end of its log), :meth:`JobDir.job_state`, :meth:`JobDir.job_events` and
+:meth:`JobDir.job_metrics` (the folder as the core's types), :func:`newest_first` and
+:func:`stop_process`.
+
 Imports nothing heavy: the provider reads job folders from the user's process.
 """
 
@@ -22,16 +29,33 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 
-__all__ = ["JobDir", "append_jsonl", "now_iso", "read_jsonl", "write_json_atomic"]
+from ftsdk.jobs import JobError, JobEvent, JobState, JobStatus, Metric
+
+__all__ = [
+    "JobDir",
+    "append_jsonl",
+    "newest_first",
+    "now_iso",
+    "read_jsonl",
+    "stop_process",
+    "write_json_atomic",
+]
 
 LOG_TAIL_BYTES = 4000
+STARTING_GRACE_S = 30.0
+"""How long a job may show no runner process while it is being started."""
+_STATUSES = frozenset(status.value for status in JobStatus)
 
 
 def now_iso() -> str:
@@ -252,3 +276,131 @@ class JobDir:
         except FileNotFoundError:
             return ""
         return tail.decode("utf-8", "replace").strip()
+
+    # -- the runner ------------------------------------------------------------------
+    def start_runner(
+        self, command: Sequence[str], env: Mapping[str, str]
+    ) -> subprocess.Popen[bytes]:
+        """Start ``command`` detached in the job folder (its own session, so it outlives the
+        caller and :func:`stop_process` reaches its children), output appended to the log
+        after a header line, and record its pid. The caller keeps the ``Popen`` to reap it."""
+        with self.log_file.open("ab") as log:
+            log.write(f"--- {now_iso()} {' '.join(command)}\n".encode())
+            log.flush()
+            child = subprocess.Popen(
+                list(command),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.path,
+                env=dict(env),
+                start_new_session=True,
+            )
+        self.record_process(child.pid)
+        return child
+
+    def runner_alive(self, status: Mapping[str, Any]) -> bool:
+        """Whether the runner runs, or may be starting (no pid recorded yet, status
+        written less than :data:`STARTING_GRACE_S` ago)."""
+        if self.process() is not None:
+            return True
+        if self.process_file.is_file():
+            return False
+        updated = status.get("updated_at")
+        return bool(
+            updated and time.time() - datetime.fromisoformat(updated).timestamp() < STARTING_GRACE_S
+        )
+
+    def check_runner(self, status: dict[str, Any], runner: str) -> dict[str, Any]:
+        """``status``, or, when it says ``queued``/``running`` but the runner is gone,
+        the status rewritten as ``failed`` (code ``process_died``) with the end of the log
+        and an error event. ``runner`` names it in the message ("the training process")."""
+        if status.get("status") not in ("queued", "running") or self.runner_alive(status):
+            return status
+        status = self.read_status()  # it may have finished between the two reads
+        if status.get("status") not in ("queued", "running"):
+            return status
+        tail = self.log_tail()
+        self.add_event(f"{runner} died without finishing", level="error")
+        return self.update_status(
+            status="failed",
+            raw_status="process_died",
+            finished_at=now_iso(),
+            error={
+                "message": f"{runner} ended without finishing"
+                + (f"; end of its log:\n{tail}" if tail else ""),
+                "code": "process_died",
+            },
+        )
+
+    # -- as the core's types ---------------------------------------------------------
+    def job_state(self, provider: str, status: Mapping[str, Any] | None = None) -> JobState:
+        """The job as a :class:`~ftsdk.jobs.JobState` of ``provider``, from ``status`` (read
+        from disk when ``None``); an unknown status word reads as ``running``."""
+        status = self.read_status() if status is None else status
+        error = status.get("error")
+        word = status.get("status", "queued")
+        return JobState(
+            id=self.id,
+            provider=provider,
+            status=JobStatus(word if word in _STATUSES else "running"),
+            raw_status=status.get("raw_status", word),
+            base_model=status.get("base_model"),
+            method=status.get("method"),
+            created_at=status.get("created_at"),
+            started_at=status.get("started_at"),
+            finished_at=status.get("finished_at"),
+            trained_tokens=status.get("trained_tokens"),
+            step=status.get("step"),
+            total_steps=status.get("total_steps"),
+            error=JobError(**error) if error else None,
+            result_model=status.get("result_model"),
+            metadata=status.get("metadata") or {},
+        )
+
+    def job_events(self, after: str | None = None) -> list[JobEvent]:
+        """Events after the event ``after``, oldest first (an event's id is its line
+        number, so ids stay stable while the runner appends)."""
+        start = int(after) if after else 0
+        return [
+            JobEvent(
+                id=str(number),
+                created_at=row["created_at"],
+                level=row.get("level", "info"),
+                message=row["message"],
+                type=row.get("type", "message"),
+                step=row.get("step"),
+                metrics=row.get("metrics") or {},
+            )
+            for number, row in enumerate(self.events(), start=1)
+            if number > start and "message" in row
+        ]
+
+    def job_metrics(self) -> list[Metric]:
+        """One :class:`~ftsdk.jobs.Metric` per logged step."""
+        return [
+            Metric(step=row["step"], values=row["values"], created_at=row.get("created_at"))
+            for row in self.metrics()
+        ]
+
+
+def newest_first(states: Iterable[JobState], limit: int) -> list[JobState]:
+    """At most ``limit`` jobs, the newest first (jobs without a creation time last)."""
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return sorted(states, key=lambda state: state.created_at or oldest, reverse=True)[:limit]
+
+
+def stop_process(proc: Any, grace: float = 5.0) -> None:
+    """SIGTERM the process group of ``proc`` (a ``psutil.Process`` or ``None``), SIGKILL
+    it after ``grace`` seconds."""
+    if proc is None:
+        return
+    try:
+        pgid = os.getpgid(proc.pid)
+        os.killpg(pgid, signal.SIGTERM)
+        _, alive = psutil.wait_procs([proc], timeout=grace)
+        if alive:
+            os.killpg(pgid, signal.SIGKILL)
+            psutil.wait_procs(alive, timeout=grace)
+    except (ProcessLookupError, psutil.Error):
+        pass

@@ -140,6 +140,18 @@ class _Watch:
         self.last_status: JobStatus | None = None
         self.bar = progress_bar(desc=label, enabled=progress)
 
+    @staticmethod
+    def arrived(
+        new: list[JobEvent],
+        events: list[JobEvent],
+        on_event: Callable[[JobEvent], None] | None,
+    ) -> None:
+        """Keep the new events and hand each to ``on_event``."""
+        events.extend(new)
+        if on_event is not None:
+            for event in new:
+                on_event(event)
+
     def show(self, state: JobState, events: list[JobEvent]) -> bool:
         """Show the job's progress; whether it has ended."""
         postfix: dict[str, Any] = {"status": state.status.value}
@@ -315,6 +327,7 @@ class Job(_JobView):
         max_poll_interval: float = 30.0,
         progress: bool | None = None,
         raise_on_failure: bool = True,
+        on_event: Callable[[JobEvent], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> Job:
         """Block until the job succeeds, fails or is cancelled.
@@ -328,6 +341,8 @@ class Job(_JobView):
         :param progress: force the progress bar on or off.
         :param raise_on_failure: raise :class:`ftsdk.errors.JobFailed` when the job ends
             in any state but ``succeeded``.
+        :param on_event: called with each new event as it arrives, oldest first
+            (``ftsdk jobs watch`` prints them).
         :returns: this job, in its final state.
         """
         watch = _Watch(
@@ -342,7 +357,7 @@ class Job(_JobView):
             while True:
                 self.refresh()
                 if with_events:
-                    self._events.extend(self._fetch_events())
+                    watch.arrived(self._fetch_events(), self._events, on_event)
                 if watch.show(self.state, self._events):
                     break
                 sleep(watch.next_interval(self.state))

@@ -1,9 +1,13 @@
 """The lifecycle from the command line, against the emulator: train, list, show, watch,
-events, chat, delete — text and --json, with clear errors and exit codes."""
+events, chat, delete — text and --json, with clear errors and exit codes; and the real
+``ftsdk`` program in subprocesses, one starting a job and another attaching to it."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,6 +53,9 @@ def test_train_watch_chat_delete(emu: Emulator, tmp_path: Path) -> None:
     assert shown["result_model"].startswith(f"ft:{BASE}:emulator-org:cli:")
     code, out = run("jobs", "list")
     assert job["id"] in out
+    code, out = run("models", "list", "--json")
+    assert (code, [m["id"] for m in json.loads(out)]) == (0, [shown["result_model"]])
+    assert json.loads(out)[0]["job_id"] == job["id"]
     code, out = run("jobs", "events", job["id"])
     assert "Fine-tuning job started" in out
     assert out.index("Created fine-tuning job") < out.index("successfully completed")
@@ -89,3 +96,47 @@ def test_provider_settings_from_the_command_line(
     code, out = run("jobs", "list", "--set", "nonsense")
     assert code == 2
     assert "use KEY=VALUE" in out
+
+
+def test_the_real_program_and_a_second_process_watching(tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "train.jsonl", date_to_words_examples(20))
+    ftsdk_program = Path(sys.executable).with_name("ftsdk")
+    with Emulator(clock_speed=40) as emulator:
+        env = os.environ | {
+            "OPENAI_API_KEY": emulator.api_key,
+            "OPENAI_BASE_URL": emulator.openai_base_url,
+            "FTSDK_PROVIDER": "openai",
+            "FTSDK_NO_PROGRESS": "1",
+        }
+
+        def ftsdk(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [str(ftsdk_program), *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+
+        started = ftsdk("train", "--model", BASE, "--data", str(data), "--json")
+        assert started.returncode == 0, started.stderr
+        job_id = json.loads(started.stdout)["id"]
+        watcher = subprocess.Popen(
+            [str(ftsdk_program), "jobs", "watch", job_id],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        out, err = watcher.communicate(timeout=120)
+        assert watcher.returncode == 0, err
+        assert "succeeded" in out
+        assert "Fine-tuning job started" in out  # events followed as they came
+        listed = ftsdk("models", "list")
+        assert listed.returncode == 0
+        assert f"job={job_id}" in listed.stdout
+        missing = ftsdk("jobs", "watch", "ftjob-missing")
+        assert missing.returncode == 1
+        assert missing.stderr.startswith("error: NotFound")
+        assert emulator.api_key not in missing.stderr + out + err

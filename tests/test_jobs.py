@@ -98,7 +98,9 @@ def test_events_are_incremental_and_chronological(client: ftsdk.Client, train_fi
 
 def test_wait_does_not_swallow_events(client: ftsdk.Client, train_file: Path) -> None:
     job = client.train(base_model="tiny", training_data=train_file)
-    job.wait(sleep=no_sleep)
+    seen: list[str] = []
+    job.wait(sleep=no_sleep, on_event=lambda event: seen.append(event.id))
+    assert seen == ["ev-0", "ev-1", "ev-2"]  # each handed over once, as it arrived
     assert [e.id for e in job.events()] == ["ev-0", "ev-1", "ev-2"]
 
 

@@ -13,6 +13,7 @@ from ftsdk.cli.common import client_from, emit, handle_errors, provider_options
 
 if TYPE_CHECKING:
     from ftsdk import Job, JobSpec
+    from ftsdk.jobs import JobEvent
 
 __all__ = ["jobs", "train"]
 
@@ -135,15 +136,24 @@ def events(job_id: str, provider: str, settings: tuple[str, ...], as_json: bool)
     emit(
         as_json,
         [e.model_dump(mode="json") for e in found],
-        "\n".join(f"{e.created_at:%Y-%m-%d %H:%M:%S}  {e.level:<7} {e.message}" for e in found),
+        "\n".join(_event_line(e) for e in found),
     )
 
 
+def _event_line(event: JobEvent) -> str:
+    return f"{event.created_at:%Y-%m-%d %H:%M:%S}  {event.level:<7} {event.message}"
+
+
 def _watch(job: Job, as_json: bool) -> None:
+    from tqdm import tqdm
+
     from ftsdk.errors import JobFailed
 
+    def show(event: JobEvent) -> None:
+        tqdm.write(_event_line(event))  # above the progress bar, when there is one
+
     try:
-        job.wait()
+        job.wait(on_event=None if as_json else show)
     except JobFailed:
         emit(as_json, _job_json(job), _job_line(job))
         raise

@@ -1,4 +1,4 @@
-"""``ftsdk models``: chat with a model, deploy it, undeploy it, delete it."""
+"""``ftsdk models``: list fine-tuned models, chat with one, deploy it, undeploy it, delete it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,19 @@ __all__ = ["models"]
 
 @click.group()
 def models() -> None:
-    """Chat with, deploy, undeploy and delete models."""
+    """List, chat with, deploy, undeploy and delete models."""
+
+
+@models.command("list")
+@click.option("--limit", default=20, show_default=True, help="Look through this many jobs.")
+@provider_options
+@handle_errors
+def list_models(*, limit: int, provider: str, settings: tuple[str, ...], as_json: bool) -> None:
+    """The models your fine-tuning jobs made, newest first."""
+    found = client_from(provider, settings).models(limit=limit)
+    rows = [model.info.model_dump(mode="json", exclude_none=True) for model in found]
+    lines = [f"{m.id}  base={m.info.base_model}  job={m.info.job_id}" for m in found]
+    emit(as_json, rows, "\n".join(lines) or "no fine-tuned models yet")
 
 
 @models.command()

@@ -12,11 +12,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,8 +26,8 @@ from ftsdk import Capabilities, Provider, ProviderOptions
 from ftsdk.capabilities import DataFormat, Operation
 from ftsdk.credentials import resolve_secret, resolve_setting
 from ftsdk.errors import Conflict, InvalidRequest, NotFound, ProviderUnavailable
-from ftsdk.jobdir import JobDir, now_iso, write_json_atomic
-from ftsdk.jobs import JobError, JobEvent, JobState, JobStatus, Metric
+from ftsdk.jobdir import JobDir, newest_first, now_iso, stop_process, write_json_atomic
+from ftsdk.jobs import JobEvent, JobState, Metric
 from ftsdk.models import ChatParams, ChatResponse, ModelInfo, Usage
 from ftsdk.provider import TrainingRequest
 from ftsdk_autotrain import translate
@@ -37,7 +35,6 @@ from ftsdk_autotrain import translate
 __all__ = ["AutoTrainOptions", "AutoTrainProvider"]
 
 DEFAULT_HOME = "~/.cache/ftsdk"
-STARTING_GRACE_S = 30.0
 HOSTED_PREFIXES = ("spaces-", "ep-", "nvcf-")
 _FORMATS = {
     "sft": frozenset({DataFormat.CHAT, DataFormat.PROMPT_COMPLETION, DataFormat.TEXT}),
@@ -273,20 +270,7 @@ class AutoTrainProvider(Provider):
         if self.python:
             env["FTSDK_AUTOTRAIN_PYTHON"] = self.python
         env["PYTHONUNBUFFERED"] = "1"
-        with job.log_file.open("ab") as log:
-            log.write(f"--- {now_iso()} {' '.join(command)}\n".encode())
-            log.flush()
-            child = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=job.path,
-                env=env,
-                start_new_session=True,  # survives the caller; cancel signals the group
-            )
-        self._children[job.id] = child
-        job.record_process(child.pid)
+        self._children[job.id] = job.start_runner(command, env)
 
     # -- reading -----------------------------------------------------------------------
     def get_job(self, job_id: str) -> JobState:
@@ -302,22 +286,9 @@ class AutoTrainProvider(Provider):
             "space:"
         ):
             status = self._hosted_status(job, status)
-        if _unfinished(status) and not self._alive(job, status):
-            status = job.read_status()  # it may have finished between the two reads
-            if _unfinished(status):
-                tail = job.log_tail()
-                status = job.update_status(
-                    status="failed",
-                    raw_status="process_died",
-                    finished_at=now_iso(),
-                    error={
-                        "message": "the AutoTrain runner ended without finishing"
-                        + (f"; end of its log:\n{tail}" if tail else ""),
-                        "code": "process_died",
-                    },
-                )
-                job.add_event("the AutoTrain runner died without finishing", level="error")
-        return _to_state(job.id, status)
+        if _unfinished(status):
+            status = job.check_runner(status, "the AutoTrain runner")
+        return job.job_state(self.name, status)
 
     def _hosted_status(  # noqa: PLR0911 - one return per Space stage
         self, job: JobDir, status: dict[str, Any]
@@ -382,56 +353,20 @@ class AutoTrainProvider(Provider):
             return job.update_status(status="running", raw_status=f"space:{stage}")
         return status
 
-    def _alive(self, job: JobDir, status: dict[str, Any]) -> bool:
-        if job.process() is not None:
-            return True
-        if not job.process_file.is_file():
-            updated = status.get("updated_at")
-            if updated and time.time() - datetime.fromisoformat(updated).timestamp() < (
-                STARTING_GRACE_S
-            ):
-                return True
-        return False
-
     def list_jobs(self, *, limit: int) -> list[JobState]:
         """The newest jobs first."""
         if not self.jobs_dir.is_dir():
             return []
-        found = [
-            self._state(JobDir(folder))
-            for folder in self.jobs_dir.iterdir()
-            if (folder / "status.json").is_file()
-        ]
-        found.sort(key=lambda s: s.created_at or datetime.min.replace(tzinfo=UTC), reverse=True)
-        return found[:limit]
+        folders = [f for f in self.jobs_dir.iterdir() if (f / "status.json").is_file()]
+        return newest_first((self._state(JobDir(folder)) for folder in folders), limit)
 
     def list_events(self, job_id: str, *, after: str | None) -> list[JobEvent]:
         """Events after the event ``after`` (an event's id is its line number)."""
-        job = self._job(job_id)
-        start = int(after) if after else 0
-        events = []
-        for number, row in enumerate(job.events(), start=1):
-            if number <= start or "message" not in row:
-                continue
-            events.append(
-                JobEvent(
-                    id=str(number),
-                    created_at=row["created_at"],
-                    level=row.get("level", "info"),
-                    message=row["message"],
-                    type=row.get("type", "message"),
-                    step=row.get("step"),
-                    metrics=row.get("metrics") or {},
-                )
-            )
-        return events
+        return self._job(job_id).job_events(after)
 
     def list_metrics(self, job_id: str) -> list[Metric]:
         """One row per logged step (AutoTrain's ``on_log``; ``loss`` is ``train_loss``)."""
-        return [
-            Metric(step=row["step"], values=row["values"], created_at=row.get("created_at"))
-            for row in self._job(job_id).metrics()
-        ]
+        return self._job(job_id).job_metrics()
 
     # -- controlling ---------------------------------------------------------------------
     def cancel_job(self, job_id: str) -> JobState:
@@ -441,7 +376,7 @@ class AutoTrainProvider(Provider):
         if state.status.is_terminal:
             return state
         job.update_status(status="cancelled", raw_status="cancelled", finished_at=now_iso())
-        _stop(job.process())
+        stop_process(job.process())
         child = self._children.pop(job.id, None)
         if child is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -560,23 +495,6 @@ def _read_json(server: subprocess.Popen[str]) -> dict[str, Any] | None:
     return None
 
 
-def _stop(proc: Any, grace: float = 5.0) -> None:
-    """SIGTERM the process group of ``proc``, SIGKILL it after ``grace`` seconds."""
-    if proc is None:
-        return
-    import psutil  # type: ignore[import-untyped]
-
-    try:
-        pgid = os.getpgid(proc.pid)
-        os.killpg(pgid, signal.SIGTERM)
-        _, alive = psutil.wait_procs([proc], timeout=grace)
-        if alive:
-            os.killpg(pgid, signal.SIGKILL)
-            psutil.wait_procs(alive, timeout=grace)
-    except (ProcessLookupError, psutil.Error):
-        pass
-
-
 def _local_path(ref: Any) -> Path:
     if ref is None or ref.path is None or not Path(ref.path).is_file():
         raise InvalidRequest(
@@ -689,27 +607,3 @@ def _compatible_model(path: Path, view: Path) -> Path:
     write_json_atomic(view / "config.json", config)
     (view / "chat_template.jinja").unlink(missing_ok=True)
     return view
-
-
-_STATUSES = {s.value for s in JobStatus}
-
-
-def _to_state(job_id: str, status: dict[str, Any]) -> JobState:
-    error = status.get("error")
-    word = status.get("status", "queued")
-    return JobState(
-        id=job_id,
-        provider="autotrain",
-        status=JobStatus(word if word in _STATUSES else "running"),
-        raw_status=status.get("raw_status", word),
-        base_model=status.get("base_model"),
-        method=status.get("method"),
-        created_at=status.get("created_at"),
-        started_at=status.get("started_at"),
-        finished_at=status.get("finished_at"),
-        step=status.get("step"),
-        total_steps=status.get("total_steps"),
-        error=JobError(**error) if error else None,
-        result_model=status.get("result_model"),
-        metadata=status.get("metadata") or {},
-    )

@@ -18,7 +18,7 @@ import pytest
 import ftsdk
 from ftsdk.errors import InvalidRequest, JobFailed
 from ftsdk.jobs import JobStatus
-from ftsdk.testing.data import date_to_words_examples, write_jsonl
+from ftsdk.testing.local import DPO_DATES, SFT_DATES, preference_files
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # the first one may build the runtime
 
@@ -50,7 +50,7 @@ def test_sft_the_trl_jobspec_is_watched_from_a_second_process_and_chats(
     job = client.train(  # the JobSpec of the TRL provider's full-SFT test
         base_model=str(tiny_model),
         training_data=train,
-        method=ftsdk.SFT(epochs=6, batch_size=16, learning_rate=3e-3),
+        method=SFT_DATES,
         seed=0,
         provider_options=FAST | {"logging_steps": 4},
     )
@@ -86,30 +86,17 @@ def test_sft_the_trl_jobspec_is_watched_from_a_second_process_and_chats(
 def test_dpo_on_the_trl_tests_preference_pairs_with_lora(
     client: ftsdk.Client, tiny_model: Path, tmp_path: Path
 ) -> None:
-    rows = []
-    for row in date_to_words_examples(32, seed=3):  # the TRL DPO test's pairs
-        *prompt, answer = row["messages"]
-        wrong = answer["content"].replace(",", "th,", 1)
-        rows.append(
-            {
-                "input": {"messages": prompt},
-                "preferred_output": [answer],
-                "non_preferred_output": [{"role": "assistant", "content": wrong}],
-            }
-        )
-    pairs = write_jsonl(tmp_path / "pairs.jsonl", rows)
-    with pytest.raises(InvalidRequest, match="max_steps"):  # TRL's max_steps=6: not honoured
+    pairs = preference_files(tmp_path)  # the TRL DPO test's pairs
+    with pytest.raises(InvalidRequest, match="max_steps"):  # not honoured: refused, not dropped
         client.train(
             base_model=str(tiny_model),
             training_data=pairs,
-            method=ftsdk.DPO(beta=0.1, max_steps=6, batch_size=8, learning_rate=1e-3),
+            method=DPO_DATES.model_copy(update={"max_steps": 6}),
         )
-    job = client.train(
+    job = client.train(  # the JobSpec of the TRL provider's DPO test
         base_model=str(tiny_model),
         training_data=pairs,
-        method=ftsdk.DPO(
-            beta=0.1, epochs=1, batch_size=8, learning_rate=1e-3, adapter="lora", lora_r=8
-        ),
+        method=DPO_DATES,
         provider_options=FAST | {"logging_steps": 1},
     )
     job.wait(poll_interval=0.5, progress=False)

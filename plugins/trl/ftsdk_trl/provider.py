@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -21,23 +20,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psutil  # type: ignore[import-untyped]
 from pydantic import PositiveFloat, PositiveInt, SecretStr
 
 from ftsdk import Capabilities, Provider, ProviderOptions
 from ftsdk.capabilities import DataFormat, Operation
 from ftsdk.credentials import resolve_secret, resolve_setting
 from ftsdk.errors import Conflict, InvalidRequest, MissingCredentials, NotFound
-from ftsdk.jobdir import JobDir, now_iso, write_json_atomic
-from ftsdk.jobs import Checkpoint, JobError, JobEvent, JobState, JobStatus, Metric
+from ftsdk.jobdir import JobDir, newest_first, now_iso, stop_process, write_json_atomic
+from ftsdk.jobs import Checkpoint, JobEvent, JobState, JobStatus, Metric
 from ftsdk.models import ChatParams, ChatResponse, ModelInfo
 from ftsdk.provider import TrainingRequest
 
 __all__ = ["TRLOptions", "TRLProvider", "launch_command"]
 
 DEFAULT_HOME = "~/.cache/ftsdk"
-STARTING_GRACE_S = 30.0
-"""How long a job may show no process while it is being started."""
 
 _COMMON = frozenset(
     {
@@ -231,20 +227,7 @@ class TRLProvider(Provider):
             "HF_HUB_OFFLINE": "1",  # the base model was resolved to local files
             "HF_HUB_DISABLE_PROGRESS_BARS": "1",
         }
-        with job.log_file.open("ab") as log:
-            log.write(f"--- {now_iso()} {' '.join(command)}\n".encode())
-            log.flush()
-            child = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=job.path,
-                env=env,
-                start_new_session=True,  # survives the caller; cancel signals the group
-            )
-        self._children[job.id] = child
-        job.record_process(child.pid)
+        self._children[job.id] = job.start_runner(command, env)
 
     # -- reading -----------------------------------------------------------------------
     def get_job(self, job_id: str) -> JobState:
@@ -255,73 +238,23 @@ class TRLProvider(Provider):
         child = self._children.get(job.id)
         if child is not None and child.poll() is not None:
             self._children.pop(job.id, None)  # reaped: no zombie left for psutil to see
-        status = job.read_status()
-        if status.get("status") in ("queued", "running") and not self._alive(job, status):
-            status = job.read_status()  # it may have finished between the two reads
-            if status.get("status") in ("queued", "running"):
-                tail = job.log_tail()
-                status = job.update_status(
-                    status="failed",
-                    raw_status="process_died",
-                    finished_at=now_iso(),
-                    error={
-                        "message": "the training process ended without finishing"
-                        + (f"; end of its log:\n{tail}" if tail else ""),
-                        "code": "process_died",
-                    },
-                )
-                job.add_event("the training process died without finishing", level="error")
-        return _to_state(job.id, status)
-
-    def _alive(self, job: JobDir, status: dict[str, Any]) -> bool:
-        if job.process() is not None:
-            return True
-        if not job.process_file.is_file():  # being started right now
-            updated = status.get("updated_at")
-            if updated and time.time() - datetime.fromisoformat(updated).timestamp() < (
-                STARTING_GRACE_S
-            ):
-                return True
-        return False
+        status = job.check_runner(job.read_status(), "the training process")
+        return job.job_state(self.name, status)
 
     def list_jobs(self, *, limit: int) -> list[JobState]:
         """The newest jobs first."""
         if not self.jobs_dir.is_dir():
             return []
-        found = []
-        for folder in sorted(self.jobs_dir.iterdir(), reverse=True):
-            if (folder / "status.json").is_file():
-                found.append(self._state(JobDir(folder)))
-        found.sort(key=lambda s: s.created_at or datetime.min.replace(tzinfo=UTC), reverse=True)
-        return found[:limit]
+        folders = [f for f in self.jobs_dir.iterdir() if (f / "status.json").is_file()]
+        return newest_first((self._state(JobDir(folder)) for folder in folders), limit)
 
     def list_events(self, job_id: str, *, after: str | None) -> list[JobEvent]:
         """Events after the event ``after`` (an event's id is its line number)."""
-        job = self._job(job_id)
-        start = int(after) if after else 0
-        events = []
-        for number, row in enumerate(job.events(), start=1):
-            if number <= start or "message" not in row:
-                continue
-            events.append(
-                JobEvent(
-                    id=str(number),
-                    created_at=row["created_at"],
-                    level=row.get("level", "info"),
-                    message=row["message"],
-                    type=row.get("type", "message"),
-                    step=row.get("step"),
-                    metrics=row.get("metrics") or {},
-                )
-            )
-        return events
+        return self._job(job_id).job_events(after)
 
     def list_metrics(self, job_id: str) -> list[Metric]:
         """One row per logged step."""
-        return [
-            Metric(step=row["step"], values=row["values"], created_at=row.get("created_at"))
-            for row in self._job(job_id).metrics()
-        ]
+        return self._job(job_id).job_metrics()
 
     def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
         """Complete checkpoints; their ``model`` is the folder, usable with ``chat``."""
@@ -346,7 +279,7 @@ class TRLProvider(Provider):
         state = self._state(job)
         if state.status.is_terminal:
             return state
-        _stop(job.process())
+        stop_process(job.process())
         self._reap(job.id)
         job.update_status(status="cancelled", raw_status="cancelled", finished_at=now_iso())
         job.add_event("cancelled")
@@ -498,21 +431,6 @@ def _visible_gpus() -> int:
     return sum(1 for line in out.stdout.splitlines() if line.startswith("GPU "))
 
 
-def _stop(proc: Any, grace: float = 5.0) -> None:
-    """SIGTERM the process group of ``proc``, SIGKILL it after ``grace`` seconds."""
-    if proc is None:
-        return
-    try:
-        pgid = os.getpgid(proc.pid)
-        os.killpg(pgid, signal.SIGTERM)
-        _, alive = psutil.wait_procs([proc], timeout=grace)
-        if alive:
-            os.killpg(pgid, signal.SIGKILL)
-            psutil.wait_procs(alive, timeout=grace)
-    except (ProcessLookupError, psutil.Error):
-        pass
-
-
 def resolve_base_model(name: str) -> Path:
     """A local folder for ``name``: the folder itself, or a Hugging Face id already in the
     local cache. Never downloads.
@@ -595,28 +513,3 @@ def _check_qlora() -> None:
             "use adapter='lora' or 'full' on the CPU",
             field="method.adapter",
         )
-
-
-_STATUSES = {s.value for s in JobStatus}
-
-
-def _to_state(job_id: str, status: dict[str, Any]) -> JobState:
-    error = status.get("error")
-    word = status.get("status", "queued")
-    return JobState(
-        id=job_id,
-        provider="trl",
-        status=JobStatus(word if word in _STATUSES else "running"),
-        raw_status=status.get("raw_status", word),
-        base_model=status.get("base_model"),
-        method=status.get("method"),
-        created_at=status.get("created_at"),
-        started_at=status.get("started_at"),
-        finished_at=status.get("finished_at"),
-        trained_tokens=status.get("trained_tokens"),
-        step=status.get("step"),
-        total_steps=status.get("total_steps"),
-        error=JobError(**error) if error else None,
-        result_model=status.get("result_model"),
-        metadata=status.get("metadata") or {},
-    )

@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import os
-import signal
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,9 +7,8 @@ from typing import Any
 import pytest
 
 import ftsdk
-from ftsdk.testing.data import date_to_words_examples, write_jsonl
+from ftsdk.testing.local import child_env, date_files, stop_runners
 from ftsdk_trl import tiny
-from ftsdk_trl.jobdir import JobDir
 
 
 @pytest.fixture(scope="session")
@@ -26,14 +22,7 @@ def home(tmp_path: Path) -> Iterator[Path]:
     """A fresh ftsdk home; every runner started under it is killed at the end."""
     path = tmp_path / "home"
     yield path
-    for folder in (path / "trl" / "jobs").glob("*"):
-        proc = JobDir(folder).process()
-        if proc is not None:
-            try:
-                os.killpg(os.getpgid(proc.pid), signal.SIGKILL)
-                proc.wait(timeout=10)
-            except (ProcessLookupError, OSError):
-                pass
+    stop_runners(path / "trl" / "jobs")
 
 
 @pytest.fixture
@@ -45,14 +34,10 @@ def client(home: Path) -> Iterator[ftsdk.Client]:
 @pytest.fixture
 def dates(tmp_path: Path) -> tuple[Path, list[dict[str, Any]]]:
     """1,000 training examples on disk, and 30 held-out ones."""
-    rows = date_to_words_examples(1030, seed=0)
-    return write_jsonl(tmp_path / "train.jsonl", rows[:1000]), rows[1000:]
+    return date_files(tmp_path)
 
 
 @pytest.fixture
 def subprocess_env(home: Path) -> dict[str, str]:
     """The environment a second process needs to see this test's jobs and code."""
-    env = dict(os.environ)
-    env["FTSDK_HOME"] = str(home)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    return env
+    return child_env(home)

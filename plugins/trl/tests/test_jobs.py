@@ -18,7 +18,8 @@ import pytest
 import ftsdk
 from ftsdk.errors import Conflict, InvalidDataset, InvalidRequest, JobFailed
 from ftsdk.jobs import Job, JobStatus
-from ftsdk.testing.data import date_to_words_examples, write_jsonl
+from ftsdk.testing.data import date_to_words_examples
+from ftsdk.testing.local import DPO_DATES, SFT_DATES, preference_files
 
 pytestmark = pytest.mark.slow
 
@@ -73,7 +74,7 @@ def test_full_sft_learns_and_is_watched_from_a_second_process(
     job = client.train(
         base_model=str(tiny_model),
         training_data=train,
-        method=ftsdk.SFT(epochs=6, batch_size=16, learning_rate=3e-3),
+        method=SFT_DATES,
         seed=0,
         provider_options=FAST | {"logging_steps": 10},
     )
@@ -129,26 +130,14 @@ def test_lora_trains_an_adapter_that_chats(
 
 
 def test_dpo_on_preference_pairs(client: ftsdk.Client, tiny_model: Path, tmp_path: Path) -> None:
-    rows = []
-    for row in date_to_words_examples(32, seed=3):
-        *prompt, answer = row["messages"]
-        wrong = answer["content"].replace(",", "th,", 1)
-        rows.append(
-            {
-                "input": {"messages": prompt},
-                "preferred_output": [answer],
-                "non_preferred_output": [{"role": "assistant", "content": wrong}],
-            }
-        )
-    pairs = write_jsonl(tmp_path / "pairs.jsonl", rows)
-    job = client.train(
+    job = client.train(  # the JobSpec and data of the AutoTrain provider's DPO test
         base_model=str(tiny_model),
-        training_data=pairs,
-        method=ftsdk.DPO(beta=0.1, max_steps=6, batch_size=8, learning_rate=1e-3),
+        training_data=preference_files(tmp_path),
+        method=DPO_DATES,
         provider_options=FAST,
     )
     job.wait(poll_interval=0.5, progress=False)
-    assert job.state.step == 6
+    assert job.state.step == 4  # 32 pairs / 8, one epoch
     last = job.metrics()[-1].values
     assert "rewards/accuracies" in last
     assert "train_loss" in last

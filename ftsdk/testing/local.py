@@ -1,0 +1,70 @@
+"""Helpers for testing local providers (TRL, AutoTrain, yours): job folders whose runners
+must not outlive a test, the environment a second process needs to watch them, and the
+date-to-words data the built-in local providers' tests train on::
+
+    @pytest.fixture
+    def home(tmp_path):
+        yield tmp_path / "home"
+        stop_runners(tmp_path / "home" / "myprovider" / "jobs")
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ftsdk.jobdir import JobDir, stop_process
+from ftsdk.spec import DPO, SFT
+from ftsdk.testing.data import date_to_words_examples, write_jsonl
+
+__all__ = ["DPO_DATES", "SFT_DATES", "child_env", "date_files", "preference_files", "stop_runners"]
+
+SFT_DATES = SFT(epochs=6, batch_size=16, learning_rate=3e-3)
+"""The method every local provider's SFT test trains the tiny model with on
+:func:`date_files` (1,000 examples: ~95 % exact match after it)."""
+DPO_DATES = DPO(beta=0.1, epochs=1, batch_size=8, learning_rate=1e-3, adapter="lora", lora_r=8)
+"""The method every local provider's DPO test trains with on :func:`preference_files`."""
+
+
+def stop_runners(jobs_dir: Path) -> None:
+    """Kill the runner (and its process group) of every job folder under ``jobs_dir``."""
+    for folder in sorted(jobs_dir.glob("*")):
+        stop_process(JobDir(folder).process(), grace=0.5)
+
+
+def child_env(home: Path, **extra: str) -> dict[str, str]:
+    """This process's environment, with ``FTSDK_HOME=home``, this interpreter's import path
+    (so a child imports the same code) and ``extra``."""
+    env = dict(os.environ)
+    env["FTSDK_HOME"] = str(home)
+    env["PYTHONPATH"] = os.pathsep.join(path for path in sys.path if path)
+    env.update(extra)
+    return env
+
+
+def date_files(
+    folder: Path, *, train: int = 1000, held_out: int = 30, seed: int = 0
+) -> tuple[Path, list[dict[str, Any]]]:
+    """``train`` date-to-words chat examples written to ``folder/train.jsonl``, and
+    ``held_out`` more (not in the file) to test the model on."""
+    rows = date_to_words_examples(train + held_out, seed=seed)
+    return write_jsonl(folder / "train.jsonl", rows[:train]), rows[train:]
+
+
+def preference_files(folder: Path, *, pairs: int = 32, seed: int = 3) -> Path:
+    """``pairs`` preference pairs in OpenAI's DPO shape written to ``folder/pairs.jsonl``:
+    the right date in words preferred over one with a wrong ordinal ("Marchth,")."""
+    rows = []
+    for row in date_to_words_examples(pairs, seed=seed):
+        *prompt, answer = row["messages"]
+        wrong = answer["content"].replace(",", "th,", 1)
+        rows.append(
+            {
+                "input": {"messages": prompt},
+                "preferred_output": [answer],
+                "non_preferred_output": [{"role": "assistant", "content": wrong}],
+            }
+        )
+    return write_jsonl(folder / "pairs.jsonl", rows)
