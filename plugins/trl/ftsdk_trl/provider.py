@@ -40,6 +40,7 @@ _COMMON = frozenset(
         "epochs",
         "batch_size",
         "learning_rate",
+        "learning_rate_multiplier",
         "max_steps",
         "warmup_ratio",
         "weight_decay",
@@ -160,6 +161,16 @@ class TRLProvider(Provider):
         spec = request.spec
         method = spec.method.model_dump(mode="json")
         options: dict[str, Any] = request.options.model_dump(mode="json")
+        if method.get("learning_rate") and method.get("learning_rate_multiplier") not in (
+            None,
+            "auto",
+        ):
+            raise InvalidRequest(
+                "method: give learning_rate (absolute) or learning_rate_multiplier (of the "
+                "default), not both",
+                field="method.learning_rate_multiplier",
+                provider=self.name,
+            )
         model_path = resolve_base_model(spec.base_model)
         if method.get("adapter") == "qlora":
             _check_qlora()

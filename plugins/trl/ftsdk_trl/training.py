@@ -33,14 +33,24 @@ def device_kind() -> str:
 
 
 def resolve_hyperparameters(method: dict[str, Any]) -> dict[str, Any]:
-    """The job's hyperparameters with every default filled in."""
+    """The job's hyperparameters with every default filled in. ``learning_rate_multiplier``
+    scales the default learning rate (as OpenAI's does theirs); ``learning_rate`` sets it.
+
+    >>> resolve_hyperparameters({"learning_rate_multiplier": 10})["learning_rate"]
+    0.0002
+    >>> resolve_hyperparameters({"adapter": "lora"})["learning_rate"]
+    0.0002
+    """
     adapter = method.get("adapter") or "full"
     resolved = {
         "type": method.get("type", "sft"),
         "adapter": adapter,
         "epochs": _value(method.get("epochs"), DEFAULTS["epochs"]),
         "batch_size": _value(method.get("batch_size"), DEFAULTS["batch_size"]),
-        "learning_rate": _value(method.get("learning_rate"), DEFAULTS["learning_rate"][adapter]),
+        "learning_rate": _value(
+            method.get("learning_rate"),
+            DEFAULTS["learning_rate"][adapter] * _value(method.get("learning_rate_multiplier"), 1),
+        ),
         "max_steps": _value(method.get("max_steps"), -1),
         "warmup_ratio": _value(method.get("warmup_ratio"), 0.0),
         "weight_decay": _value(method.get("weight_decay"), 0.0),

@@ -362,3 +362,15 @@ def test_runner_entry_point_reports_a_crash(tmp_path: Path) -> None:
     status = job.read_status()
     assert status["status"] == "failed"
     assert "KeyError" in status["error"]["message"]
+
+
+def test_learning_rate_and_its_multiplier_together_are_refused(
+    client: ftsdk.Client, tiny_model: Path, dates: tuple[Path, list[dict[str, Any]]]
+) -> None:
+    with pytest.raises(InvalidRequest, match=r"method: give learning_rate .* not both"):
+        client.train(
+            base_model=str(tiny_model),
+            training_data=dates[0],
+            method=ftsdk.SFT(learning_rate=1e-3, learning_rate_multiplier=2),
+        )
+    assert client.jobs() == []
