@@ -297,10 +297,11 @@ def client(
 ) -> Client:
     """A client for the provider registered as ``name``.
 
+    >>> # ftsdk.client("openai", api_key="sk-...")
+
     :param config: the provider's own settings (credentials, endpoint...); credentials
         left out are read from the provider's usual environment variables.
     :param registry: look the provider up here instead of the installed plugins.
-
-    >>> # ftsdk.client("openai", api_key="sk-...")
+    :param retry: the retry policy (default: :meth:`RetryPolicy.from_env`).
     """
     return Client(resolve_provider(name, registry, config), retry=retry)

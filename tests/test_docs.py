@@ -3,10 +3,14 @@ environment variable and built-in provider is documented, and local links resolv
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import inspect
 import re
 from pathlib import Path
+from types import ModuleType, SimpleNamespace
 
+import click
 import pytest
 
 import ftsdk
@@ -101,22 +105,24 @@ def test_readme_gives_two_commands_that_ci_runs() -> None:
         assert (ROOT / command).stat().st_mode & 0o111
 
 
-def test_every_cli_command_is_documented() -> None:
-    import click
-
+def cli_commands() -> dict[str, click.Command]:
+    """Every command under ``ftsdk``, by its full command line, walked recursively."""
     from ftsdk.cli import main
 
-    guide = (ROOT / "docs" / "guide" / "cli.md").read_text()
-
-    def walk(group: click.Group, prefix: str) -> list[str]:
-        names = []
+    def walk(group: click.Group, prefix: str) -> dict[str, click.Command]:
+        found: dict[str, click.Command] = {}
         for name, command in group.commands.items():
-            names.append(f"{prefix} {name}")
+            found[f"{prefix} {name}"] = command
             if isinstance(command, click.Group):
-                names += walk(command, f"{prefix} {name}")
-        return names
+                found |= walk(command, f"{prefix} {name}")
+        return found
 
-    for name in walk(main, "ftsdk"):
+    return walk(main, "ftsdk")
+
+
+def test_every_cli_command_is_documented() -> None:
+    guide = (ROOT / "docs" / "guide" / "cli.md").read_text()
+    for name in cli_commands():
         parent, _, leaf = name.rpartition(" ")
         assert name in guide or (parent in guide and f"{leaf} ID" in guide), name
 
@@ -126,3 +132,53 @@ def test_local_links_resolve() -> None:
         for target in re.findall(r"\]\(([^)#]+)\)", page.read_text()):
             if "://" not in target:
                 assert (page.parent / target).exists(), (page, target)
+
+
+def docs_hook(name: str) -> ModuleType:
+    """A module of ``docs/hooks``, loaded the way MkDocs loads it: from its file."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "docs" / "hooks" / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_cli_reference_covers_every_command_and_option() -> None:
+    hook = docs_hook("cli_reference")
+    page = SimpleNamespace(file=SimpleNamespace(src_uri=hook.PAGE))
+    source = (ROOT / "docs" / hook.PAGE).read_text()
+    rendered = hook.on_page_markdown(source, page=page)
+    sections = re.split(r"^## ", rendered, flags=re.M)[1:]
+    by_name = {section.split("`")[1]: section for section in sections}
+    assert set(by_name) == {"ftsdk", *cli_commands()}
+    for name, command in cli_commands().items():
+        section = by_name[name]
+        assert f"```text\n{name} [OPTIONS]" in section, name
+        for param in command.params:
+            if isinstance(param, click.Option) and not param.hidden:
+                rows = [line for line in section.splitlines() if line.startswith("| `")]
+                row = next((r for r in rows if param.opts[0] in r.split("|")[1]), None)
+                assert row is not None, (name, param.opts[0])
+                assert all(opt in row for opt in param.opts + param.secondary_opts), row
+        if command.help:
+            assert command.help.split("\n")[0].strip()[:40] in section, name
+
+
+def test_the_cli_reference_page_is_built_by_the_hook() -> None:
+    config = (ROOT / "mkdocs.yml").read_text()
+    assert "\n  - docs/hooks/cli_reference.py\n" in config
+    assert " reference/cli.md\n" in config
+
+
+@pytest.mark.parametrize("module", ["ftsdk", "ftsdk.dataset", "ftsdk.testing.emulator"])
+def test_every_public_name_is_in_the_api_reference(module: str) -> None:
+    reference = "\n".join(
+        page.read_text() for page in (ROOT / "docs" / "reference" / "api").glob("*.md")
+    )
+    names = set(importlib.import_module(module).__all__) - {"__version__", "errors"}
+    # A name that ftsdk also exports is documented once, as ftsdk.NAME.
+    paths = {name: "ftsdk" if name in ftsdk.__all__ else module for name in names}
+    missing = sorted(name for name in names if f"::: {paths[name]}.{name}\n" not in reference)
+    assert not missing, f"add `::: {module}.NAME` to a page of docs/reference/api: {missing}"
+    assert "::: ftsdk.errors\n" in reference
