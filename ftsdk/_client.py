@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import uuid
 from collections.abc import Callable
@@ -205,11 +206,13 @@ class Client:
             target: Target | None = Target.for_model(self.name, spec.base_model)
         except InvalidRequest:
             target = None  # no recorded rules for this provider/model: check the format
-        for source in (spec.training_data, spec.validation_data):
+        # The provider's minimum number of examples is a rule of the training file only.
+        held_out = None if target is None else dataclasses.replace(target, min_examples=None)
+        for source, rules in ((spec.training_data, target), (spec.validation_data, held_out)):
             if source is None or isinstance(source, FileRef):
                 continue
             dataset = source if isinstance(source, Dataset) else Dataset.load(source)
-            dataset.validate(target, epochs=spec.method.epochs).raise_for_errors()
+            dataset.validate(rules, epochs=spec.method.epochs).raise_for_errors()
 
     # -- jobs --------------------------------------------------------------------------
     def train(

@@ -239,3 +239,15 @@ def test_unaccepted_hyperparameter_fails_before_any_request(
     with pytest.raises(InvalidRequest, match=r"method\.learning_rate"):
         client.train(base_model=BASE, training_data=train_path, method=SFT(learning_rate=1e-4))
     assert emulator.requests == []
+
+
+def test_the_minimum_of_examples_is_a_rule_of_the_training_file_only(
+    client: ftsdk.Client, emulator: Emulator, tmp_path: Path
+) -> None:
+    train = write_jsonl(tmp_path / "train.jsonl", date_to_words_examples(12))
+    valid = write_jsonl(tmp_path / "valid.jsonl", date_to_words_examples(3, seed=1))
+    job = client.train(base_model=BASE, training_data=train, validation_data=valid)
+    assert job.wait(poll_interval=0.02).status is JobStatus.SUCCEEDED
+    with pytest.raises(ftsdk.errors.InvalidDataset, match="needs at least 10"):
+        client.train(base_model=BASE, training_data=valid)
+    assert len(emulator.jobs) == 1
