@@ -77,9 +77,8 @@ def training_curves(
     accuracy = [n for n in ACCURACIES if any(n in m.values for m in metrics)]
     figure = _figure(9.0 if accuracy else 6.0, 3.4)
     axes = figure.subplots(1, 2 if accuracy else 1, squeeze=False)[0]
-    for ax, names, label in ((axes[0], LOSSES, "loss"), (axes[-1], accuracy, "accuracy")):
-        if not names or (label == "accuracy" and not accuracy):
-            continue
+    panels = [(axes[0], LOSSES, "loss")] + ([(axes[1], accuracy, "accuracy")] if accuracy else [])
+    for ax, names, label in panels:
         for name in names:
             points = [(m.step, m.values[name]) for m in metrics if name in m.values]
             if points:
@@ -96,9 +95,10 @@ def training_curves(
 
 def comparison_bars(report: ComparisonReport, *, path: str | Path | None = None) -> bytes:
     """Base versus fine-tuned: quality per scorer, mean prompt and completion tokens per
-    request, and cost per 1,000 requests (when priced), as PNG bytes."""
+    request, and cost per 1,000 requests (when either side costs something), as PNG bytes."""
     b, t = report.base.summary, report.tuned.summary
-    priced = b.cost_per_1k is not None and t.cost_per_1k is not None
+    # A cost panel only where there is a cost to show (local models cost 0 per token).
+    priced = bool(b.cost_per_1k or t.cost_per_1k)
     figure = _figure(11.0 if priced else 8.0, 3.6)
     axes = figure.subplots(1, 3 if priced else 2)
     width = 0.38
@@ -124,7 +124,8 @@ def comparison_bars(report: ComparisonReport, *, path: str | Path | None = None)
     )
     axes[0].set_title("quality (0-1)")
     axes[0].set_ylim(0, 1.12)
-    axes[0].legend(fontsize=8, loc="upper left")
+    handles, names = axes[0].get_legend_handles_labels()
+    figure.legend(handles, names, loc="outside lower center", ncols=2, fontsize=9)
     bars(
         axes[1],
         ["prompt", "completion"],

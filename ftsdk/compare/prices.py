@@ -74,7 +74,7 @@ def inference_price(
     (``base_model``, or the base named in an OpenAI ``ft:`` id).
 
     >>> price = inference_price("openai", "ft:gpt-4o-mini-2024-07-18:org:x:1", fine_tuned=True)
-    >>> price.input, price.output, price.source[:39]
+    >>> price.input, price.output, price.source[:38]
     (0.3, 1.2, 'openai price table recorded 2026-11-25')
     >>> inference_price("trl", "/models/tiny", fine_tuned=False).input
     0.0

@@ -150,6 +150,8 @@ def _number(value: float | None, digits: int = 3, *, sign: bool = False) -> str:
 def _money(value: float | None, *, sign: bool = False) -> str:
     if value is None:
         return "n/a"
+    if value == 0:
+        return "$0"
     text = f"{abs(value):.4f}" if abs(value) >= 0.01 or value == 0 else f"{abs(value):.3g}"
     prefix = ("-" if value < 0 else "+") if sign else ("-" if value < 0 else "")
     return f"{prefix}${text}"

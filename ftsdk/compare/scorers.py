@@ -148,7 +148,7 @@ class JudgeError(ValueError):
 
 
 _SCORE = re.compile(
-    r"score\W{0,3}\s*(?:is|of|=|:)?\s*\**\s*(-?\d+(?:\.\d+)?)\s*(?:/\s*(\d+(?:\.\d+)?))?",
+    r"score\**\s*(?:is|of)?\s*[:=]?\s*\**\s*(-?\d+(?:\.\d+)?)\s*(?:/\s*(\d+(?:\.\d+)?))?",
     re.IGNORECASE,
 )
 _BARE = re.compile(r"^\**\s*(-?\d+(?:\.\d+)?)\s*(?:/\s*(\d+(?:\.\d+)?))?\s*\**\.?$")
