@@ -141,6 +141,14 @@ def difference(base: Summary, tuned: Summary) -> Difference:
     )
 
 
+def _has_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _number(value: float | None, digits: int = 3, *, sign: bool = False) -> str:
     if value is None:
         return "n/a"
@@ -286,9 +294,7 @@ class ComparisonReport(BaseModel):
             metrics = job.metrics()
         figures: list[tuple[str, bytes]] = []
         if plots is None:
-            from importlib.util import find_spec
-
-            plots = find_spec("matplotlib") is not None
+            plots = _has_matplotlib()
         if plots:
             from ftsdk.compare import plots as charts
 

@@ -157,15 +157,18 @@ def test_the_price_table_is_data_with_sources_and_dates() -> None:
     tuned = inference_price(
         "openai", "ft:gpt-4o-mini-2024-07-18:org:x:1", fine_tuned=True, base_model=None
     )
-    assert base is not None and (base.input, base.output) == (0.15, 0.6)
-    assert tuned is not None and (tuned.input, tuned.output) == (0.3, 1.2)
+    assert base is not None
+    assert (base.input, base.output) == (0.15, 0.6)
+    assert tuned is not None
+    assert (tuned.input, tuned.output) == (0.3, 1.2)
     assert "2026-11-25" in tuned.source
     for name, prices in table["openai"]["models"].items():  # fine-tuned never cheaper
         assert prices["fine_tuned"]["input"] >= prices["base"]["input"], name
     assert inference_price("azure", "gpt-4o-mini", fine_tuned=False) is None
     assert inference_price("openai", "no-such-model", fine_tuned=False) is None
     local = inference_price("trl", "/models/tiny", fine_tuned=True)
-    assert local is not None and (local.input, local.output) == (0.0, 0.0)
+    assert local is not None
+    assert (local.input, local.output) == (0.0, 0.0)
 
 
 def test_eval_set_problems_are_listed_with_their_lines(tmp_path: Path) -> None:
@@ -186,7 +189,7 @@ def test_eval_set_problems_are_listed_with_their_lines(tmp_path: Path) -> None:
     assert problems[1].startswith("eval.jsonl:3: not a chat example")
     assert problems[2].startswith("eval.jsonl:4: not valid JSON")
     assert str(caught.value) == "eval.jsonl: 3 item(s) are not usable as eval examples"
-    with pytest.raises(InvalidRequest, match="no such file 'missing.jsonl'"):
+    with pytest.raises(InvalidRequest, match=r"no such file 'missing\.jsonl'"):
         load_eval_set("missing.jsonl")
     rows = date_to_words_examples(2)
     name, items = load_eval_set(rows)
