@@ -15,7 +15,10 @@ import argparse
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ftsdk.compare import ComparisonReport
 
 __all__ = ["main", "sparkline"]
 
@@ -33,6 +36,18 @@ def sparkline(values: list[float]) -> str:
     low, high = min(values), max(values)
     span = (high - low) or 1.0
     return "".join(BARS[round((v - low) / span * (len(BARS) - 1))] for v in values)
+
+
+def _show(report: ComparisonReport) -> None:
+    """A few answers side by side, then the comparison's table."""
+    width = max(len(item.messages[-1]["content"]) for item in report.base.items[:8])
+    print(f"    {'prompt':<{width}}  {'base':<18}  fine-tuned")
+    for before, after in zip(report.base.items[:8], report.tuned.items[:8], strict=True):
+        mark = "ok" if after.scores.get("exact_match") == 1.0 else "wrong"
+        prompt, shown = before.messages[-1]["content"], (before.answer or "")[:18] or "(nothing)"
+        print(f"    {prompt:<{width}}  {shown:<18}  {after.answer} ({mark})")
+    print()
+    print("\n".join(f"    {line}".rstrip() for line in report.table().splitlines()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,14 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         concurrency=1,
         progress=False,
     )
-    width = max(len(item.messages[-1]["content"]) for item in report.base.items[:8])
-    print(f"    {'prompt':<{width}}  {'base':<18}  fine-tuned")
-    for before, after in zip(report.base.items[:8], report.tuned.items[:8], strict=True):
-        mark = "ok" if after.scores.get("exact_match") == 1.0 else "wrong"
-        shown = (before.answer or "")[:18] or "(nothing)"
-        print(f"    {before.messages[-1]['content']:<{width}}  {shown:<18}  {after.answer} ({mark})")
-    print()
-    print("\n".join(f"    {line}".rstrip() for line in report.table().splitlines()))
+    _show(report)
     print("4/4 writing the report")
     html = report.to_html(work / "report.html", job=job)
     report.to_json(work / "report.json")
