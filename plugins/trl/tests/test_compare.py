@@ -1,7 +1,8 @@
 """The embedded default, end to end: the demo fine-tunes the tiny model on the CPU and
 ``ftsdk.compare`` shows the fine-tuned model beating the base (given 3 examples in its
 prompt) on held-out dates, with the tokens each side spent; ``ftsdk compare --job`` then
-compares the same job's models from the command line, loss curve in its HTML report."""
+compares the same job's models from the command line (4 requests at once: local weights are
+loaded once, under a lock), loss curve in its HTML report."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def test_the_demo_compares_base_and_fine_tuned(
         main,
         ["compare", "-p", "trl", "--set", f"home={home}", "--job", job.id,
          "--eval", str(work / "held-out.jsonl"), "--scorer", "exact_match",
-         "--max-tokens", "12", "--concurrency", "1", "--html", str(html)],
+         "--max-tokens", "12", "--html", str(html)],  # 4 requests at once (the default)
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     row = next(line for line in result.output.splitlines() if line.startswith("exact_match"))
