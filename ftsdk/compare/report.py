@@ -291,7 +291,12 @@ class ComparisonReport(BaseModel):
         from ftsdk.compare.html import render
 
         if job is not None and metrics is None:
-            metrics = job.metrics()
+            from ftsdk.errors import UnsupportedOperation
+
+            try:
+                metrics = job.metrics()
+            except UnsupportedOperation:  # a provider without metrics: no curves to draw
+                metrics = None
         figures: list[tuple[str, bytes]] = []
         if plots is None:
             plots = _has_matplotlib()
