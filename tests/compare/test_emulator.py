@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 import ftsdk
 from ftsdk.cli import main
-from ftsdk.compare import compare, judge
+from ftsdk.compare import ItemResult, compare, judge
 from ftsdk.testing.data import date_to_words_examples, write_jsonl
 from ftsdk.testing.emulator import Emulator
 from ftsdk.testing.emulator.training import count_tokens
@@ -92,6 +92,12 @@ def test_few_shot_raises_the_base_models_prompt_tokens(
     assert three.base.items[0].messages == zero.base.items[0].messages
 
 
+def example(item: ItemResult) -> dict[str, Any]:
+    """The eval item as read: its conversation and the reference answer."""
+    reference = {"role": "assistant", "content": item.reference}
+    return {"messages": [*item.messages, reference]}
+
+
 def test_an_llm_judge_on_the_emulator_grades_every_answer(
     client: ftsdk.Client, job: ftsdk.Job, eval_set: Path, tmp_path: Path
 ) -> None:
@@ -103,7 +109,7 @@ def test_an_llm_judge_on_the_emulator_grades_every_answer(
     lessons = [
         {
             "messages": [
-                *grader.messages(item.answer or "", item.reference, {"messages": item.messages}),
+                *grader.messages(item.answer or "", item.reference, example(item)),
                 {"role": "assistant", "content": "Score: 10" if right else "Score: 1"},
             ]
         }
@@ -111,6 +117,8 @@ def test_an_llm_judge_on_the_emulator_grades_every_answer(
         for item in side.items
         for right in [item.answer == item.reference]
     ]
+    asked = lessons[0]["messages"][1]["content"]
+    assert asked.startswith(f"Question:\n{first.base.items[0].messages[-1]['content']}\n\n")
     judge_job = client.train(
         base_model=BASE, training_data=write_jsonl(tmp_path / "judge.jsonl", lessons)
     ).wait(poll_interval=0.02, progress=False)
