@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ftsdk._version import __version__
 
 if TYPE_CHECKING:
-    from ftsdk import errors
+    from ftsdk import compare, errors
     from ftsdk._client import Client, client
     from ftsdk.aio import AsyncClient, AsyncJob, AsyncModel, async_client
     from ftsdk.capabilities import Capabilities, DataFormat, MethodType, Operation
@@ -68,6 +68,7 @@ __all__ = [
     "__version__",
     "async_client",
     "client",
+    "compare",
     "errors",
     "hookimpl",
     "providers",
@@ -112,8 +113,8 @@ _LOCATIONS = {
 
 
 def __getattr__(name: str) -> Any:
-    if name == "errors":
-        return importlib.import_module("ftsdk.errors")
+    if name in ("errors", "compare"):
+        return importlib.import_module(f"ftsdk.{name}")
     module = _LOCATIONS.get(name)
     if module is None:
         raise AttributeError(f"module 'ftsdk' has no attribute {name!r}")

@@ -45,6 +45,7 @@ PUBLIC = [
     "__version__",
     "async_client",
     "client",
+    "compare",
     "errors",
     "hookimpl",
     "providers",

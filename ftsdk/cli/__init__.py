@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ftsdk._version import __version__
+from ftsdk.cli.compare import compare
 from ftsdk.cli.data import data
 from ftsdk.cli.emulator import emulator
 from ftsdk.cli.jobs import jobs, train
@@ -26,3 +27,4 @@ main.add_command(data)
 main.add_command(train)
 main.add_command(jobs)
 main.add_command(models)
+main.add_command(compare)

@@ -4,8 +4,9 @@
 
 Builds the tiny model (:mod:`ftsdk_trl.tiny`), writes 1,000 dates-to-words examples, trains
 through ``ftsdk.client("trl").train(...)`` as a background job, prints its progress and loss
-curve, then the base and fine-tuned answers on held-out examples with their exact-match
-accuracy. About half a minute of training on one CPU core.
+curve, then compares the base model (given 3 examples in its prompt) with the fine-tuned one
+on held-out examples with :func:`ftsdk.compare.compare`: quality, tokens per request, and an
+HTML report with the loss curve. About half a minute of training on one CPU core.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import argparse
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ftsdk.compare import ComparisonReport
 
 __all__ = ["main", "sparkline"]
 
@@ -34,20 +38,22 @@ def sparkline(values: list[float]) -> str:
     return "".join(BARS[round((v - low) / span * (len(BARS) - 1))] for v in values)
 
 
-def _answers(model: Any, rows: list[dict[str, Any]]) -> list[str]:
-    return [model.chat(row["messages"][:-1], max_tokens=12).content for row in rows]
-
-
-def _accuracy(answers: list[str], rows: list[dict[str, Any]]) -> float:
-    right = sum(
-        bool(a == row["messages"][-1]["content"]) for a, row in zip(answers, rows, strict=True)
-    )
-    return right / len(rows)
+def _show(report: ComparisonReport) -> None:
+    """A few answers side by side, then the comparison's table."""
+    width = max(len(item.messages[-1]["content"]) for item in report.base.items[:8])
+    print(f"    {'prompt':<{width}}  {'base':<18}  fine-tuned")
+    for before, after in zip(report.base.items[:8], report.tuned.items[:8], strict=True):
+        mark = "ok" if after.scores.get("exact_match") == 1.0 else "wrong"
+        prompt, shown = before.messages[-1]["content"], (before.answer or "")[:18] or "(nothing)"
+        print(f"    {prompt:<{width}}  {shown:<18}  {after.answer} ({mark})")
+    print()
+    print("\n".join(f"    {line}".rstrip() for line in report.table().splitlines()))
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; exit 0 when the fine-tuned model beats the base model."""
     import ftsdk
+    from ftsdk.compare import compare
     from ftsdk.testing.data import date_to_words_examples, write_jsonl
     from ftsdk_trl import tiny
 
@@ -68,13 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = date_to_words_examples(1050, seed=args.seed)
     train, held_out = rows[:1000], rows[1000:]
     data = write_jsonl(work / "train.jsonl", train)
+    eval_set = write_jsonl(work / "held-out.jsonl", held_out)
     print(f"    task: 'convert 2024-03-07 to words' -> 'March 7, 2024'; {len(train)} examples")
 
-    print("2/4 asking the base model (before fine-tuning)")
-    base = client.model(str(base_path))
-    base_answers = _answers(base, held_out)
-
-    print("3/4 fine-tuning in a background job")
+    print("2/4 fine-tuning in a background job")
     job = client.train(
         base_model=str(base_path),
         training_data=data,
@@ -93,22 +96,33 @@ def main(argv: list[str] | None = None) -> int:
     losses = [m.values["train_loss"] for m in job.metrics() if "train_loss" in m.values]
     print(f"    loss {losses[0]:.3f} -> {losses[-1]:.3f}  {sparkline(losses)}")
 
-    print("4/4 asking the fine-tuned model")
+    print("3/4 comparing base (3-shot) and fine-tuned on held-out dates (ftsdk.compare)")
     assert job.model is not None
-    tuned_answers = _answers(job.model, held_out)
-    width = max(len(r["messages"][-2]["content"]) for r in held_out[:8])
-    print(f"    {'prompt':<{width}}  {'base':<18}  fine-tuned")
-    for row, before, after in zip(held_out[:8], base_answers, tuned_answers, strict=False):
-        mark = "ok" if after == row["messages"][-1]["content"] else "wrong"
-        shown = before[:18] or "(nothing)"
-        print(f"    {row['messages'][-2]['content']:<{width}}  {shown:<18}  {after} ({mark})")
-    base_acc, tuned_acc = _accuracy(base_answers, held_out), _accuracy(tuned_answers, held_out)
+    report = compare(
+        client.model(str(base_path)),
+        job.model,
+        eval_set,
+        scorers=["exact_match", "similarity"],
+        few_shot=3,
+        few_shot_pool=data,
+        max_tokens=12,
+        concurrency=1,
+        progress=False,
+    )
+    _show(report)
+    print("4/4 writing the report")
+    html = report.to_html(work / "report.html", job=job)
+    report.to_json(work / "report.json")
+    print(f"    HTML report (summary, loss curve, every example): {html}")
+    print(f"    JSON report: {work / 'report.json'}")
+    base_acc = report.base.summary.quality["exact_match"] or 0.0
+    tuned_acc = report.tuned.summary.quality["exact_match"] or 0.0
     print(
         f"exact match on {len(held_out)} held-out dates: base {base_acc:.0%}, "
         f"fine-tuned {tuned_acc:.0%} ({time.monotonic() - started:.0f}s in all, "
         f"{os.cpu_count()} CPU cores here)"
     )
-    return 0 if tuned_acc > base_acc else 1
+    return 0 if report.tuned_wins("exact_match") else 1
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -139,6 +140,9 @@ class TRLProvider(Provider):
         self.pause_timeout = pause_timeout
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._loaded: dict[str, Any] = {}
+        # transformers' loading is not thread-safe (its meta-device init patches torch for the
+        # whole process): models are loaded one at a time, then generate from any thread.
+        self._load_lock = threading.Lock()
 
     @property
     def jobs_dir(self) -> Path:
@@ -349,9 +353,10 @@ class TRLProvider(Provider):
         from ftsdk_trl import inference
 
         path = self._model_path(model)
-        loaded = self._loaded.get(str(path))
-        if loaded is None:
-            loaded = self._loaded[str(path)] = inference.load(path)
+        with self._load_lock:
+            loaded = self._loaded.get(str(path))
+            if loaded is None:
+                loaded = self._loaded[str(path)] = inference.load(path)
         return inference.chat(loaded, messages, params, model_id=model.id)
 
     def push_model(self, model: ModelInfo, *, repo_id: str, private: bool) -> str:
