@@ -71,8 +71,12 @@ def check_outcome(ns: dict[str, Any], emu: Emulator) -> None:
     assert ns["losses"]
     assert ns["checkpoints"]
     assert ns["answer"].content
-    # The emulator's base model answers longer, as base models do.
-    assert ns["tokens"]["base"] > ns["tokens"]["fine-tuned"] > 0
+    comparison = ns["comparison"]
+    assert comparison.examples == 12  # the held-out 20 % of 60 recipes
+    assert comparison.tuned_wins("similarity")
+    # The few-shot base pays for its examples in prompt tokens on every request.
+    assert comparison.difference.mean_prompt_tokens < 0
+    assert "<img" in Path("report.html").read_text()
 
 
 def test_the_workflow_on_openai(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
