@@ -10,6 +10,7 @@ from ftsdk.cli.emulator import emulator
 from ftsdk.cli.jobs import jobs, train
 from ftsdk.cli.models import models
 from ftsdk.cli.providers import providers
+from ftsdk.cli.serve import serve
 
 __all__ = ["main"]
 
@@ -26,3 +27,4 @@ main.add_command(data)
 main.add_command(train)
 main.add_command(jobs)
 main.add_command(models)
+main.add_command(serve)
