@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Self
 from pydantic import SecretStr
 
 from ftsdk.capabilities import Operation
-from ftsdk.errors import ConfigurationError
+from ftsdk.errors import ConfigurationError, FtsdkError
 
 if TYPE_CHECKING:
     from ftsdk.models import Model
@@ -133,7 +133,15 @@ class ModelServer:
     def warm_up(self) -> None:
         """Ask the model for one token, so that a local model loads its weights now rather
         than on the first request (and a model that cannot answer fails now)."""
-        self.model.chat("Hello", max_tokens=1)
+        try:
+            self.model.chat("Hello", max_tokens=1)
+        except FtsdkError:
+            raise
+        except Exception as err:  # a provider's bug or a broken model: say which model
+            raise FtsdkError(
+                f"{self.model.id} could not answer: {type(err).__name__}: {err}",
+                provider=self.model.provider,
+            ) from err
 
     def start(self) -> Self:
         """Start serving; returns once the port accepts connections."""
