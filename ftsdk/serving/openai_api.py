@@ -367,7 +367,8 @@ async def _sse(bodies: Iterable[dict[str, Any]]) -> AsyncIterator[bytes]:
 
 
 class _RequestLog:
-    """One log line per request: method, path, status, seconds (never a header)."""
+    """One log line per request: method, path, status and seconds to the answer, written
+    before the answer leaves (never a header: no key can reach the log)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -376,24 +377,20 @@ class _RequestLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started, status = time.monotonic(), 500
+        started = time.monotonic()
 
         async def sending(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
+                log.info(
+                    "%s %s %d %.2fs",
+                    scope["method"],
+                    scope["path"],
+                    message["status"],
+                    time.monotonic() - started,
+                )
             await send(message)
 
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            log.info(
-                "%s %s %d %.2fs",
-                scope["method"],
-                scope["path"],
-                status,
-                time.monotonic() - started,
-            )
+        await self.app(scope, receive, sending)
 
 
 class OpenAICompatibleAPI:
