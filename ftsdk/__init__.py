@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ftsdk.provider import Provider, ProviderOptions, TrainingRequest
     from ftsdk.registry import ProviderRegistry
     from ftsdk.retry import RetryPolicy
+    from ftsdk.serving import ModelServer, serve
     from ftsdk.spec import DPO, SFT, JobSpec
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "MethodType",
     "Model",
     "ModelInfo",
+    "ModelServer",
     "Operation",
     "Provider",
     "ProviderOptions",
@@ -72,6 +74,7 @@ __all__ = [
     "errors",
     "hookimpl",
     "providers",
+    "serve",
 ]
 
 _LOCATIONS = {
@@ -98,6 +101,7 @@ _LOCATIONS = {
     "MethodType": "ftsdk.capabilities",
     "Model": "ftsdk.models",
     "ModelInfo": "ftsdk.models",
+    "ModelServer": "ftsdk.serving",
     "Operation": "ftsdk.capabilities",
     "Provider": "ftsdk.provider",
     "ProviderOptions": "ftsdk.provider",
@@ -109,6 +113,7 @@ _LOCATIONS = {
     "client": "ftsdk._client",
     "hookimpl": "ftsdk.hookspecs",
     "providers": "ftsdk.plugins",
+    "serve": "ftsdk.serving",
 }
 
 

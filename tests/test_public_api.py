@@ -35,6 +35,7 @@ PUBLIC = [
     "MethodType",
     "Model",
     "ModelInfo",
+    "ModelServer",
     "Operation",
     "Provider",
     "ProviderOptions",
@@ -49,6 +50,7 @@ PUBLIC = [
     "errors",
     "hookimpl",
     "providers",
+    "serve",
 ]
 HEAVY = {
     "torch",

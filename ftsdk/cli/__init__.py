@@ -11,6 +11,7 @@ from ftsdk.cli.emulator import emulator
 from ftsdk.cli.jobs import jobs, train
 from ftsdk.cli.models import models
 from ftsdk.cli.providers import providers
+from ftsdk.cli.serve import serve
 
 __all__ = ["main"]
 
@@ -28,3 +29,4 @@ main.add_command(train)
 main.add_command(jobs)
 main.add_command(models)
 main.add_command(compare)
+main.add_command(serve)

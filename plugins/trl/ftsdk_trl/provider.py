@@ -397,8 +397,18 @@ class TRLProvider(Provider):
     def _model_path(self, model: ModelInfo) -> Path:
         if model.path is not None:
             return model.path
-        if Path(model.id).expanduser().is_dir():  # weights, an adapter, or a checkpoint
-            return Path(model.id).expanduser()
+        folder = Path(model.id).expanduser()
+        if folder.is_dir():  # weights, an adapter, or a checkpoint
+            if not any(
+                (folder / name).is_file() for name in ("config.json", "adapter_config.json")
+            ):
+                raise InvalidRequest(
+                    f"{model.id}: neither config.json nor adapter_config.json in it "
+                    "(not a transformers model, adapter or checkpoint folder)",
+                    field="model",
+                    provider=self.name,
+                )
+            return folder
         if model.id.startswith("trljob-"):  # a job id, or a checkpoint id "<job>:checkpoint-N"
             job_id, _, checkpoint = model.id.partition(":")
             job = self._job(job_id)

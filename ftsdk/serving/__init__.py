@@ -1,0 +1,231 @@
+"""Serve any ftsdk :class:`~ftsdk.Model` as a local OpenAI-compatible endpoint, so code
+written for the ``openai`` client works unchanged against it::
+
+    import ftsdk
+
+    model = ftsdk.client("trl").model("/models/my-finetune")
+    ftsdk.serve(model, port=8000)          # blocks; Ctrl-C stops it
+
+    # elsewhere: OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="unused")
+
+or, in tests, in a background thread::
+
+    with ftsdk.ModelServer(model) as server:          # a free port
+        OpenAI(base_url=server.base_url, api_key="unused").chat.completions.create(...)
+
+Needs the ``serve`` extra: ``pip install 'ftsdk[serve]'``.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from types import FrameType
+from typing import TYPE_CHECKING, Self
+
+from pydantic import SecretStr
+
+from ftsdk.capabilities import Operation
+from ftsdk.errors import ConfigurationError, FtsdkError
+
+if TYPE_CHECKING:
+    from ftsdk.models import Model
+    from ftsdk.serving.thread import ServerThread
+
+__all__ = ["ModelServer", "serve"]
+
+
+def _require_extra() -> None:
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as err:
+        raise ConfigurationError(
+            f"serving a model needs {err.name}: pip install 'ftsdk[serve]'"
+        ) from err
+
+
+class ModelServer:
+    """One model behind OpenAI's ``/v1/models`` and ``/v1/chat/completions``, served with
+    uvicorn from a background thread.
+
+    The port is bound when the server is built (``port=0`` picks a free one, read back from
+    :attr:`port`); :meth:`start` returns once it accepts connections.
+
+    :param name: the id clients pass as ``model`` and that ``/v1/models`` lists (default:
+        the model's id).
+    :param aliases: other ids accepted as ``model`` (the model's own id always is).
+    :param api_key: the key clients must send (``Authorization: Bearer KEY``); ``None``
+        accepts any request. It never reaches a log line or a repr.
+    :param concurrency: chat calls run at once; the others wait. One suits a local model.
+
+    >>> # with ftsdk.ModelServer(model, api_key="s3cret") as server:
+    >>> #     openai.OpenAI(base_url=server.base_url, api_key="s3cret")
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        name: str | None = None,
+        aliases: Iterable[str] = (),
+        api_key: str | SecretStr | None = None,
+        concurrency: int = 1,
+    ) -> None:
+        _require_extra()
+        from ftsdk.serving.openai_api import OpenAICompatibleAPI
+        from ftsdk.serving.thread import ServerThread
+
+        model._client.require(Operation.CHAT)  # fail now, not on the first request
+        if isinstance(api_key, str):
+            api_key = SecretStr(api_key) if api_key else None
+        self.model = model
+        self.api = OpenAICompatibleAPI(
+            model,
+            name=name or model.id,
+            aliases={model.id, *aliases},
+            api_key=api_key,
+            concurrency=concurrency,
+        )
+        try:
+            self._thread: ServerThread = ServerThread(
+                self.api.app(), host=host, port=port, name="ftsdk-serve"
+            )
+        except OSError as err:
+            raise ConfigurationError(
+                f"cannot listen on {host}:{port}: {err.strerror or err}"
+                + ("; pick another port (0 picks a free one)" if port else "")
+            ) from err
+
+    @property
+    def name(self) -> str:
+        """The id clients pass as ``model``."""
+        return self.api.name
+
+    @property
+    def host(self) -> str:
+        """The address listened on."""
+        return self._thread.host
+
+    @property
+    def port(self) -> int:
+        """The port listened on."""
+        return self._thread.port
+
+    @property
+    def url(self) -> str:
+        """``http://host:port``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port/v1``: the ``base_url`` for ``openai.OpenAI``."""
+        return f"{self.url}/v1"
+
+    def __repr__(self) -> str:
+        return f"<ModelServer {self.name!r} on {self.base_url}>"
+
+    def warm_up(self) -> None:
+        """Ask the model for one token, so that a local model loads its weights now rather
+        than on the first request (and a model that cannot answer fails now)."""
+        try:
+            self.model.chat("Hello", max_tokens=1)
+        except FtsdkError:
+            raise
+        except Exception as err:  # a provider's bug or a broken model: say which model
+            raise FtsdkError(
+                f"{self.model.id} could not answer: {type(err).__name__}: {err}",
+                provider=self.model.provider,
+            ) from err
+
+    def start(self) -> Self:
+        """Start serving; returns once the port accepts connections."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        self._thread.stop()
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is serving."""
+        return self._thread.running
+
+    def wait(self) -> None:
+        """Block until Ctrl-C (or SIGTERM), then stop."""
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
+        try:
+            while self.running:
+                self._thread.join(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+            if main:
+                signal.signal(signal.SIGTERM, previous)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _announce(server: ModelServer) -> None:
+    print(
+        f"Serving {server.name!r} ({server.model.provider}) at {server.base_url}"
+        " - OpenAI clients: base_url=" + server.base_url + "; press Ctrl-C to stop.",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def serve(
+    model: Model,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    name: str | None = None,
+    aliases: Iterable[str] = (),
+    api_key: str | SecretStr | None = None,
+    concurrency: int = 1,
+    warm_up: bool = False,
+    on_ready: Callable[[ModelServer], None] = _announce,
+) -> None:
+    """Serve ``model`` as an OpenAI-compatible endpoint until Ctrl-C (or SIGTERM).
+
+    Takes :class:`ModelServer`'s arguments; ``warm_up`` asks the model for one token before
+    serving (see :meth:`ModelServer.warm_up`); ``on_ready`` is called once the server
+    accepts connections (by default it prints the base URL on stderr).
+
+    >>> # ftsdk.serve(ftsdk.client("trl").model("/models/my-finetune"), port=8000)
+    """
+    server = ModelServer(
+        model,
+        host=host,
+        port=port,
+        name=name,
+        aliases=aliases,
+        api_key=api_key,
+        concurrency=concurrency,
+    )
+    try:
+        if warm_up:
+            server.warm_up()
+        server.start()
+    except BaseException:
+        server.stop()
+        raise
+    on_ready(server)
+    server.wait()

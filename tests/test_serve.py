@@ -1,0 +1,316 @@
+"""``ftsdk.ModelServer`` / ``ftsdk serve`` put any ftsdk model behind OpenAI's chat API: here
+a model fine-tuned on the OpenAI emulator, served in a thread and called with the real
+``openai`` client over HTTP (the local TRL model in a real subprocess is tested beside the
+TRL plugin)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+from click.testing import CliRunner
+
+import ftsdk
+from ftsdk.cli import main
+from ftsdk.errors import ConfigurationError, UnsupportedOperation
+from ftsdk.models import ChatParams, ChatResponse, ModelInfo, Usage
+from ftsdk.testing.data import date_to_words_examples, write_jsonl
+from ftsdk.testing.emulator import Emulator
+
+KEY = "serve-key-7f3a9c1e"
+ROWS = date_to_words_examples(20)
+QUESTION = ROWS[3]["messages"][:-1]
+TRUTH = ROWS[3]["messages"][-1]["content"]
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[Emulator]:
+    with Emulator(clock_speed=500) as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def fine_tuned(emu: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ftsdk.Model]:
+    """A model fine-tuned on the emulator's OpenAI, through ftsdk."""
+    folder = tmp_path_factory.mktemp("serve")
+    train = write_jsonl(folder / "train.jsonl", ROWS)
+    with ftsdk.client(
+        "openai", api_key=emu.api_key, base_url=emu.openai_base_url, home=folder / "home"
+    ) as client:
+        job = client.train(base_model="gpt-4o-mini-2024-07-18", training_data=train, suffix="d")
+        model = job.wait(poll_interval=0.02, progress=False).model
+        assert model is not None
+        yield model
+
+
+@pytest.fixture
+def server(fine_tuned: ftsdk.Model) -> Iterator[ftsdk.ModelServer]:
+    with ftsdk.ModelServer(fine_tuned, name="dates", api_key=KEY) as running:
+        yield running
+
+
+@pytest.fixture
+def oai(server: ftsdk.ModelServer) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=server.base_url, api_key=KEY, max_retries=0) as client:
+        yield client
+
+
+def test_the_openai_client_gets_what_model_chat_gives(
+    oai: openai.OpenAI, fine_tuned: ftsdk.Model
+) -> None:
+    direct = fine_tuned.chat(QUESTION, max_tokens=20)
+    answer = oai.chat.completions.create(model="dates", messages=QUESTION, max_tokens=20)
+    assert answer.choices[0].message.content == direct.content == TRUTH
+    assert answer.model == "dates"
+    assert answer.choices[0].finish_reason == "stop"
+    assert answer.usage is not None
+    assert (answer.usage.prompt_tokens, answer.usage.completion_tokens) == (
+        direct.usage.prompt_tokens,
+        direct.usage.completion_tokens,
+    )
+    assert answer.usage.total_tokens == direct.usage.total_tokens
+    # The fine-tune's own id is accepted too, and a typed content part list.
+    again = oai.chat.completions.create(
+        model=fine_tuned.id,
+        messages=[
+            {"role": "developer", "content": QUESTION[0]["content"]},
+            {"role": "user", "content": [{"type": "text", "text": QUESTION[1]["content"]}]},
+        ],
+    )
+    assert again.choices[0].message.content == direct.content
+
+
+def test_streaming_ends_with_done_and_joins_to_the_answer(
+    oai: openai.OpenAI, fine_tuned: ftsdk.Model
+) -> None:
+    direct = fine_tuned.chat(QUESTION)
+    stream = oai.chat.completions.create(
+        model="dates",
+        messages=QUESTION,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    assert {c.object for c in chunks} == {"chat.completion.chunk"}
+    assert len({c.id for c in chunks}) == 1
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == direct.content
+    assert len([c for c in chunks if c.choices and c.choices[0].delta.content]) >= 3
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens == direct.usage.completion_tokens
+
+
+def test_the_raw_stream_is_server_sent_events_ending_with_done(
+    server: ftsdk.ModelServer,
+) -> None:
+    body = {"model": "dates", "messages": QUESTION, "stream": True}
+    request = urllib.request.Request(
+        f"{server.base_url}/chat/completions",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = response.read().decode().split("\n\n")
+    assert events[-2:] == ["data: [DONE]", ""]
+    assert all(event.startswith("data: {") for event in events[:-2])
+
+
+def test_models_lists_the_served_name(oai: openai.OpenAI) -> None:
+    listed = oai.models.list()
+    assert [m.id for m in listed] == ["dates"]
+    assert listed.data[0].owned_by == "ftsdk-openai"
+    assert oai.models.retrieve("dates").id == "dates"
+    with pytest.raises(openai.NotFoundError):
+        oai.models.retrieve("gpt-5")
+
+
+@pytest.mark.parametrize(
+    ("request_fields", "param", "message"),
+    [
+        ({"n": 2}, "n", "n must be 1"),
+        ({"extra_body": {"frobnicate": 1}}, "frobnicate", "Unrecognized request argument"),
+        ({"temperature": 5}, "temperature", "less than or equal to 2"),
+        ({"max_tokens": 0}, "max_tokens", "greater than 0"),
+        ({"presence_penalty": 0.5}, "presence_penalty", "not supported"),
+        ({"response_format": {"type": "json_object"}}, "response_format", "not supported"),
+        ({"messages": []}, "messages", "non-empty"),
+        ({"messages": [{"role": "robot", "content": "hi"}]}, "messages[0].role", "'robot'"),
+        ({"messages": [{"role": "user"}]}, "messages[0].content", "missing"),
+        (
+            {"messages": [{"role": "tool", "content": "x", "tool_call_id": "t"}]},
+            "messages[0].role",
+            "tool calls",
+        ),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}
+                ]
+            },
+            "messages[0].content[0]",
+            "only text parts",
+        ),
+    ],
+)
+def test_bad_requests_are_openai_bad_request_errors(
+    oai: openai.OpenAI, request_fields: dict[str, Any], param: str, message: str
+) -> None:
+    fields: dict[str, Any] = {"model": "dates", "messages": QUESTION} | request_fields
+    with pytest.raises(openai.BadRequestError) as caught:
+        oai.chat.completions.create(**fields)
+    error = caught.value
+    assert error.status_code == 400
+    assert error.param == param
+    assert error.type == "invalid_request_error"
+    assert message in error.message
+
+
+def test_neutral_values_of_unsupported_parameters_are_accepted(oai: openai.OpenAI) -> None:
+    answer = oai.chat.completions.create(
+        model="dates",
+        messages=QUESTION,
+        n=1,
+        presence_penalty=0,
+        frequency_penalty=0,
+        user="someone",
+        stop="\n",
+        seed=3,
+    )
+    assert answer.choices[0].message.content == TRUTH
+
+
+def test_an_unknown_model_is_not_found(oai: openai.OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError) as caught:
+        oai.chat.completions.create(model="gpt-4o", messages=QUESTION)
+    assert caught.value.code == "model_not_found"
+    assert "serves 'dates'" in caught.value.message
+
+
+def test_the_api_key_is_required(server: ftsdk.ModelServer) -> None:
+    with (
+        openai.OpenAI(base_url=server.base_url, api_key="wrong", max_retries=0) as wrong,
+        pytest.raises(openai.AuthenticationError) as caught,
+    ):
+        wrong.models.list()
+    assert caught.value.code == "invalid_api_key"
+    assert KEY not in caught.value.message
+    with pytest.raises(urllib.error.HTTPError) as no_key:
+        urllib.request.urlopen(f"{server.base_url}/models", timeout=10)
+    assert no_key.value.code == 401
+    assert json.loads(no_key.value.read())["error"]["code"] == "invalid_api_key"
+    assert KEY not in repr(server) + repr(server.api)
+
+
+def test_unknown_urls_answer_in_openai_shape(server: ftsdk.ModelServer) -> None:
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(f"{server.base_url}/embeddings", timeout=10)
+    assert caught.value.code == 404
+    assert json.loads(caught.value.read())["error"]["message"] == "Invalid URL (GET /v1/embeddings)"
+
+
+def test_provider_errors_keep_their_meaning(
+    emu: Emulator, fine_tuned: ftsdk.Model, tmp_path: Path
+) -> None:
+    once = ftsdk.RetryPolicy(max_attempts=1)
+    with (
+        ftsdk.client(
+            "openai", api_key=emu.api_key, base_url=emu.openai_base_url, retry=once
+        ) as client,
+        ftsdk.ModelServer(client.model(fine_tuned.id)) as server,
+        openai.OpenAI(base_url=server.base_url, api_key="any", max_retries=0) as oai,
+    ):
+        emu.faults.add("POST /chat/completions", status=429, retry_after=7)
+        with pytest.raises(openai.RateLimitError) as limited:
+            oai.chat.completions.create(model=fine_tuned.id, messages=QUESTION)
+        assert limited.value.response.headers["retry-after"] == "7"
+        emu.faults.add("POST /chat/completions", status=401)
+        with pytest.raises(openai.APIStatusError) as refused:  # the server's key, not yours
+            oai.chat.completions.create(model=fine_tuned.id, messages=QUESTION)
+        assert refused.value.status_code == 502
+        assert emu.api_key not in refused.value.message
+
+
+class SlowChat(ftsdk.Provider):
+    """Answers after 0.2 s, counting how many answers run at once."""
+
+    name = "slow"
+    capabilities = ftsdk.Capabilities(operations=frozenset({ftsdk.Operation.CHAT}))
+    running = 0
+    most = 0
+    lock = threading.Lock()
+
+    def chat(
+        self, model: ModelInfo, messages: list[dict[str, Any]], params: ChatParams
+    ) -> ChatResponse:
+        with self.lock:
+            SlowChat.running += 1
+            SlowChat.most = max(SlowChat.most, SlowChat.running)
+        time.sleep(0.2)
+        with self.lock:
+            SlowChat.running -= 1
+        return ChatResponse(content="ok", model=model.id, usage=Usage(completion_tokens=1))
+
+
+class NoChat(ftsdk.Provider):
+    name = "nochat"
+
+
+def client_for(provider: type[ftsdk.Provider]) -> ftsdk.Client:
+    registry = ftsdk.ProviderRegistry()
+    registry.register(provider, distribution="tests")
+    return ftsdk.client(provider.name, registry=registry)
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_chat_calls_are_serialized_unless_told(concurrency: int) -> None:
+    client = client_for(SlowChat)
+    SlowChat.most = 0
+    with (
+        ftsdk.ModelServer(client.model("m"), concurrency=concurrency) as server,
+        openai.OpenAI(base_url=server.base_url, api_key="any", max_retries=0) as oai,
+    ):
+        answers: list[str | None] = []
+
+        def ask() -> None:
+            reply = oai.chat.completions.create(model="m", messages=QUESTION)
+            answers.append(reply.choices[0].message.content)
+
+        threads = [threading.Thread(target=ask) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert answers == ["ok"] * 4
+    assert SlowChat.most == (1 if concurrency == 1 else 4)
+
+
+def test_a_model_that_cannot_chat_is_refused_before_serving() -> None:
+    with pytest.raises(UnsupportedOperation, match="nochat does not support 'chat'"):
+        ftsdk.ModelServer(client_for(NoChat).model("m"))
+
+
+def test_a_busy_port_is_a_clear_error(server: ftsdk.ModelServer, fine_tuned: ftsdk.Model) -> None:
+    with pytest.raises(ConfigurationError, match=rf"cannot listen on 127.0.0.1:{server.port}"):
+        ftsdk.ModelServer(fine_tuned, port=server.port)
+
+
+def test_cli_refuses_a_job_without_a_model_and_needs_one_source(emu: Emulator) -> None:
+    settings = ["--set", f"base_url={emu.openai_base_url}", "--set", f"api_key={emu.api_key}"]
+    runner = CliRunner()
+    both = runner.invoke(main, ["serve", "m", "--job", "j", "-p", "openai", *settings])
+    assert both.exit_code == 2
+    assert "give MODEL or --job JOB_ID" in both.output
+    missing = runner.invoke(main, ["serve", "--job", "ftjob-nope", "-p", "openai", *settings])
+    assert missing.exit_code == 1
+    assert "NotFound" in missing.output
