@@ -7,6 +7,7 @@ import hashlib
 import json
 from array import array
 from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
 from typing import Any
 
 from ftsdk.capabilities import DataFormat
@@ -15,7 +16,7 @@ from ftsdk.dataset.formats import check_example, detect_format
 from ftsdk.dataset.problems import Origin, Problem, Severity, ValidationReport
 from ftsdk.dataset.sources import Item
 from ftsdk.dataset.targets import Target
-from ftsdk.dataset.tokens import TokenCounter, count_example, counter_for
+from ftsdk.dataset.tokens import Tally, TokenCounter, counter_for
 from ftsdk.errors import ConfigurationError
 
 __all__ = ["example_key", "validate_items"]
@@ -120,61 +121,14 @@ def validate_items(  # noqa: PLR0912, PLR0915
     truncate = target is not None and target.over_context == "truncate"
     model = target.model if target else ""
 
-    fmt: DataFormat | None = None
-    first_origin: Origin | None = None
-    keys: array[int] = array("Q")
-    places = _Places()
-    examples = 0
-    for item in items:
-        if isinstance(item, Problem):
-            if item.kind != "missing_column" or item.origin is None or item.origin.line != 1:
-                examples += 1
-            add(item)
-            continue
-        examples += 1
-        data, origin = item.data, item.origin
-        found = detect_format(data)
-        if found is None:
-            keys_seen = ", ".join(sorted(map(str, data))) or "none"
-            add(
-                Problem(
-                    "unknown_format",
-                    f"not a known format (keys: {keys_seen}); expected messages, "
-                    "prompt/completion, a preference pair or text",
-                    origin,
-                )
-            )
-            continue
-        if fmt is None:
-            fmt, first_origin = found, origin
-        elif found is not fmt:
-            add(
-                Problem(
-                    "mixed_formats",
-                    f"a {found.value} example in a {fmt.value} dataset (from {first_origin})",
-                    origin,
-                )
-            )
-            continue
-        bad = False
-        for finding in check_example(data, found):
-            bad = bad or not finding.warning
-            add(
-                Problem(
-                    finding.kind,
-                    finding.message,
-                    origin,
-                    finding.field,
-                    WARNING if finding.warning else Severity.ERROR,
-                )
-            )
-        keys.append(item.fingerprint if item.fingerprint is not None else example_key(data))
-        places.append(origin)
-        if bad or counter is None or stats is None:
-            continue
-        tokens = count_example(counter, data, found)
-        stats.add(tokens)
-        if limit is not None and tokens > limit:
+    def counted(origins: list[Origin], counts: list[int]) -> None:
+        assert stats is not None
+        stats.extend(counts)
+        if limit is None or max(counts) <= limit:
+            return
+        for origin, tokens in zip(origins, counts, strict=True):
+            if tokens <= limit:
+                continue
             if truncate:
                 add(
                     Problem(
@@ -193,6 +147,63 @@ def validate_items(  # noqa: PLR0912, PLR0915
                         origin,
                     )
                 )
+
+    tally = Tally(counter, counted) if counter is not None else None
+    fmt: DataFormat | None = None
+    first_origin: Origin | None = None
+    keys: array[int] = array("Q")
+    places = _Places()
+    examples = 0
+    with tally if tally is not None else nullcontext():
+        for item in items:
+            if isinstance(item, Problem):
+                if item.kind != "missing_column" or item.origin is None or item.origin.line != 1:
+                    examples += 1
+                add(item)
+                continue
+            examples += 1
+            data, origin = item.data, item.origin
+            found = detect_format(data)
+            if found is None:
+                keys_seen = ", ".join(sorted(map(str, data))) or "none"
+                add(
+                    Problem(
+                        "unknown_format",
+                        f"not a known format (keys: {keys_seen}); expected messages, "
+                        "prompt/completion, a preference pair or text",
+                        origin,
+                    )
+                )
+                continue
+            if fmt is None:
+                fmt, first_origin = found, origin
+            elif found is not fmt:
+                add(
+                    Problem(
+                        "mixed_formats",
+                        f"a {found.value} example in a {fmt.value} dataset (from {first_origin})",
+                        origin,
+                    )
+                )
+                continue
+            bad = False
+            for finding in check_example(data, found):
+                bad = bad or not finding.warning
+                add(
+                    Problem(
+                        finding.kind,
+                        finding.message,
+                        origin,
+                        finding.field,
+                        WARNING if finding.warning else Severity.ERROR,
+                    )
+                )
+            keys.append(item.fingerprint if item.fingerprint is not None else example_key(data))
+            places.append(origin)
+            if not bad and tally is not None:
+                tally.add(origin, data, found)
+        if tally is not None:
+            tally.close()
 
     report.examples = examples
     report.format = fmt.value if fmt else None
