@@ -24,6 +24,8 @@ from __future__ import annotations
 import binascii
 import gzip
 import hashlib
+import io
+import itertools
 import json
 import os
 import threading
@@ -31,6 +33,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import accumulate
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -91,6 +94,7 @@ _ENCODINGS: dict[str, tuple[str, dict[str, int], str]] = {
 _NOT_TEXT = frozenset({"weight", "tool_calls", "function_call"})
 _BUNDLE = ("bpe-openai", "bpe_openai/data/{name}.tiktoken.gz")
 _LOADED: dict[str, tiktoken.Encoding] = {}
+_np: Any = None  # numpy, once an OpenAI counter is made (it comes with tiktoken's users)
 _LOADING = threading.Lock()
 
 
@@ -142,14 +146,18 @@ def _bundled_ranks(name: str, expected_sha256: str) -> dict[bytes, int]:
             f"{package}'s {name} file is not the one tiktoken pins (sha256 differs): "
             f"reinstall it ({hint})"
         )
-    parts = data.split()  # "<base64 token> <rank>" per line, as tiktoken's load_tiktoken_bpe
-    return dict(zip(map(binascii.a2b_base64, parts[0::2]), map(int, parts[1::2]), strict=True))
+    # "<base64 token> <rank>" per line, as tiktoken's load_tiktoken_bpe reads it; in the pinned
+    # files the ranks are 0, 1, 2, ... line after line (tested), so the lines are numbered
+    # instead of parsed, and they are read one at a time (no list of 400k pieces).
+    lines = map(bytes.split, io.BytesIO(data))
+    return dict(zip(map(binascii.a2b_base64, map(itemgetter(0), lines)), itertools.count()))
 
 
 def load_encoding(name: str) -> tiktoken.Encoding:
     """tiktoken's encoding ``name`` (``o200k_base`` or ``cl100k_base``), built offline.
 
-    Loaded once per process, on first use; never downloaded.
+    Loaded once per process, on first use; never downloaded. The encoding cannot be
+    pickled (its Python copy of the ranks is dropped to save memory).
 
     >>> load_encoding("o200k_base").encode_ordinary("hello world")
     [24912, 2375]
@@ -175,6 +183,9 @@ def load_encoding(name: str) -> tiktoken.Encoding:
             mergeable_ranks=_bundled_ranks(name, sha256),
             special_tokens=special,
         )
+        # tiktoken's Rust core has its own copy of the ranks; the Python dict (~25 MB for
+        # o200k_base) is only kept to pickle the encoding, which ftsdk never does.
+        encoding._mergeable_ranks = {}
         _LOADED[name] = encoding
         return encoding
 
@@ -196,9 +207,18 @@ class OpenAITokenCounter:
     """
 
     def __init__(self, encoding: str) -> None:
+        global _np  # imported here: ``import ftsdk`` stays cheap
+        if _np is None:
+            try:
+                import numpy
+
+                _np = numpy
+            except ImportError:  # pragma: no cover - then texts are counted one by one
+                pass
         self._encoding = load_encoding(encoding)
         self.name = encoding
         self._encode = self._encoding.encode_ordinary
+        self._separator = frozenset({_ENDOFTEXT})
         self._separator_id = self._encoding.encode_single_token(_ENDOFTEXT)
         self._cache: dict[str, int] = {}  # roles and system prompts repeat in every example
 
@@ -220,27 +240,37 @@ class OpenAITokenCounter:
         The texts are joined with ``<|endoftext|>`` allowed as a special token: tiktoken
         encodes the text between two special tokens on its own, exactly as
         ``encode_ordinary`` would, so the counts between separators are the counts of each
-        text. A text that itself spells ``<|endoftext|>`` is counted alone.
+        text. Texts that spell ``<|endoftext|>`` themselves are counted one by one.
         """
-        try:
-            import numpy as np
-        except ImportError:  # pragma: no cover - numpy comes with pyarrow/pandas
+        joined = self._join(texts)
+        if joined is None:
             return [len(self._encode(text)) for text in texts]
-        alone = [i for i, text in enumerate(texts) if _ENDOFTEXT in text]
-        joined = texts if not alone else [t for t in texts if _ENDOFTEXT not in t]
         try:
-            tokens = self._encoding.encode_to_numpy(
-                _ENDOFTEXT.join(joined), allowed_special={_ENDOFTEXT}, disallowed_special=()
-            )
+            tokens = self._encode_joined(joined)
         except UnicodeEncodeError:  # a lone surrogate: tiktoken replaces it, text by text
             return [len(self._encode(text)) for text in texts]
-        ends = np.flatnonzero(tokens == self._separator_id)
-        counts: list[int] = np.diff(ends, prepend=-1, append=len(tokens)).tolist()
-        if not joined:
-            counts = []
-        counts = [count - 1 for count in counts]
-        for i in alone:
-            counts.insert(i, len(self._encode(texts[i])))
+        return self._split(tokens)
+
+    def _join(self, texts: list[str]) -> str | None:
+        """``texts`` joined by the separator, or None where a text holds the separator."""
+        if _np is None:
+            return None
+        joined = _ENDOFTEXT.join(texts)
+        # No text + separator can spell another separator (the separator has no prefix that
+        # is also its suffix), so there are exactly len - 1 unless a text holds one.
+        return joined if joined.count(_ENDOFTEXT) == len(texts) - 1 else None
+
+    def _encode_joined(self, joined: str) -> Any:
+        """The tokens of a joined batch (a numpy array): tiktoken, without the GIL."""
+        return self._encoding.encode_to_numpy(
+            joined, allowed_special=self._separator, disallowed_special=()
+        )
+
+    def _split(self, tokens: Any) -> list[int]:
+        """Tokens between the separators: the count of each text of the batch."""
+        assert _np is not None
+        ends = _np.flatnonzero(tokens == self._separator_id)
+        counts: list[int] = (_np.diff(ends, prepend=-1, append=len(tokens)) - 1).tolist()
         return counts
 
     def _parts(self, messages: list[Any], tools: Any, texts: list[str]) -> int:
@@ -277,14 +307,17 @@ class OpenAITokenCounter:
         return total + sum(map(self.count_text, texts))
 
     def remember(self, texts: list[str], counts: list[int]) -> None:
-        """Keep the counts of short texts (roles, system prompts repeat in every example)."""
+        """Keep the counts of short texts seen twice (roles, system prompts repeat)."""
         cache = self._cache
         room = _CACHE_ENTRIES - len(cache)
-        for text, count in zip(texts, counts, strict=True):
-            if room <= 0:
-                return
-            if len(text) <= _CACHED_CHARS and text not in cache:
-                cache[text] = count
+        seen: set[str] = set()
+        for text, tokens in zip(texts, counts, strict=True):
+            if len(text) > _CACHED_CHARS:
+                continue
+            if text not in seen:
+                seen.add(text)
+            elif room > 0 and text not in cache:
+                cache[text] = tokens
                 room -= 1
 
 
@@ -414,7 +447,7 @@ def count_example(counter: TokenCounter, data: Mapping[str, Any], fmt: DataForma
 
 Tag = TypeVar("Tag")
 
-_BATCH_CHARS = 1 << 20
+_BATCH_CHARS = 1 << 19  # 512k characters: ~4 MB in flight per batch, few calls
 
 
 class Tally(Generic[Tag]):
@@ -422,7 +455,7 @@ class Tally(Generic[Tag]):
 
     :meth:`add` queues an example with a ``tag`` (e.g. where it is); ``done(tags, counts)``
     is called in the caller's thread, in the order examples were added, for each batch whose
-    counts are known; :meth:`close` counts the rest. OpenAI counters count ~1 MB of text per
+    counts are known; :meth:`close` counts the rest. OpenAI counters count ~512k characters per
     call into tiktoken, which frees the GIL, so reading and checking go on while tokens are
     counted on the other cores; other counters (a Hugging Face tokenizer) count each example
     at once. Use it as a context manager, so its threads stop whatever happens.
@@ -433,13 +466,13 @@ class Tally(Generic[Tag]):
         counter: TokenCounter,
         done: Callable[[list[Tag], list[int]], None],
         *,
-        batch_chars: int = _BATCH_CHARS,
+        batch_chars: int | None = None,
         threads: int | None = None,
     ) -> None:
         self._counter = counter if isinstance(counter, OpenAITokenCounter) else None
         self._generic = counter
         self._done = done
-        self._batch_chars = batch_chars
+        self._batch_chars = batch_chars or _BATCH_CHARS
         self._threads = threads or _threads()
         self._executor: ThreadPoolExecutor | None = None
         self._tags: list[Tag] = []
@@ -447,9 +480,9 @@ class Tally(Generic[Tag]):
         self._sizes: list[int] = []
         self._texts: list[str] = []
         self._chars = 0
-        self._running: deque[
-            tuple[Future[list[int]], list[Tag], list[int], list[int], list[str]]
-        ] = deque()
+        self._running: deque[tuple[Future[Any], list[Tag], list[int], list[int], list[str]]] = (
+            deque()
+        )
 
     def add(self, tag: Tag, data: Mapping[str, Any], fmt: DataFormat) -> None:
         """Count ``data`` (a well-formed example in format ``fmt``)."""
@@ -477,11 +510,19 @@ class Tally(Generic[Tag]):
             self._submit()
 
     def _submit(self) -> None:
-        if not self._tags or self._counter is None:
+        counter = self._counter
+        if not self._tags or counter is None:
             return
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="ftsdk-tokens")
-        future = self._executor.submit(self._counter.count_texts, self._texts)
+        joined = counter._join(self._texts)
+        if joined is None:  # rare: a text spells the separator; counted here, text by text
+            future: Future[Any] = Future()
+            future.set_result(None)
+        else:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    self._threads, thread_name_prefix="ftsdk-tokens"
+                )
+            future = self._executor.submit(counter._encode_joined, joined)
         self._running.append((future, self._tags, self._known, self._sizes, self._texts))
         self._tags, self._known, self._sizes, self._texts, self._chars = [], [], [], [], 0
         while len(self._running) > self._threads:  # bounded: a few batches of text in memory
@@ -489,14 +530,24 @@ class Tally(Generic[Tag]):
 
     def _finish_oldest(self) -> None:
         future, tags, known, sizes, texts = self._running.popleft()
-        counts = future.result()
-        assert self._counter is not None
-        self._counter.remember(texts, counts)
+        counter = self._counter
+        assert counter is not None
+        try:
+            tokens = future.result()
+        except UnicodeEncodeError:  # a lone surrogate: tiktoken replaces it, text by text
+            tokens = None
+        counts = (
+            [counter.count_text(text) for text in texts]
+            if tokens is None
+            else counter._split(tokens)
+        )
+        del tokens
+        counter.remember(texts, counts)
         prefix = [0, *accumulate(counts)]  # tokens of the first n texts
         bounds = [0, *accumulate(sizes)]  # the texts of example i: bounds[i]:bounds[i + 1]
         totals = [
-            tokens + prefix[end] - prefix[start]
-            for tokens, start, end in zip(known, bounds, bounds[1:], strict=False)
+            base + prefix[end] - prefix[start]
+            for base, start, end in zip(known, bounds, bounds[1:], strict=False)
         ]
         self._done(tags, totals)
 

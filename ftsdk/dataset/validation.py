@@ -49,24 +49,36 @@ def _duplicate_pairs(keys: array[int]) -> Iterator[tuple[int, int]]:
     values = np.frombuffer(keys, dtype=np.uint64)
     if len(values) < 2:
         return
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    starts = np.empty(len(values), dtype=bool)
-    starts[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
-    run_start = np.maximum.accumulate(np.where(starts, np.arange(len(values)), 0))
-    repeats = np.nonzero(~starts)[0]
-    pairs = sorted(zip(order[repeats].tolist(), order[run_start[repeats]].tolist(), strict=True))
-    yield from pairs
+    # Memory: a sorted copy of the keys (8 bytes each) and masks; not argsort's index arrays.
+    ordered = np.sort(values)
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    del ordered
+    if not len(repeated):
+        return
+    involved: list[int] = []
+    last = len(repeated) - 1
+    for start in range(0, len(values), 1 << 16):  # in slices: a few small arrays at a time
+        chunk = values[start : start + (1 << 16)]
+        where = np.searchsorted(repeated, chunk)
+        np.minimum(where, last, out=where)
+        involved += (np.flatnonzero(repeated[where] == chunk) + start).tolist()
+    first_seen: dict[int, int] = {}
+    for i in involved:  # ascending: the first index of a key is its first occurrence
+        key = keys[i]
+        if key in first_seen:
+            yield i, first_seen[key]
+        else:
+            first_seen[key] = i
 
 
 class _Places:
-    """Origins of many examples in 12 bytes each (a list of Origin objects costs ~100)."""
+    """Origins of many examples in 8 bytes each while they come from one source, 12 from
+    several (a list of Origin objects costs ~100)."""
 
     def __init__(self) -> None:
         self._names: dict[str, int] = {}
         self._name_of: list[str] = []
-        self._name_ids: array[int] = array("I")
+        self._name_ids: array[int] | None = None  # made when a second source appears
         self._numbers: array[int] = array("q")
 
     def append(self, origin: Origin) -> None:
@@ -74,14 +86,18 @@ class _Places:
         if name_id is None:
             name_id = self._names[origin.source] = len(self._name_of)
             self._name_of.append(origin.source)
-        self._name_ids.append(name_id)
+            if name_id == 1:
+                self._name_ids = array("I", bytes(4 * len(self._numbers)))
+        if self._name_ids is not None:
+            self._name_ids.append(name_id)
         if origin.line is not None:
             self._numbers.append(origin.line)
         else:
             self._numbers.append(-1 - (origin.row or 0))
 
     def __getitem__(self, index: int) -> Origin:
-        name, number = self._name_of[self._name_ids[index]], self._numbers[index]
+        name_id = self._name_ids[index] if self._name_ids is not None else 0
+        name, number = self._name_of[name_id], self._numbers[index]
         return Origin(name, line=number) if number >= 0 else Origin(name, row=-1 - number)
 
 
