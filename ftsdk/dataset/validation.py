@@ -7,6 +7,7 @@ import hashlib
 import json
 from array import array
 from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
 from typing import Any
 
 from ftsdk.capabilities import DataFormat
@@ -15,7 +16,7 @@ from ftsdk.dataset.formats import check_example, detect_format
 from ftsdk.dataset.problems import Origin, Problem, Severity, ValidationReport
 from ftsdk.dataset.sources import Item
 from ftsdk.dataset.targets import Target
-from ftsdk.dataset.tokens import TokenCounter, count_example, counter_for
+from ftsdk.dataset.tokens import Tally, TokenCounter, counter_for
 from ftsdk.errors import ConfigurationError
 
 __all__ = ["example_key", "validate_items"]
@@ -48,24 +49,36 @@ def _duplicate_pairs(keys: array[int]) -> Iterator[tuple[int, int]]:
     values = np.frombuffer(keys, dtype=np.uint64)
     if len(values) < 2:
         return
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    starts = np.empty(len(values), dtype=bool)
-    starts[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
-    run_start = np.maximum.accumulate(np.where(starts, np.arange(len(values)), 0))
-    repeats = np.nonzero(~starts)[0]
-    pairs = sorted(zip(order[repeats].tolist(), order[run_start[repeats]].tolist(), strict=True))
-    yield from pairs
+    # Memory: a sorted copy of the keys (8 bytes each) and masks; not argsort's index arrays.
+    ordered = np.sort(values)
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    del ordered
+    if not len(repeated):
+        return
+    involved: list[int] = []
+    last = len(repeated) - 1
+    for start in range(0, len(values), 1 << 16):  # in slices: a few small arrays at a time
+        chunk = values[start : start + (1 << 16)]
+        where = np.searchsorted(repeated, chunk)
+        np.minimum(where, last, out=where)
+        involved += (np.flatnonzero(repeated[where] == chunk) + start).tolist()
+    first_seen: dict[int, int] = {}
+    for i in involved:  # ascending: the first index of a key is its first occurrence
+        key = keys[i]
+        if key in first_seen:
+            yield i, first_seen[key]
+        else:
+            first_seen[key] = i
 
 
 class _Places:
-    """Origins of many examples in 12 bytes each (a list of Origin objects costs ~100)."""
+    """Origins of many examples in 8 bytes each while they come from one source, 12 from
+    several (a list of Origin objects costs ~100)."""
 
     def __init__(self) -> None:
         self._names: dict[str, int] = {}
         self._name_of: list[str] = []
-        self._name_ids: array[int] = array("I")
+        self._name_ids: array[int] | None = None  # made when a second source appears
         self._numbers: array[int] = array("q")
 
     def append(self, origin: Origin) -> None:
@@ -73,14 +86,18 @@ class _Places:
         if name_id is None:
             name_id = self._names[origin.source] = len(self._name_of)
             self._name_of.append(origin.source)
-        self._name_ids.append(name_id)
+            if name_id == 1:
+                self._name_ids = array("I", bytes(4 * len(self._numbers)))
+        if self._name_ids is not None:
+            self._name_ids.append(name_id)
         if origin.line is not None:
             self._numbers.append(origin.line)
         else:
             self._numbers.append(-1 - (origin.row or 0))
 
     def __getitem__(self, index: int) -> Origin:
-        name, number = self._name_of[self._name_ids[index]], self._numbers[index]
+        name_id = self._name_ids[index] if self._name_ids is not None else 0
+        name, number = self._name_of[name_id], self._numbers[index]
         return Origin(name, line=number) if number >= 0 else Origin(name, row=-1 - number)
 
 
@@ -120,61 +137,14 @@ def validate_items(  # noqa: PLR0912, PLR0915
     truncate = target is not None and target.over_context == "truncate"
     model = target.model if target else ""
 
-    fmt: DataFormat | None = None
-    first_origin: Origin | None = None
-    keys: array[int] = array("Q")
-    places = _Places()
-    examples = 0
-    for item in items:
-        if isinstance(item, Problem):
-            if item.kind != "missing_column" or item.origin is None or item.origin.line != 1:
-                examples += 1
-            add(item)
-            continue
-        examples += 1
-        data, origin = item.data, item.origin
-        found = detect_format(data)
-        if found is None:
-            keys_seen = ", ".join(sorted(map(str, data))) or "none"
-            add(
-                Problem(
-                    "unknown_format",
-                    f"not a known format (keys: {keys_seen}); expected messages, "
-                    "prompt/completion, a preference pair or text",
-                    origin,
-                )
-            )
-            continue
-        if fmt is None:
-            fmt, first_origin = found, origin
-        elif found is not fmt:
-            add(
-                Problem(
-                    "mixed_formats",
-                    f"a {found.value} example in a {fmt.value} dataset (from {first_origin})",
-                    origin,
-                )
-            )
-            continue
-        bad = False
-        for finding in check_example(data, found):
-            bad = bad or not finding.warning
-            add(
-                Problem(
-                    finding.kind,
-                    finding.message,
-                    origin,
-                    finding.field,
-                    WARNING if finding.warning else Severity.ERROR,
-                )
-            )
-        keys.append(item.fingerprint if item.fingerprint is not None else example_key(data))
-        places.append(origin)
-        if bad or counter is None or stats is None:
-            continue
-        tokens = count_example(counter, data, found)
-        stats.add(tokens)
-        if limit is not None and tokens > limit:
+    def counted(origins: list[Origin], counts: list[int]) -> None:
+        assert stats is not None
+        stats.extend(counts)
+        if limit is None or max(counts) <= limit:
+            return
+        for origin, tokens in zip(origins, counts, strict=True):
+            if tokens <= limit:
+                continue
             if truncate:
                 add(
                     Problem(
@@ -193,6 +163,63 @@ def validate_items(  # noqa: PLR0912, PLR0915
                         origin,
                     )
                 )
+
+    tally = Tally(counter, counted) if counter is not None else None
+    fmt: DataFormat | None = None
+    first_origin: Origin | None = None
+    keys: array[int] = array("Q")
+    places = _Places()
+    examples = 0
+    with tally if tally is not None else nullcontext():
+        for item in items:
+            if isinstance(item, Problem):
+                if item.kind != "missing_column" or item.origin is None or item.origin.line != 1:
+                    examples += 1
+                add(item)
+                continue
+            examples += 1
+            data, origin = item.data, item.origin
+            found = detect_format(data)
+            if found is None:
+                keys_seen = ", ".join(sorted(map(str, data))) or "none"
+                add(
+                    Problem(
+                        "unknown_format",
+                        f"not a known format (keys: {keys_seen}); expected messages, "
+                        "prompt/completion, a preference pair or text",
+                        origin,
+                    )
+                )
+                continue
+            if fmt is None:
+                fmt, first_origin = found, origin
+            elif found is not fmt:
+                add(
+                    Problem(
+                        "mixed_formats",
+                        f"a {found.value} example in a {fmt.value} dataset (from {first_origin})",
+                        origin,
+                    )
+                )
+                continue
+            bad = False
+            for finding in check_example(data, found):
+                bad = bad or not finding.warning
+                add(
+                    Problem(
+                        finding.kind,
+                        finding.message,
+                        origin,
+                        finding.field,
+                        WARNING if finding.warning else Severity.ERROR,
+                    )
+                )
+            keys.append(item.fingerprint if item.fingerprint is not None else example_key(data))
+            places.append(origin)
+            if not bad and tally is not None:
+                tally.add(origin, data, found)
+        if tally is not None:
+            tally.close()
 
     report.examples = examples
     report.format = fmt.value if fmt else None

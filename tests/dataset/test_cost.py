@@ -95,3 +95,16 @@ def test_targets_resolve_aliases_and_fine_tunes() -> None:
         Target.for_model("openai", "gpt-9")
     with pytest.raises(InvalidRequest, match="no data rules recorded for provider 'nope'"):
         Target.for_model("nope", "m")
+
+
+@pytest.mark.parametrize("limit", [None, 100])
+def test_stats_of_a_batch_equal_those_of_one_at_a_time(limit: int | None) -> None:
+    counts = [10, 500, 50, 100, 101, 0, 500]
+    one_by_one, batched = TokenStats(limit), TokenStats(limit)
+    for tokens in counts:
+        one_by_one.add(tokens)
+    batched.extend(counts[:3])
+    batched.extend([])
+    batched.extend(counts[3:])
+    assert batched.to_dict() == one_by_one.to_dict()
+    assert batched.billable == one_by_one.billable

@@ -4,6 +4,10 @@ models, with the cookbook's chat overhead; and the HF tokenizer's own count for 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +17,22 @@ from hypothesis import strategies as st
 
 from ftsdk.capabilities import DataFormat
 from ftsdk.dataset import Dataset, Target
+from ftsdk.dataset.problems import Origin
+from ftsdk.dataset.sources import Example
 from ftsdk.dataset.tokens import (
+    _ENCODINGS,
     TOKENS_PER_MESSAGE,
     TOKENS_PER_NAME,
     TOKENS_REPLY_PRIMING,
     HFTokenCounter,
     OpenAITokenCounter,
+    Tally,
+    _bundled_ranks,
     count_example,
+    load_encoding,
 )
+from ftsdk.dataset.validation import validate_items
+from ftsdk.errors import ConfigurationError
 
 SAMPLES = [
     "hello world",
@@ -33,6 +45,12 @@ SAMPLES = [
     "<|endoftext|> special-token text counts as plain text <|fim_prefix|>",
     "a" * 5000,
     "word " * 3000,
+    "two <|endoftext|> in <|endoftext|>one text",
+    "<|endoftext|>",
+    "ends with half a separator <|endoftext|",
+    "lone surrogate \ud800 in the middle",
+    " ",
+    "\n\n",
 ]
 
 
@@ -159,3 +177,135 @@ def test_a_missing_local_tokenizer_is_explained(tmp_path: Path) -> None:
     )
     assert "tokens_unknown" in [p.kind for p in report.warnings]
     assert report.ok  # the format is still checked
+
+
+@pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
+def test_the_offline_encoding_is_tiktokens_own(tiktoken_offline: Any, name: str) -> None:
+    reference = tiktoken_offline.get_encoding(name)  # built by tiktoken from its own files
+    ours = load_encoding(name)
+    assert ours._pat_str == reference._pat_str
+    assert ours._special_tokens == reference._special_tokens
+    assert ours.max_token_value == reference.max_token_value
+    sha256 = _ENCODINGS[name][2]
+    # the bundled file, read as numbered lines, holds exactly tiktoken's ranks
+    assert _bundled_ranks(name, sha256) == reference._mergeable_ranks
+    assert load_encoding(name) is ours  # loaded once per process
+
+
+def test_a_bundled_file_that_is_not_tiktokens_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="sha256 differs"):
+        _bundled_ranks("o200k_base", "0" * 64)
+    with pytest.raises(ConfigurationError, match="unknown OpenAI encoding 'p50k_base'"):
+        load_encoding("p50k_base")
+
+
+def test_counting_never_imports_bpe_openai_nor_opens_a_connection(tmp_path: Path) -> None:
+    code = (
+        "import socket, sys\n"
+        "def refuse(*args, **kwargs):\n"
+        "    raise OSError('no network in this test')\n"
+        "socket.socket.connect = refuse\n"
+        "socket.create_connection = refuse\n"
+        "from ftsdk.dataset.tokens import OpenAITokenCounter\n"
+        "counter = OpenAITokenCounter('o200k_base')\n"
+        "print(counter.count_text('hello world'), counter.count_texts(['hello', 'world']))\n"
+        "print('bpe_openai' in sys.modules)\n"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TIKTOKEN_CACHE_DIR": str(tmp_path),
+        "PYTHONPATH": ":".join(sys.path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["2 [1, 1]", "False"]
+    assert not list(tmp_path.iterdir())  # tiktoken's download cache stays empty
+
+
+@pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
+def test_batched_counts_equal_one_by_one(tiktoken_offline: Any, name: str) -> None:
+    reference = tiktoken_offline.get_encoding(name)
+    counter = OpenAITokenCounter(name)
+    expected = [len(reference.encode_ordinary(text)) for text in SAMPLES]
+    assert counter.count_texts(SAMPLES) == expected
+    plain = [text for text in SAMPLES if "<|endoftext|>" not in text and "\ud800" not in text]
+    assert counter.count_texts(plain) == [len(reference.encode_ordinary(t)) for t in plain]
+    assert counter.count_texts([]) == []
+    assert counter.count_texts([""]) == [0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(st.text(max_size=60) | st.sampled_from(SAMPLES[:8]), max_size=12))
+def test_any_batch_counts_equal_tiktoken(tiktoken_offline: Any, texts: list[str]) -> None:
+    for name in ("o200k_base", "cl100k_base"):
+        reference = tiktoken_offline.get_encoding(name)
+        assert OpenAITokenCounter(name).count_texts(texts) == [
+            len(reference.encode_ordinary(text)) for text in texts
+        ]
+
+
+def chat_rows(n: int) -> list[dict[str, Any]]:
+    """Chats that repeat a system prompt, with odd texts now and then."""
+    odd = ["<|endoftext|> spelled out", "surrogate \ud800 here", "", "日本語 😀"]
+    return [
+        {
+            "messages": [
+                {"role": "system", "content": "You answer in one line."},
+                {"role": "user", "name": "ann", "content": f"question {i} {odd[i % 4]}"},
+                {"role": "assistant", "content": f"answer {i} " * (i % 7), "weight": 1},
+            ]
+        }
+        for i in range(n)
+    ]
+
+
+def test_tally_hands_every_count_back_in_order(tiktoken_offline: Any) -> None:
+    counter = OpenAITokenCounter("o200k_base")
+    reference = tiktoken_offline.get_encoding("o200k_base")
+    rows = chat_rows(300)
+    seen: list[tuple[int, int]] = []
+
+    def done(tags: list[int], counts: list[int]) -> None:
+        seen.extend(zip(tags, counts, strict=True))
+
+    with Tally(counter, done, batch_chars=200, threads=2) as tally:  # many small batches
+        for i, row in enumerate(rows):
+            tally.add(i, row, DataFormat.CHAT)
+        tally.close()
+    expected = [cookbook_num_tokens(reference, row["messages"][:2]) for row in rows]
+    assistant = [len(reference.encode_ordinary(row["messages"][2]["content"])) for row in rows]
+    assert [tag for tag, _ in seen] == list(range(300))
+    # the cookbook's count of the first two messages, plus the answer's 3 + role + content
+    role = len(reference.encode_ordinary("assistant"))
+    assert [tokens for _, tokens in seen] == [
+        e + TOKENS_PER_MESSAGE + role + a for e, a in zip(expected, assistant, strict=True)
+    ]
+    assert [tokens for _, tokens in seen] == [
+        count_example(counter, row, DataFormat.CHAT) for row in rows
+    ]
+
+
+def test_a_failing_reader_stops_the_counting_threads() -> None:
+    def items() -> Iterator[Example]:
+        for i, row in enumerate(chat_rows(2000)):
+            yield Example(row, Origin("train.jsonl", i + 1))
+        raise RuntimeError("disk gone")
+
+    with pytest.raises(RuntimeError, match="disk gone"):
+        validate_items(items(), target=Target.for_model("openai", "gpt-4o-mini"))
+    assert not [t for t in threading.enumerate() if t.name.startswith("ftsdk-tokens")]
+
+
+def test_duplicates_across_sources_name_both_places() -> None:
+    row = chat_rows(1)[0]
+    items = [
+        Example(row, Origin("a.jsonl", 1)),
+        Example(chat_rows(2)[1], Origin("a.jsonl", 2)),
+        Example(dict(row), Origin("<records>", row=0)),
+    ]
+    report = validate_items(items, target=Target.for_model("openai", "gpt-4o-mini"))
+    assert [str(p) for p in report.errors if p.kind == "duplicate"] == [
+        "<records>[0]: the same example as a.jsonl:1"
+    ]
