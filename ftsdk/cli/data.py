@@ -235,6 +235,7 @@ def _write_or_fail(write: Any) -> Path:
 )
 @_COLUMN
 @_TEMPLATE
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 def convert(
     *,
     file: str,
@@ -243,11 +244,20 @@ def convert(
     preference: str,
     columns: tuple[str, ...],
     template: str | None,
+    as_json: bool,
 ) -> None:
     """Write FILE to OUTPUT (JSONL) in another format; OUTPUT appears only when all converted."""
     dataset = _load(file, columns, template)
     path = _write_or_fail(lambda: dataset.write(output, format=to, preference=preference))
-    click.echo(f"wrote {path}")
+    if as_json:
+        click.echo(json.dumps({"format": to, "files": [_written(path)]}, indent=2))
+    else:
+        click.echo(f"wrote {path}")
+
+
+def _written(path: Path) -> dict[str, Any]:
+    with path.open("rb") as lines:
+        return {"path": str(path), "examples": sum(1 for _ in lines)}
 
 
 @data.command()
@@ -266,6 +276,7 @@ def convert(
 )
 @_COLUMN
 @_TEMPLATE
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 def split(
     *,
     file: str,
@@ -275,6 +286,7 @@ def split(
     validation_out: str | None,
     columns: tuple[str, ...],
     template: str | None,
+    as_json: bool,
 ) -> None:
     """Split FILE into train and validation JSONL files, deterministically by --seed."""
     from ftsdk.errors import InvalidRequest
@@ -287,4 +299,8 @@ def split(
         raise click.BadParameter(err.message, param_hint="--validation") from err
     first = _write_or_fail(lambda: train.write(train_out or f"{stem}.train.jsonl"))
     second = _write_or_fail(lambda: held_out.write(validation_out or f"{stem}.validation.jsonl"))
-    click.echo(f"wrote {first} and {second}")
+    if as_json:
+        body = {"seed": seed, "train": _written(first), "validation": _written(second)}
+        click.echo(json.dumps(body, indent=2))
+    else:
+        click.echo(f"wrote {first} and {second}")

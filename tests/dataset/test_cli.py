@@ -99,6 +99,11 @@ def test_convert_and_split(train: Path, tmp_path: Path) -> None:
         for part in ("train", "validation")
     ]
     assert lines == [45, 15]
+    code, output = run("split", str(train), "--validation", "0.25", "--seed", "4", "--json")
+    written = json.loads(output)
+    assert (code, written["train"]["examples"], written["validation"]["examples"]) == (0, 45, 15)
+    code, output = run("convert", str(pairs), str(out), "--to", "chat", "--json")
+    assert json.loads(output)["files"] == [{"path": str(out), "examples": 10}]
 
 
 def test_data_appears_in_help() -> None:
