@@ -6,6 +6,9 @@ choose plugins by entry-point name, comma separated:
 
 - ``FTSDK_PLUGINS``: load only these (an allow-list).
 - ``FTSDK_DISABLE_PLUGINS``: skip these (a block-list); ``__all__`` skips every plugin.
+
+Plugins may also add commands to the ``ftsdk`` command line through the entry-point group
+``ftsdk.cli`` (see :func:`plugin_commands`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import os
 import threading
 import warnings
 from collections.abc import Mapping
+from typing import Any
 
 import pluggy
 
@@ -22,14 +26,17 @@ from ftsdk import hookspecs
 from ftsdk.registry import PluginFailure, ProviderRegistry
 
 __all__ = [
+    "COMMAND_GROUP",
     "ENTRY_POINT_GROUP",
     "PluginLoadWarning",
     "load_registry",
+    "plugin_commands",
     "providers",
     "reset_registry",
 ]
 
 ENTRY_POINT_GROUP = "ftsdk"
+COMMAND_GROUP = "ftsdk.cli"
 
 _lock = threading.Lock()
 _default: ProviderRegistry | None = None
@@ -96,6 +103,38 @@ def load_registry(
         except Exception as err:  # a broken plugin must never take the others down
             _fail(registry, ep.name, dist, err)
     return registry
+
+
+def plugin_commands(
+    *, group: str = COMMAND_GROUP, env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The command-line commands plugins add to ``ftsdk``: each entry point of ``group``
+    names a ``click`` command (``autotrain = "ftsdk_autotrain.cli:autotrain"`` gives
+    ``ftsdk autotrain ...``). ``FTSDK_PLUGINS`` / ``FTSDK_DISABLE_PLUGINS`` apply to their
+    names; one that fails to load is skipped with a :class:`PluginLoadWarning`."""
+    environ = os.environ if env is None else env
+    allow = _names(environ.get("FTSDK_PLUGINS"))
+    block = _names(environ.get("FTSDK_DISABLE_PLUGINS")) or set()
+    commands: dict[str, Any] = {}
+    for ep in sorted(importlib.metadata.entry_points(group=group), key=lambda e: e.name):
+        if ep.name in commands or "__all__" in block or ep.name in block:
+            continue
+        if allow is not None and ep.name not in allow:
+            continue
+        try:
+            command = ep.load()
+            if not callable(command) or not hasattr(command, "params"):
+                raise TypeError(f"{ep.value} is not a click command")
+        except Exception as err:  # a broken plugin must never take the command line down
+            warnings.warn(
+                f"ftsdk command {ep.name!r} ({ep.value}) failed to load and is skipped: "
+                f"{type(err).__name__}: {err}",
+                PluginLoadWarning,
+                stacklevel=2,
+            )
+            continue
+        commands[ep.name] = command
+    return commands
 
 
 def providers() -> ProviderRegistry:

@@ -111,7 +111,10 @@ def cli_commands() -> dict[str, click.Command]:
 
     def walk(group: click.Group, prefix: str) -> dict[str, click.Command]:
         found: dict[str, click.Command] = {}
-        for name, command in group.commands.items():
+        context = click.Context(group)
+        for name in group.list_commands(context):  # plugins' commands included
+            command = group.get_command(context, name)
+            assert command is not None, name
             found[f"{prefix} {name}"] = command
             if isinstance(command, click.Group):
                 found |= walk(command, f"{prefix} {name}")

@@ -19,13 +19,19 @@ BUILTINS = ["autotrain", "azure", "openai", "trl"]
 FTSDK = str(Path(sys.executable).with_name("ftsdk"))
 
 
-def install(site: Path, dist: str, entry_points: dict[str, str], files: dict[str, str]) -> None:
+def install(
+    site: Path,
+    dist: str,
+    entry_points: dict[str, str],
+    files: dict[str, str],
+    group: str = "ftsdk",
+) -> None:
     """Install a distribution into ``site`` the way pip lays one out (dist-info + modules)."""
     info = site / f"{dist.replace('-', '_')}-1.0.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
     eps = "".join(f"{name} = {target}\n" for name, target in entry_points.items())
-    (info / "entry_points.txt").write_text(f"[ftsdk]\n{eps}")
+    (info / "entry_points.txt").write_text(f"[{group}]\n{eps}")
     for rel, text in files.items():
         path = site / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -219,3 +225,48 @@ def test_registering_by_hand_validates_at_once() -> None:
     with pytest.raises(PluginError, match="extra='forbid'"):
         registry.register(Loose)
     assert len(registry) == 0
+
+
+def test_plugins_add_commands_to_the_command_line(site: Path) -> None:
+    command = """
+        import click
+
+        @click.command()
+        @click.argument("name")
+        def hello(name):
+            \"\"\"Say hello.\"\"\"
+            click.echo(f"hello {name}")
+
+        @click.command()
+        def train():
+            click.echo("a plugin's train")
+        """
+    install(
+        site,
+        "ftsdk-hello",
+        {"hello": "ftsdk_hello:hello", "train": "ftsdk_hello:train", "bad": "ftsdk_bad:x"},
+        {"ftsdk_hello.py": command},
+        group="ftsdk.cli",
+    )
+    env = {**os.environ, "FTSDK_NO_PROGRESS": "1"}
+
+    def ftsdk(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [FTSDK, *args],
+            capture_output=True,
+            text=True,
+            env=env | extra,
+            timeout=120,
+            check=False,
+        )
+
+    said = ftsdk("hello", "world")
+    assert (said.returncode, said.stdout) == (0, "hello world\n")
+    assert "ftsdk command 'bad' (ftsdk_bad:x) failed to load and is skipped" in said.stderr
+    listed = ftsdk("--help").stdout
+    assert "hello" in listed
+    assert "Say hello." in listed
+    assert "a plugin's train" not in ftsdk("train", "--help").stdout  # built-ins come first
+    blocked = ftsdk("hello", "world", FTSDK_DISABLE_PLUGINS="hello")
+    assert blocked.returncode == 2
+    assert "No such command 'hello'" in blocked.stderr

@@ -1,4 +1,5 @@
-"""The ``ftsdk`` command line. Each command group lives in its own module."""
+"""The ``ftsdk`` command line. Each command group lives in its own module; plugins add
+theirs through the ``ftsdk.cli`` entry-point group (``ftsdk autotrain ...``)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,33 @@ from ftsdk.cli.serve import serve
 __all__ = ["main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """The built-in commands, then those of installed plugins (loaded on first need; a
+    plugin command never hides a built-in one)."""
+
+    _plugins: dict[str, click.Command] | None = None
+
+    def plugin_commands(self) -> dict[str, click.Command]:
+        """Commands added by plugins, by name."""
+        if self._plugins is None:
+            from ftsdk.plugins import plugin_commands
+
+            self._plugins = {
+                name: command
+                for name, command in plugin_commands().items()
+                if name not in self.commands
+            }
+        return self._plugins
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *sorted(self.plugin_commands())]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        return found if found is not None else self.plugin_commands().get(cmd_name)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ftsdk")
 def main() -> None:
     """Fine-tune large language models through one provider-neutral API."""

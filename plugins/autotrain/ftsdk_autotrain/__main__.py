@@ -1,7 +1,5 @@
 """``python -m ftsdk_autotrain install-runtime``: see :mod:`ftsdk_autotrain.cli`."""
 
-import sys
+from ftsdk_autotrain.cli import autotrain
 
-from ftsdk_autotrain.cli import main
-
-sys.exit(main())
+autotrain(prog_name="python -m ftsdk_autotrain")

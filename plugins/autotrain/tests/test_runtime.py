@@ -3,6 +3,7 @@ failed one (with stand-in install steps, so it runs in seconds)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -137,3 +138,30 @@ def test_an_existing_interpreter_is_used_as_it_is(
     assert not (tmp_path / "autotrain").exists()
     with pytest.raises(RuntimeBuildError, match=PYTHON_ENV_VAR):
         runtime_for(tmp_path, python=str(tmp_path / "nope")).ensure(progress=None)
+
+
+def test_the_ftsdk_command_line_says_where_the_runtime_is(tmp_path: Path) -> None:
+    ftsdk = Path(sys.executable).with_name("ftsdk")
+    env = {**os.environ, "FTSDK_HOME": str(tmp_path)}
+    env.pop(PYTHON_ENV_VAR, None)
+    info = subprocess.run(
+        [str(ftsdk), "autotrain", "runtime-info", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    shown = json.loads(info.stdout)
+    assert shown["ready"] is False
+    assert shown["python"].startswith(str(tmp_path / "autotrain" / f"venv-{shown['key']}"))
+    assert shown == json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "ftsdk_autotrain", "runtime-info", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
+    )
