@@ -39,7 +39,7 @@ from typing import Any, Final
 import yaml  # type: ignore[import-untyped]
 
 # The JSON Schema keywords that hold schemas: the validator's own lists, so the two agree.
-from ftsdk.testing.emulator.openapi import (
+from ftsdk.testing.emulator.openapi.schema import (
     _SCHEMA_KEYWORDS,
     _SCHEMA_LIST_KEYWORDS,
     _SCHEMA_MAP_KEYWORDS,
