@@ -442,6 +442,9 @@ def test_validate_checks_expiry_revocation_and_roles() -> None:
     principal = issuer.validate(token, DATA_SCOPE)
     assert principal is not None
     assert principal.has_role(CONTRIBUTOR, USER)
+    first = issuer.lookup(token)
+    assert first is not None
+    assert first.principal.has_role(USER)  # a role given after issuing shows in lookup too
     assert issuer.requests == []  # issue_token is not a token request
 
     now[0] += 599
