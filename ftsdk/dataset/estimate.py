@@ -89,10 +89,10 @@ class Linear:
 
 @dataclass(frozen=True)
 class ModelShape:
-    """What the estimate needs of a model, read without loading it.
+    """What the estimate needs of a model, read without loading it::
 
-    >>> shape = read_model_shape("path/to/model")  # doctest: +SKIP
-    >>> shape.parameters, shape.lora_parameters(16)  # doctest: +SKIP
+        shape = read_model_shape("/models/llama")
+        shape.parameters, shape.lora_parameters(16)  # LoRA r=16 on all linear layers
     """
 
     path: str

@@ -359,3 +359,32 @@ def test_cli_openai_output_is_unchanged(dates: Path) -> None:
     code, output = run(str(dates), "--provider", "openai", "--model", "gpt-4o-mini", "--json")
     assert code == 0
     assert "training" not in json.loads(output)
+
+
+def test_the_guides_llama3_table_is_what_the_formulas_give(llama3: Path) -> None:
+    guide = (Path(__file__).parents[2] / "docs" / "guide" / "data.md").read_text()
+    section = guide.split("## Estimating local training")[1].split("\n## ")[0]
+    rows = [
+        line
+        for line in section.splitlines()
+        if line.startswith(("| full |", "| LoRA |", "| QLoRA |"))
+    ]
+    assert len(rows) == 5
+    for row in rows:
+        adapter, checkpointing, weights, activations, logits, total, _, time = (
+            cell.strip() for cell in row.strip("|").split("|")
+        )
+        est = estimate_training(
+            llama3,
+            tokens=1_000_000,
+            longest=1024,
+            adapter=adapter.lower(),  # type: ignore[arg-type]
+            gradient_checkpointing=checkpointing == "yes",
+        )
+        memory = est.memory
+        assert weights == f"{memory.weights / GiB:.1f}", row
+        assert activations == f"{memory.activations / GiB:.1f}", row
+        assert logits == f"{memory.logits / GiB:.1f}", row
+        assert total == f"{memory.total / GiB:.1f} GiB", row
+        h100 = next(fit for fit in est.gpus if fit.gpu.name == "H100 80GB SXM")
+        assert time == f"{h100.seconds / 60:.0f} min", row
