@@ -91,8 +91,8 @@ class Linear:
 class ModelShape:
     """What the estimate needs of a model, read without loading it::
 
-        shape = read_model_shape("/models/llama")
-        shape.parameters, shape.lora_parameters(16)  # LoRA r=16 on all linear layers
+    shape = read_model_shape("/models/llama")
+    shape.parameters, shape.lora_parameters(16)  # LoRA r=16 on all linear layers
     """
 
     path: str
@@ -216,11 +216,13 @@ def _is_linear(name: str, shape: Sequence[int]) -> bool:
     return len(shape) == 2 and name.endswith(".weight") and not any(p in name for p in _NOT_LINEAR)
 
 
-def _from_safetensors(files: Iterable[Path]) -> tuple[int, tuple[Linear, ...]]:
+def _from_safetensors(files: Iterable[Path], *, tied: bool) -> tuple[int, tuple[Linear, ...]]:
     parameters = 0
     linears: list[Linear] = []
     for path in files:
         for name, spec in safetensors_header(path).items():
+            if tied and name == "lm_head.weight":  # the embeddings again: torch counts it once
+                continue
             shape = spec.get("shape") if isinstance(spec, dict) else None
             if not isinstance(shape, list) or not all(isinstance(n, int) for n in shape):
                 raise InvalidRequest(f"{path}: tensor {name!r} has no shape", field="model")
@@ -300,7 +302,9 @@ def read_model_shape(model: str | Path) -> ModelShape:
     config = _text_config(full_config)
     files = [] if "quantization_config" in full_config else _weight_files(folder)
     if files:
-        parameters, linears = _from_safetensors(files)
+        parameters, linears = _from_safetensors(
+            files, tied=bool(config.get("tie_word_embeddings", True))
+        )
         source: Literal["safetensors", "config.json"] = "safetensors"
     else:
         parameters, linears = _from_config(config, config_path)

@@ -86,6 +86,16 @@ def test_sharded_checkpoint_is_read_through_its_index(tiny_model: Any, tmp_path:
     assert read_model_shape(tmp_path).parameters == torch_count(tiny_model)
 
 
+def test_a_saved_tied_head_is_counted_once(tiny: Path, tiny_model: Any, tmp_path: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(tiny / "model.safetensors")
+    tensors["lm_head.weight"] = tensors["model.embed_tokens.weight"].clone()
+    save_file(tensors, tmp_path / "model.safetensors")
+    shutil.copy(tiny / "config.json", tmp_path / "config.json")
+    assert read_model_shape(tmp_path).parameters == torch_count(tiny_model)
+
+
 def test_without_safetensors_the_config_gives_the_count(tiny: Path, tmp_path: Path) -> None:
     shutil.copy(tiny / "config.json", tmp_path / "config.json")
     shape = read_model_shape(tmp_path)
