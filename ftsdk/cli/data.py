@@ -11,6 +11,7 @@ import click
 
 if TYPE_CHECKING:
     from ftsdk.dataset import Dataset, Target, ValidationReport
+    from ftsdk.dataset.estimate import TrainingEstimate
 
 __all__ = ["data"]
 
@@ -174,6 +175,24 @@ def check(
 @_MODEL
 @click.option("--epochs", default="auto", show_default=True, help="Planned epochs, or auto.")
 @_CONTEXT
+@click.option(
+    "--adapter",
+    type=click.Choice(["full", "lora", "qlora"]),
+    help="Local targets: what the training estimate assumes (default full).",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), help="Local: examples per step (8).")
+@click.option(
+    "--max-seq-length", type=click.IntRange(min=1), help="Local: tokens per example kept (1024)."
+)
+@click.option("--lora-r", type=click.IntRange(min=1), help="Local: LoRA rank (16).")
+@click.option(
+    "--gradient-checkpointing", is_flag=True, default=None, help="Local: recompute activations."
+)
+@click.option(
+    "--mfu",
+    type=click.FloatRange(min=0, max=1, min_open=True),
+    help="Local: fraction of a GPU's peak FLOPS reached (0.35).",
+)
 @_COLUMN
 @_TEMPLATE
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -184,16 +203,48 @@ def stats(
     model: str | None,
     epochs: str,
     context: int | None,
+    adapter: str | None,
+    batch_size: int | None,
+    max_seq_length: int | None,
+    lora_r: int | None,
+    gradient_checkpointing: bool | None,
+    mfu: float | None,
     columns: tuple[str, ...],
     template: str | None,
     as_json: bool,
 ) -> None:
-    """Examples, tokens per example and the cost estimate of FILE for a target."""
+    """Examples, tokens per example and the cost estimate of FILE for a target; for a local
+    model (trl, autotrain) also its GPU memory and training time, estimated."""
+    from ftsdk.errors import InvalidRequest
+
     dataset = _load(file, columns, template)
     target = _target(provider, model, context)
     if target is None:
         raise click.UsageError("stats needs --provider and --model (their tokenizer and price)")
+    training = {
+        "adapter": adapter,
+        "batch_size": batch_size,
+        "max_seq_length": max_seq_length,
+        "lora_r": lora_r,
+        "gradient_checkpointing": gradient_checkpointing,
+        "mfu": mfu,
+    }
+    asked = any(value is not None for value in training.values())
+    if asked and target.hf_tokenizer is None:
+        raise click.UsageError(
+            f"--adapter, --batch-size, --max-seq-length, --lora-r, --gradient-checkpointing "
+            f"and --mfu estimate local training; {target.label} trains on its own hardware"
+        )
     report = dataset.validate(target, epochs=_epochs(epochs), allow_duplicates=True)
+    estimate: TrainingEstimate | None = None
+    unavailable = None
+    if target.hf_tokenizer is not None:
+        try:
+            estimate = _estimate(dataset, target, report, epochs, training)
+        except InvalidRequest as err:
+            if asked:
+                raise click.ClickException(f"training estimate: {err.message}") from err
+            unavailable = err.message
     if as_json:
         body = {
             "examples": report.examples,
@@ -203,12 +254,80 @@ def stats(
             "cost": report.cost.to_dict() if report.cost is not None else None,
             "error_counts": report.counts(),
         }
+        if target.hf_tokenizer is not None:
+            body["training"] = estimate.to_dict() if estimate else {"error": unavailable}
         click.echo(json.dumps(body, indent=2))
         return
     click.echo(f"{dataset.name}: {report.examples:,} examples, format {report.format or '?'}")
     _print_stats(report)
     if not report.ok:
         click.echo("(examples with errors are not counted: run `ftsdk data check`)")
+    if estimate is not None:
+        _print_estimate(estimate)
+    elif unavailable is not None:
+        click.echo(f"training estimate: not available: {unavailable}")
+
+
+def _estimate(
+    dataset: Dataset,
+    target: Target,
+    report: ValidationReport,
+    epochs: str,
+    training: dict[str, Any],
+) -> TrainingEstimate:
+    from ftsdk.spec import DPO, SFT
+
+    fields = {key: training[key] for key in ("adapter", "batch_size", "max_seq_length", "lora_r")}
+    fields = {key: value for key, value in fields.items() if value is not None}
+    if epochs != "auto":
+        fields["epochs"] = int(epochs)
+    method = DPO(**fields) if report.format == "preference" else SFT(**fields)
+    return dataset.estimate_training(
+        target,
+        method,
+        gradient_checkpointing=bool(training["gradient_checkpointing"]),
+        mfu=training["mfu"],
+    )
+
+
+def _duration(hours: float) -> str:
+    if hours * 60 < 1:
+        return "<1 min"
+    if hours < 2:
+        return f"{hours * 60:.0f} min"
+    return f"{hours:,.1f} h"
+
+
+def _print_estimate(estimate: TrainingEstimate) -> None:
+    from ftsdk.dataset.estimate import ACCURACY, GiB
+
+    shape = estimate.model
+    click.echo(
+        f"\ntraining estimate ({ACCURACY}; the formulas: docs/guide/data.md, "
+        "'Estimating local training')"
+    )
+    adapter: str = estimate.adapter
+    if adapter != "full":
+        adapter += f", {estimate.trainable_parameters:,} trainable parameters"
+    click.echo(
+        f"  model: {shape.parameters:,} parameters (from {shape.source}), {shape.layers} layers, "
+        f"hidden {shape.hidden_size:,} · {estimate.method} {adapter}"
+    )
+    checkpointing = " · gradient checkpointing" if estimate.gradient_checkpointing else ""
+    click.echo(
+        f"  run: batch {estimate.batch_size} x {estimate.seq_length:,} tokens{checkpointing} · "
+        f"{estimate.tokens:,} tokens x {estimate.epochs} epochs · {estimate.flops:.2e} FLOPs"
+    )
+    parts = " + ".join(
+        f"{name} {value / GiB:,.2f}" for name, value in estimate.memory.parts().items()
+    )
+    click.echo(f"  memory (GiB): {parts} = {estimate.memory.total / GiB:,.2f} GiB")
+    click.echo(f"  {'GPU':<15} {'memory':>10}  {'fits':<4}  time at {estimate.mfu:.0%} MFU")
+    for fit in estimate.gpus:
+        click.echo(
+            f"  {fit.gpu.name:<15} {fit.gpu.memory_gib:>6.1f} GiB  {'yes' if fit.fits else 'no':<4}"
+            f"  {_duration(fit.hours)}"
+        )
 
 
 def _write_or_fail(write: Any) -> Path:

@@ -11,13 +11,22 @@ Modules: :mod:`~ftsdk.dataset.sources` (readers), :mod:`~ftsdk.dataset.formats` 
 conversions), :mod:`~ftsdk.dataset.problems` (problem kinds, the report),
 :mod:`~ftsdk.dataset.targets` (provider rules and prices, from ``targets.json``),
 :mod:`~ftsdk.dataset.tokens`, :mod:`~ftsdk.dataset.cost`, :mod:`~ftsdk.dataset.validation`,
-:mod:`~ftsdk.dataset.writing`.
+:mod:`~ftsdk.dataset.writing`, :mod:`~ftsdk.dataset.estimate` (GPU memory and time of local
+training, estimated).
 """
 
 from __future__ import annotations
 
 from ftsdk.dataset.cost import CostEstimate, TokenStats, default_epochs
 from ftsdk.dataset.dataset import Dataset
+from ftsdk.dataset.estimate import (
+    GpuFit,
+    MemoryEstimate,
+    ModelShape,
+    TrainingEstimate,
+    estimate_training,
+    read_model_shape,
+)
 from ftsdk.dataset.problems import KINDS, Origin, Problem, Severity, ValidationReport
 from ftsdk.dataset.sources import Example
 from ftsdk.dataset.targets import Target
@@ -27,11 +36,17 @@ __all__ = [
     "CostEstimate",
     "Dataset",
     "Example",
+    "GpuFit",
+    "MemoryEstimate",
+    "ModelShape",
     "Origin",
     "Problem",
     "Severity",
     "Target",
     "TokenStats",
+    "TrainingEstimate",
     "ValidationReport",
     "default_epochs",
+    "estimate_training",
+    "read_model_shape",
 ]

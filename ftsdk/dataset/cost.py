@@ -117,6 +117,17 @@ class TokenStats:
                 return tokens
         return self.max
 
+    def clipped(self, limit: int) -> int:
+        """Total tokens with each example cut at ``limit`` (what a trainer that truncates
+        at ``limit`` trains on).
+
+        >>> stats = TokenStats()
+        >>> stats.extend([4, 8, 12])
+        >>> stats.clipped(10)
+        22
+        """
+        return sum(min(tokens, limit) * n for tokens, n in self._histogram.items())
+
     @property
     def p95(self) -> int:
         """95th percentile of tokens per example."""
