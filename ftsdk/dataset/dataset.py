@@ -293,7 +293,8 @@ class Dataset:
             model in the local Hugging Face cache).
         :param method: ``SFT(...)`` or ``DPO(...)``; its ``adapter``, ``batch_size``,
             ``epochs``, ``max_seq_length`` and ``lora_r`` apply, unset ones as the TRL
-            plugin sets them (full, 8, 3, 1024, 16).
+            plugin sets them (full, 8, 3, 1024, 16; epochs as the target's provider
+            defaults them: AutoTrain trains 1).
         :param gradient_checkpointing: as the job's provider option of that name.
         :param lora_target_modules: as the job's provider option (``"all-linear"``).
         :param mfu: the fraction of a GPU's peak FLOPS the run achieves (default 0.35).
@@ -316,6 +317,8 @@ class Dataset:
             )
         shape = read_model_shape(resolved.model)  # a bad folder fails here, before counting
         chosen: dict[str, Any] = dict(LOCAL_DEFAULTS)
+        if resolved.default_epochs is not None:
+            chosen["epochs"] = resolved.default_epochs  # the provider's own default
         if method is not None:
             chosen |= {k: v for k, v in method.explicit().items() if k in LOCAL_DEFAULTS}
         kind = method.type if method is not None else "sft"

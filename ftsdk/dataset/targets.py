@@ -67,6 +67,9 @@ class Target:
     """USD per 1M training tokens, as published; ``None`` when not recorded."""
     epochs_rule: Literal["openai"] | None = None
     """How ``epochs="auto"`` is resolved: OpenAI's rule, or unknown."""
+    default_epochs: int | None = None
+    """What ``epochs="auto"`` trains where there is no rule: a local trainer's default
+    (TRL 3 as ftsdk-trl sets it, AutoTrain 1); ``None``: unknown (counted as 1)."""
     recorded: str | None = None
     """When the limits and price were recorded from the provider's pages."""
     sources: tuple[tuple[str, str], ...] = ()
@@ -99,6 +102,7 @@ class Target:
             "max_file_bytes": entry["max_file_bytes"],
             "max_billed_tokens": entry["max_billed_tokens"],
             "epochs_rule": entry["epochs_rule"],
+            "default_epochs": entry.get("default_epochs"),
             "recorded": entry["recorded"],
             "sources": tuple(sorted(entry["sources"].items())),
         }

@@ -246,7 +246,9 @@ def validate_items(  # noqa: PLR0912, PLR0915
         cost = estimate_cost(
             stats.billable,
             examples,
-            epochs=epochs if target is None or target.epochs_rule or epochs != "auto" else 1,
+            epochs=epochs
+            if target is None or target.epochs_rule or epochs != "auto"
+            else target.default_epochs or 1,
             price_per_million=target.price_per_million if target else None,
             recorded=target.recorded if target else None,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -108,3 +109,18 @@ def test_stats_of_a_batch_equal_those_of_one_at_a_time(limit: int | None) -> Non
     batched.extend(counts[3:])
     assert batched.to_dict() == one_by_one.to_dict()
     assert batched.billable == one_by_one.billable
+
+
+def test_auto_epochs_on_a_local_target_are_its_trainers_default(tmp_path: Path) -> None:
+    rows = [{"text": f"example {n}"} for n in range(4)]
+    path = tmp_path / "t.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    epochs = {}
+    for provider in ("trl", "autotrain"):
+        target = dataclasses.replace(
+            Target.for_model(provider, "local-model"), hf_tokenizer=None, encoding="o200k_base"
+        )
+        cost = Dataset.load(path).validate(target).cost
+        assert cost is not None
+        epochs[provider] = cost.epochs
+    assert epochs == {"trl": 3, "autotrain": 1}  # ftsdk-trl's default; AutoTrain's own
