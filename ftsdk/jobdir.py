@@ -33,6 +33,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,10 +41,12 @@ from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 
+from ftsdk.errors import NotFound
 from ftsdk.jobs import JobError, JobEvent, JobState, JobStatus, Metric
 
 __all__ = [
     "JobDir",
+    "JobStore",
     "append_jsonl",
     "newest_first",
     "now_iso",
@@ -384,6 +387,64 @@ class JobDir:
         ]
 
 
+class JobStore:
+    """The job folders of one local provider, ``<home>/<provider>/jobs/<job id>``, and the
+    idempotency keys of the jobs it created, ``<home>/<provider>/keys/<key>`` (a retried
+    ``create_job`` finds its job instead of starting a second).
+
+    >>> import tempfile
+    >>> store = JobStore(Path(tempfile.mkdtemp()), "trl", prefix="trljob")
+    >>> job = store.create()
+    >>> store.remember("key-1", job); store.for_key("key-1") == job.id
+    True
+    >>> _ = job.update_status(status="queued")  # a job is found once it has a status
+    >>> [found.id for found in store.folders()] == [store.get(job.id).id] == [job.id]
+    True
+    """
+
+    def __init__(self, home: Path, provider: str, *, prefix: str) -> None:
+        self.provider, self.prefix = provider, prefix
+        self.jobs_dir = home / provider / "jobs"
+        self.keys_dir = home / provider / "keys"
+
+    def get(self, job_id: str) -> JobDir:
+        """The folder of job ``job_id``.
+
+        :raises ftsdk.errors.NotFound: no such job here (or an id that is not a name).
+        """
+        job = JobDir(self.jobs_dir / job_id)
+        if "/" in job_id or job_id.startswith(".") or not job.status_file.is_file():
+            raise NotFound(
+                f"no {self.provider} job {job_id!r} under {self.jobs_dir}", provider=self.provider
+            )
+        return job
+
+    def create(self) -> JobDir:
+        """A new, empty job folder: ``<prefix>-<UTC time>-<8 hex digits>``."""
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        job = JobDir(self.jobs_dir / f"{self.prefix}-{stamp}-{uuid.uuid4().hex[:8]}")
+        job.path.mkdir(parents=True)
+        return job
+
+    def for_key(self, key: str) -> str | None:
+        """The id of the job created for idempotency key ``key``, if any."""
+        try:
+            return (self.keys_dir / key).read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            return None
+
+    def remember(self, key: str, job: JobDir) -> None:
+        """Record that ``job`` was created for idempotency key ``key``."""
+        self.keys_dir.mkdir(parents=True, exist_ok=True)
+        (self.keys_dir / key).write_text(job.id, encoding="utf-8")
+
+    def folders(self) -> list[JobDir]:
+        """Every job folder with a status (a folder being created has none yet)."""
+        if not self.jobs_dir.is_dir():
+            return []
+        return [JobDir(f) for f in self.jobs_dir.iterdir() if (f / "status.json").is_file()]
+
+
 def newest_first(states: Iterable[JobState], limit: int) -> list[JobState]:
     """At most ``limit`` jobs, the newest first (jobs without a creation time last)."""
     oldest = datetime.min.replace(tzinfo=UTC)
@@ -392,13 +453,14 @@ def newest_first(states: Iterable[JobState], limit: int) -> list[JobState]:
 
 def stop_process(proc: Any, grace: float = 5.0) -> None:
     """SIGTERM the process group of ``proc`` (a ``psutil.Process`` or ``None``), SIGKILL
-    it after ``grace`` seconds."""
+    it after ``grace`` seconds; returns once ``proc`` and its children have ended."""
     if proc is None:
         return
     try:
+        family = [proc, *proc.children(recursive=True)]  # data loaders, accelerate workers
         pgid = os.getpgid(proc.pid)
         os.killpg(pgid, signal.SIGTERM)
-        _, alive = psutil.wait_procs([proc], timeout=grace)
+        _, alive = psutil.wait_procs(family, timeout=grace)
         if alive:
             os.killpg(pgid, signal.SIGKILL)
             psutil.wait_procs(alive, timeout=grace)

@@ -50,6 +50,8 @@ class HubEmulator:
         self._lock = threading.Lock()
         routes = [
             Route("/api/whoami-v2", self._whoami, methods=["GET"]),
+            # huggingface_hub (1.x+) fetches this registry by itself, to fill its user agent.
+            Route("/api/agent-harnesses", self._harnesses, methods=["GET"]),
             Route("/api/repos/create", self._create, methods=["POST"]),
             Route(
                 "/api/models/{ns}/{name}/preupload/{revision}", self._preupload, methods=["POST"]
@@ -93,6 +95,9 @@ class HubEmulator:
 
     async def _whoami(self, request: Request) -> Response:
         return self._denied(request) or JSONResponse({"name": "emulator", "type": "user"})
+
+    async def _harnesses(self, request: Request) -> Response:
+        return JSONResponse({"standardEnvVars": [], "harnesses": {}})  # public, no token
 
     async def _create(self, request: Request) -> Response:
         if (denied := self._denied(request)) is not None:

@@ -15,8 +15,6 @@ import os
 import subprocess
 import sys
 import threading
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,8 +23,8 @@ from pydantic import Field, PositiveInt, SecretStr, field_validator
 from ftsdk import Capabilities, Provider, ProviderOptions
 from ftsdk.capabilities import DataFormat, Operation
 from ftsdk.credentials import resolve_secret, resolve_setting
-from ftsdk.errors import Conflict, InvalidRequest, NotFound, ProviderUnavailable
-from ftsdk.jobdir import JobDir, newest_first, now_iso, stop_process, write_json_atomic
+from ftsdk.errors import Conflict, InvalidRequest, ProviderUnavailable
+from ftsdk.jobdir import JobDir, JobStore, newest_first, now_iso, stop_process, write_json_atomic
 from ftsdk.jobs import JobEvent, JobState, Metric
 from ftsdk.models import ChatParams, ChatResponse, ModelInfo, Usage
 from ftsdk.provider import TrainingRequest
@@ -142,23 +140,24 @@ class AutoTrainProvider(Provider):
         self._lock = threading.Lock()
 
     @property
+    def store(self) -> JobStore:
+        """The job folders: ``<home>/autotrain/jobs/<job id>``."""
+        return JobStore(self.home, self.name, prefix="atjob")
+
+    @property
     def jobs_dir(self) -> Path:
         """Where job folders live: ``<home>/autotrain/jobs``."""
-        return self.home / "autotrain" / "jobs"
+        return self.store.jobs_dir
 
     def _job(self, job_id: str) -> JobDir:
-        job = JobDir(self.jobs_dir / job_id)
-        if "/" in job_id or job_id.startswith(".") or not job.status_file.is_file():
-            raise NotFound(f"no autotrain job {job_id!r} under {self.jobs_dir}", provider=self.name)
-        return job
+        return self.store.get(job_id)
 
     # -- creating ----------------------------------------------------------------------
     def create_job(self, request: TrainingRequest) -> JobState:
         """Validate the data, stage AutoTrain's data folder and parameters, start the runner."""
-        keys = self.home / "autotrain" / "keys"
-        key_file = keys / request.idempotency_key
-        if key_file.is_file():
-            return self.get_job(key_file.read_text(encoding="utf-8").strip())
+        existing = self.store.for_key(request.idempotency_key)
+        if existing is not None:
+            return self.get_job(existing)
         spec = request.spec
         options: AutoTrainOptions = request.options  # type: ignore[assignment]
         hosted = options.backend != "local"
@@ -197,9 +196,7 @@ class AutoTrainProvider(Provider):
                 field="base_model",
                 provider=self.name,
             )
-        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-        job = JobDir(self.jobs_dir / f"atjob-{stamp}-{uuid.uuid4().hex[:8]}")
-        job.path.mkdir(parents=True)
+        job = self.store.create()
         from ftsdk.dataset import Dataset
 
         chat = translate.stage_data(
@@ -256,8 +253,7 @@ class AutoTrainProvider(Provider):
             metadata=spec.metadata,
         )
         job.add_event(f"job created: {spec.method.type} on {spec.base_model} ({options.backend})")
-        keys.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(job.id, encoding="utf-8")
+        self.store.remember(request.idempotency_key, job)
         self._start(job, hosted=hosted)
         return self._state(job)
 
@@ -355,10 +351,7 @@ class AutoTrainProvider(Provider):
 
     def list_jobs(self, *, limit: int) -> list[JobState]:
         """The newest jobs first."""
-        if not self.jobs_dir.is_dir():
-            return []
-        folders = [f for f in self.jobs_dir.iterdir() if (f / "status.json").is_file()]
-        return newest_first((self._state(JobDir(folder)) for folder in folders), limit)
+        return newest_first((self._state(job) for job in self.store.folders()), limit)
 
     def list_events(self, job_id: str, *, after: str | None) -> list[JobEvent]:
         """Events after the event ``after`` (an event's id is its line number)."""

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,8 @@ from pydantic import PositiveFloat, PositiveInt, SecretStr
 from ftsdk import Capabilities, Provider, ProviderOptions
 from ftsdk.capabilities import DataFormat, Operation
 from ftsdk.credentials import resolve_secret, resolve_setting
-from ftsdk.errors import Conflict, InvalidRequest, MissingCredentials, NotFound
-from ftsdk.jobdir import JobDir, newest_first, now_iso, stop_process, write_json_atomic
+from ftsdk.errors import Conflict, InvalidRequest, MissingCredentials
+from ftsdk.jobdir import JobDir, JobStore, newest_first, now_iso, stop_process, write_json_atomic
 from ftsdk.jobs import Checkpoint, JobEvent, JobState, JobStatus, Metric
 from ftsdk.models import ChatParams, ChatResponse, ModelInfo
 from ftsdk.provider import TrainingRequest
@@ -145,23 +144,24 @@ class TRLProvider(Provider):
         self._load_lock = threading.Lock()
 
     @property
+    def store(self) -> JobStore:
+        """The job folders: ``<home>/trl/jobs/<job id>``."""
+        return JobStore(self.home, self.name, prefix="trljob")
+
+    @property
     def jobs_dir(self) -> Path:
         """Where job folders live: ``<home>/trl/jobs``."""
-        return self.home / "trl" / "jobs"
+        return self.store.jobs_dir
 
     def _job(self, job_id: str) -> JobDir:
-        job = JobDir(self.jobs_dir / job_id)
-        if "/" in job_id or job_id.startswith(".") or not job.status_file.is_file():
-            raise NotFound(f"no trl job {job_id!r} under {self.jobs_dir}", provider=self.name)
-        return job
+        return self.store.get(job_id)
 
     # -- creating ----------------------------------------------------------------------
     def create_job(self, request: TrainingRequest) -> JobState:
         """Check everything that can be checked, write the job folder, start the runner."""
-        keys = self.home / "trl" / "keys"
-        key_file = keys / request.idempotency_key
-        if key_file.is_file():
-            return self.get_job(key_file.read_text(encoding="utf-8").strip())
+        existing = self.store.for_key(request.idempotency_key)
+        if existing is not None:
+            return self.get_job(existing)
         spec = request.spec
         method = spec.method.model_dump(mode="json")
         options: dict[str, Any] = request.options.model_dump(mode="json")
@@ -194,9 +194,7 @@ class TRLProvider(Provider):
                 field="base_model",
                 provider=self.name,
             )
-        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-        job = JobDir(self.jobs_dir / f"trljob-{stamp}-{uuid.uuid4().hex[:8]}")
-        job.path.mkdir(parents=True)
+        job = self.store.create()
         shutil.copyfile(train_path, job.path / "train.jsonl")
         if valid_path is not None:
             shutil.copyfile(valid_path, job.path / "valid.jsonl")
@@ -226,8 +224,7 @@ class TRLProvider(Provider):
             metadata=spec.metadata,
         )
         job.add_event(f"job created: {spec.method.type} on {spec.base_model}")
-        keys.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(job.id, encoding="utf-8")
+        self.store.remember(request.idempotency_key, job)
         self._start(job, resume=False)
         return self._state(job)
 
@@ -258,10 +255,7 @@ class TRLProvider(Provider):
 
     def list_jobs(self, *, limit: int) -> list[JobState]:
         """The newest jobs first."""
-        if not self.jobs_dir.is_dir():
-            return []
-        folders = [f for f in self.jobs_dir.iterdir() if (f / "status.json").is_file()]
-        return newest_first((self._state(JobDir(folder)) for folder in folders), limit)
+        return newest_first((self._state(job) for job in self.store.folders()), limit)
 
     def list_events(self, job_id: str, *, after: str | None) -> list[JobEvent]:
         """Events after the event ``after`` (an event's id is its line number)."""

@@ -4,7 +4,10 @@ It answers what AutoTrain's hosted Spaces backend and ``datasets.push_to_hub`` c
 (``huggingface_hub`` 0.27): repo creation, pre-upload (every file "regular", so no LFS),
 commits, Space secrets, sleep time, YAML validation, ``whoami`` and a Space's runtime
 stage, and records every request (method, path, JSON body, whether a bearer token came) so a
-test can assert the sequence. Unknown GETs answer 404 as the Hub does::
+test can assert the sequence. ``GET /api/agent-harnesses``, which ``huggingface_hub`` 1.x+
+fetches by itself once per process to fill its user agent, is answered (an empty registry) and
+counted in :attr:`FakeHub.registry_fetches`, not among the calls. Unknown GETs answer 404 as
+the Hub does::
 
     with FakeHub() as hub:
         env["HF_ENDPOINT"] = hub.url
@@ -30,6 +33,8 @@ class FakeHub:
     def __init__(self, user: str = "ftsdk-user") -> None:
         self.user = user
         self.requests: list[dict[str, Any]] = []
+        self.registry_fetches = 0
+        """``GET /api/agent-harnesses``: huggingface_hub's own, not the caller's."""
         self.space_stage = "RUNNING"
         self.repos: dict[str, str] = {}
         """Created repos: ``"<type>s/<owner>/<name>"`` → type."""
@@ -117,8 +122,12 @@ class FakeHub:
                 )
 
             def do_GET(self) -> None:
-                self._record(None)
                 path = self.path.split("?")[0]
+                if path == "/api/agent-harnesses":
+                    hub.registry_fetches += 1
+                    self._send(200, {"standardEnvVars": [], "harnesses": {}})
+                    return
+                self._record(None)
                 parts = path.strip("/").split("/")
                 data = self._file()
                 if data is not None:
