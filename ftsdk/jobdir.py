@@ -206,11 +206,20 @@ class JobDir:
         return read_jsonl(self.events_file)
 
     def metrics(self) -> list[dict[str, Any]]:
-        """One row per step, the latest written for a step that was run twice (resume)."""
+        """One row per step: the values of every row written for that step, merged, a later
+        value winning (a training and an evaluation row share a step; a resumed run writes
+        a step again)."""
         by_step: dict[int, dict[str, Any]] = {}
         for row in read_jsonl(self.metrics_file):
-            if "step" in row:
-                by_step[int(row["step"])] = row
+            if "step" not in row:
+                continue
+            step = int(row["step"])
+            earlier = by_step.get(step)
+            by_step[step] = (
+                row
+                if earlier is None
+                else earlier | row | {"values": earlier["values"] | row["values"]}
+            )
         return [by_step[step] for step in sorted(by_step)]
 
     # -- checkpoints -----------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The workflow guide runs as written: its Python blocks, in order, against the emulator on
 OpenAI (credentials from the environment, as the page says) and on Azure OpenAI (API key on
-the data plane, Entra ID for the deployments)."""
+the data plane, Entra ID for the deployments), and on TRL with a tiny model built offline in
+place of the page's Qwen."""
 
 from __future__ import annotations
 
@@ -98,3 +99,25 @@ def test_the_workflow_on_azure(emulator: Emulator) -> None:
     check_outcome(ns, emulator)
     assert ns["served"].info.kind == "deployment"
     assert emulator.store.deployments == {}  # step 11 undeployed both
+
+
+def test_the_workflow_on_trl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ftsdk_trl import tiny
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FTSDK_HOME", str(tmp_path / "home"))
+    write_recipes(tmp_path / "recipes.csv")
+    model = tiny.build(tmp_path / "tiny", seed=0)
+    ns: dict[str, Any] = {}
+    run_page("TRL (local)", ns, patch=('"Qwen/Qwen2.5-0.5B-Instruct"', repr(str(model))))
+    assert ns["report"].ok
+    assert ns["cost"].usd is None  # local training has no price per token
+    assert ns["job"].status == "succeeded"
+    assert ns["losses"]
+    assert ns["checkpoints"]  # one an epoch
+    assert ns["served"] is ns["model"]  # nothing to deploy locally
+    comparison = ns["comparison"]
+    assert comparison.examples == 12
+    assert comparison.base.summary.errors == comparison.tuned.summary.errors == 0
+    assert comparison.difference.mean_prompt_tokens < 0  # the few-shot base pays for examples
+    assert "<img" in Path("report.html").read_text()

@@ -89,12 +89,16 @@ def test_events_are_incremental_by_id(tmp_path: Path) -> None:
     assert [e.message for e in job.job_events(after=first[-1].id)] == ["event 4"]
 
 
-def test_metrics_keep_the_last_row_of_a_step_run_twice(tmp_path: Path) -> None:
+def test_metrics_of_a_step_written_twice_are_merged_the_later_winning(tmp_path: Path) -> None:
     job = folder(tmp_path)
     job.add_metrics(1, {"train_loss": 3.0})
     job.add_metrics(2, {"train_loss": 2.0})
+    job.add_metrics(2, {"valid_loss": 2.5})  # the evaluation at the same step
     job.add_metrics(2, {"train_loss": 1.9})  # after a resume from step 1
-    assert [(m.step, m.values["train_loss"]) for m in job.job_metrics()] == [(1, 3.0), (2, 1.9)]
+    assert [(m.step, m.values) for m in job.job_metrics()] == [
+        (1, {"train_loss": 3.0}),
+        (2, {"train_loss": 1.9, "valid_loss": 2.5}),
+    ]
 
 
 def test_an_incomplete_checkpoint_is_not_resumed_from(tmp_path: Path) -> None:
