@@ -89,6 +89,8 @@ class JobEvent(BaseModel):
     step: int | None = None
     metrics: dict[str, float] = Field(default_factory=dict)
     """Step metrics carried by the event, under :class:`Metric`'s names."""
+    total_steps: int | None = None
+    """Steps the whole run takes, where the event says so (OpenAI's metrics events do)."""
 
 
 class Metric(BaseModel):
@@ -160,8 +162,11 @@ class _Watch:
             postfix["loss"] = f"{losses[-1]:.4f}"
         steps = [e.step for e in events if e.step is not None]
         step = state.step if state.step is not None else (steps[-1] if steps else None)
-        if state.total_steps is not None:
-            self.bar.total = state.total_steps
+        total = state.total_steps
+        if total is None:  # some services say it in their metrics events only
+            total = next((e.total_steps for e in reversed(events) if e.total_steps), None)
+        if total is not None:
+            self.bar.total = total
         if step is not None:
             self.bar.n = step
         self.bar.set_postfix(postfix)

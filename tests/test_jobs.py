@@ -140,3 +140,26 @@ def test_secrets_are_scrubbed_from_errors_and_logs(
 def test_secrets_never_in_reprs(client: ftsdk.Client, secret: str) -> None:
     shown = repr(client) + repr(client.provider) + repr(vars(client.provider))
     assert secret not in shown
+
+
+def test_the_progress_bar_takes_the_total_from_the_state_or_the_events() -> None:
+    from datetime import UTC, datetime
+
+    from ftsdk.jobs import JobEvent, JobState, _Watch
+
+    state = JobState(id="j", provider="p", status=JobStatus.RUNNING, raw_status="running")
+    now = datetime.now(UTC)
+    events = [
+        JobEvent(id="1", created_at=now, message="m", step=3, total_steps=120),
+        JobEvent(id="2", created_at=now, message="m", step=4, metrics={"train_loss": 0.5}),
+    ]
+    watch = _Watch("p j", timeout=None, poll_interval=1, max_poll_interval=1, progress=True)
+    try:
+        assert watch.show(state, events) is False
+        assert (watch.bar.n, watch.bar.total) == (4, 120)
+        assert watch.bar.postfix is not None
+        assert "loss=0.5000" in watch.bar.postfix
+        assert watch.show(state.model_copy(update={"total_steps": 200}), events) is False
+        assert watch.bar.total == 200  # the provider's state wins
+    finally:
+        watch.close()

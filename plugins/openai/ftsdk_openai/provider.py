@@ -88,6 +88,12 @@ def _when(value: int | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, tz=UTC)
 
 
+def _whole(data: object, key: str) -> int | None:
+    """``data[key]`` when ``data`` is a dict holding a whole number there."""
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _metrics(data: object) -> dict[str, float]:
     if not isinstance(data, dict):
         return {}
@@ -367,8 +373,9 @@ class OpenAIProvider(Provider):
                 level=e.level if e.level in ("info", "warning", "error") else "info",
                 message=e.message,
                 type="metrics" if e.type == "metrics" else "message",
-                step=(e.data or {}).get("step") if isinstance(e.data, dict) else None,
+                step=_whole(e.data, "step"),
                 metrics=_metrics(e.data),
+                total_steps=_whole(e.data, "total_steps"),
             )
             for e in events
         ]

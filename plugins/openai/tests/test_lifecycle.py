@@ -47,6 +47,8 @@ def test_fine_tune_watch_chat_and_delete(
     assert {"train_loss", "valid_loss", "train_accuracy", "valid_accuracy"} <= set(
         next(e for e in events if e.type == "metrics").metrics
     )
+    # OpenAI says the run's length in its metrics events only: the progress bar's total.
+    assert {e.total_steps for e in events if e.type == "metrics"} == {len(losses)}
     metrics = job.metrics()
     assert [m.step for m in metrics] == list(range(1, len(losses) + 1))
     checkpoints = job.checkpoints()
