@@ -12,10 +12,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic import ValidationError
+
 from ftsdk.compare.prices import Price, inference_price
 from ftsdk.compare.report import ComparisonReport, ItemResult, Side, difference, summarize
 from ftsdk.compare.scorers import Judge, ScoreFunction, Scorer, resolve_scorers
 from ftsdk.errors import InvalidDataset, InvalidRequest
+from ftsdk.models import ChatParams
 
 if TYPE_CHECKING:
     from ftsdk.dataset import Dataset
@@ -331,15 +334,27 @@ def compare(
         for key, value in (("max_tokens", max_tokens), ("temperature", temperature))
         if value is not None
     }
-    runner = _Runner(chosen, params, system, concurrency, progress)
-    base_side = runner.side("base", base, items, shots, _price(base, "base", prices))
-    tuned_side = runner.side("tuned", tuned, items, [], _price(tuned, "tuned", prices))
+    try:  # checked here, not once per request: a bad setting would fail every item
+        ChatParams(**params)
+    except ValidationError as err:
+        first = err.errors()[0]
+        name = str(first["loc"][0])
+        raise InvalidRequest(
+            f"{name}={params[name]!r}: {first['msg'].lower()}", field=name
+        ) from err
+    # prices too, before any request: a bad one must not waste the base side's run
+    base_price, tuned_price = _price(base, "base", prices), _price(tuned, "tuned", prices)
     judges = [s for s in chosen if isinstance(s, Judge)]
+    judged_before = {id(j): len(j.usage) for j in judges}  # a judge may grade several runs
+    runner = _Runner(chosen, params, system, concurrency, progress)
+    base_side = runner.side("base", base, items, shots, base_price)
+    tuned_side = runner.side("tuned", tuned, items, [], tuned_price)
     judge_tokens = {}
     if judges:
+        usage = [u for j in judges for u in j.usage[judged_before[id(j)] :]]
         judge_tokens = {
-            "prompt_tokens": sum(u.prompt_tokens for j in judges for u in j.usage),
-            "completion_tokens": sum(u.completion_tokens for j in judges for u in j.usage),
+            "prompt_tokens": sum(u.prompt_tokens for u in usage),
+            "completion_tokens": sum(u.completion_tokens for u in usage),
         }
     return ComparisonReport(
         eval_set=name,

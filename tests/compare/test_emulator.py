@@ -228,3 +228,32 @@ def test_the_command_line_compares_a_jobs_models(
     )
     assert price.exit_code == 2
     assert "use INPUT,OUTPUT in USD per 1M tokens" in price.output
+
+
+@pytest.mark.parametrize(
+    ("settings", "why"),
+    [
+        ({"prices": {"tuned": "cheap"}}, r"a price is \(input, output\)"),
+        ({"prices": {"base": (0.1, float("inf"))}}, r"a price is \(input, output\)"),
+        ({"max_tokens": 0}, "max_tokens"),
+        ({"temperature": 5}, "temperature"),
+    ],
+)
+def test_bad_prices_and_settings_are_refused_before_any_request(
+    client: ftsdk.Client, emu: Emulator, eval_set: Path, settings: dict[str, Any], why: str
+) -> None:
+    base = client.model(BASE)
+    with pytest.raises(ftsdk.errors.InvalidRequest, match=why):
+        compare(base, base, eval_set, progress=False, **settings)
+    assert emu.requests_to("POST /chat/completions") == []
+
+
+def test_a_judge_used_twice_reports_each_runs_own_tokens(
+    client: ftsdk.Client, eval_set: Path
+) -> None:
+    base = client.model(BASE)
+    grader = judge(base)
+    first = compare(base, base, eval_set, scorers=["exact_match", grader], progress=False)
+    second = compare(base, base, eval_set, scorers=["exact_match", grader], progress=False)
+    assert first.judge_tokens["prompt_tokens"] > 0
+    assert second.judge_tokens == first.judge_tokens  # the same 20 requests, not 40
