@@ -85,7 +85,8 @@ def load_eval_set(source: Any, *, label: str = "eval_set") -> tuple[str, list[Ev
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
             problems.append(f"{where}: not a chat example (no 'messages' list of objects)")
             continue
-        if len(messages) < 2 or messages[-1].get("role") != "assistant":
+        asks = any(m.get("role") == "user" for m in messages[:-1])
+        if not asks or messages[-1].get("role") != "assistant":
             problems.append(
                 f"{where}: messages: the last message must be the assistant's reference "
                 "answer, after at least one user message"
