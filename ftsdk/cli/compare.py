@@ -169,6 +169,13 @@ def compare(
     from ftsdk.compare import compare as run_compare
     from ftsdk.compare import judge
 
+    if few_shot and few_shot_file is None:
+        raise click.UsageError(
+            f"--few-shot {few_shot} needs --few-shot-file (examples kept "
+            "apart from the eval set, e.g. the training data)"
+        )
+    if few_shot_file is not None and not few_shot:
+        raise click.UsageError("--few-shot-file needs --few-shot N (how many examples to draw)")
     client = client_from(provider, settings)
     base_model, tuned_model, job = _models(client, base, tuned, job_id)
     chosen: list[Any] = list(scorers) or ["exact_match", "normalized_match", "similarity"]

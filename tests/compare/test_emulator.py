@@ -257,3 +257,22 @@ def test_a_judge_used_twice_reports_each_runs_own_tokens(
     second = compare(base, base, eval_set, scorers=["exact_match", grader], progress=False)
     assert first.judge_tokens["prompt_tokens"] > 0
     assert second.judge_tokens == first.judge_tokens  # the same 20 requests, not 40
+
+
+def test_the_command_line_says_which_options_go_together(
+    cli_env: Emulator, eval_set: Path, pool: Path, tmp_path: Path
+) -> None:
+    common = ["compare", "-p", "openai", "--set", f"base_url={cli_env.openai_base_url}",
+              "--base", BASE, "--tuned", BASE, "--eval", str(eval_set)]  # fmt: skip
+    alone = CliRunner().invoke(main, [*common, "--few-shot", "3"])
+    assert alone.exit_code == 2
+    assert "--few-shot 3 needs --few-shot-file" in alone.output
+    unused = CliRunner().invoke(main, [*common, "--few-shot-file", str(pool)])
+    assert unused.exit_code == 2
+    assert "--few-shot-file needs --few-shot N" in unused.output
+    assert cli_env.requests_to("POST /chat/completions") == []
+    # --out into a folder that does not exist yet: written, not a traceback after the run
+    out = tmp_path / "new" / "report.json"
+    written = CliRunner().invoke(main, [*common, "--scorer", "exact_match", "--out", str(out)])
+    assert written.exit_code == 0, written.output
+    assert json.loads(out.read_text())["examples"] == 10

@@ -224,7 +224,10 @@ def test_an_eval_item_without_a_question_is_refused() -> None:
     ]  # fmt: skip
     with pytest.raises(InvalidDataset) as caught:
         load_eval_set(rows)
-    assert [p.split(": ", 1)[0] for p in caught.value.problems] == ["<eval_set>[0]", "<eval_set>[1]"]
+    assert [p.split(": ", 1)[0] for p in caught.value.problems] == [
+        "<eval_set>[0]",
+        "<eval_set>[1]",
+    ]
     assert all("after at least one user message" in p for p in caught.value.problems)
 
 
