@@ -110,10 +110,11 @@ def load_eval_set(source: Any, *, label: str = "eval_set") -> tuple[str, list[Ev
 
 def _shots(
     few_shot: int | Any, pool: Any, items: list[EvalItem], seed: int
-) -> list[dict[str, Any]]:
-    """The few-shot turns (user/assistant pairs) for the base model."""
+) -> tuple[list[dict[str, Any]], int]:
+    """The few-shot turns (user/assistant pairs) for the base model, and how many examples
+    they hold (an example may have several turns)."""
     if few_shot is None or few_shot == 0:
-        return []
+        return [], 0
     if isinstance(few_shot, bool) or (isinstance(few_shot, int) and few_shot < 0):
         raise InvalidRequest(f"few_shot: a count or examples, not {few_shot!r}", field="few_shot")
     if isinstance(few_shot, int):
@@ -145,7 +146,7 @@ def _shots(
     for shot in candidates:
         turns += [m for m in shot.messages if m.get("role") != "system"]
         turns.append({"role": "assistant", "content": shot.reference})
-    return turns
+    return turns, len(candidates)
 
 
 def _last_user(messages: list[dict[str, Any]]) -> str:
@@ -219,6 +220,7 @@ class _Runner:
         model: Model,
         items: list[EvalItem],
         shots: list[dict[str, Any]],
+        few_shot: int,
         price: Price | None,
     ) -> Side:
         from ftsdk.progress import progress_bar
@@ -244,7 +246,7 @@ class _Runner:
             role=role,
             model=model.id,
             provider=model.provider,
-            few_shot=sum(m.get("role") == "assistant" for m in shots),
+            few_shot=few_shot,
             price=price,
             items=results,
             summary=summarize(results, names, price),
@@ -329,7 +331,7 @@ def compare(
         )
     chosen = resolve_scorers(scorers)
     name, items = load_eval_set(eval_set)
-    shots = _shots(few_shot, few_shot_pool, items, few_shot_seed)
+    shots, shot_count = _shots(few_shot, few_shot_pool, items, few_shot_seed)
     params = {
         key: value
         for key, value in (("max_tokens", max_tokens), ("temperature", temperature))
@@ -348,8 +350,8 @@ def compare(
     judges = [s for s in chosen if isinstance(s, Judge)]
     judged_before = {id(j): len(j.usage) for j in judges}  # a judge may grade several runs
     runner = _Runner(chosen, params, system, concurrency, progress)
-    base_side = runner.side("base", base, items, shots, base_price)
-    tuned_side = runner.side("tuned", tuned, items, [], tuned_price)
+    base_side = runner.side("base", base, items, shots, shot_count, base_price)
+    tuned_side = runner.side("tuned", tuned, items, [], 0, tuned_price)
     judge_tokens = {}
     if judges:
         usage = [u for j in judges for u in j.usage[judged_before[id(j)] :]]

@@ -276,3 +276,13 @@ def test_the_command_line_says_which_options_go_together(
     written = CliRunner().invoke(main, [*common, "--scorer", "exact_match", "--out", str(out)])
     assert written.exit_code == 0, written.output
     assert json.loads(out.read_text())["examples"] == 10
+
+
+def test_a_multi_turn_few_shot_example_counts_as_one(client: ftsdk.Client, eval_set: Path) -> None:
+    (one,) = date_to_words_examples(1, seed=30)
+    question, answer = one["messages"][-2:]
+    multi_turn = {"messages": [question, answer, {"role": "user", "content": "Again?"}, answer]}
+    base = client.model(BASE)
+    report = compare(base, base, eval_set, scorers=["exact_match"], few_shot=[multi_turn])
+    assert report.base.few_shot == 1
+    assert report.base.label == "base (1-shot)"
