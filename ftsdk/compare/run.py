@@ -194,6 +194,7 @@ class _Runner:
                 error=_describe(err),
                 seconds=round(time.monotonic() - started, 4),
             )
+        seconds = round(time.monotonic() - started, 4)  # the request's, not the scorers'
         scores: dict[str, float] = {}
         score_errors: dict[str, str] = {}
         for scorer in self.scorers:
@@ -211,7 +212,7 @@ class _Runner:
             score_errors=score_errors,
             prompt_tokens=reply.usage.prompt_tokens,
             completion_tokens=reply.usage.completion_tokens,
-            seconds=round(time.monotonic() - started, 4),
+            seconds=seconds,
         )
 
     def side(

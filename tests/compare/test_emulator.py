@@ -9,6 +9,7 @@ and 3 more per message."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -286,3 +287,16 @@ def test_a_multi_turn_few_shot_example_counts_as_one(client: ftsdk.Client, eval_
     report = compare(base, base, eval_set, scorers=["exact_match"], few_shot=[multi_turn])
     assert report.base.few_shot == 1
     assert report.base.label == "base (1-shot)"
+
+
+def test_an_items_seconds_are_its_requests_not_its_scoring(
+    client: ftsdk.Client, rows: list[dict[str, Any]]
+) -> None:
+    def slow(prediction: str, reference: str, example: Any) -> float:
+        time.sleep(1.0)  # as a judge's own request would
+        return 1.0
+
+    base = client.model(BASE)
+    report = compare(base, base, rows[:3], scorers=[slow], concurrency=3, progress=False)
+    assert [i.scores for i in report.base.items] == [{"slow": 1.0}] * 3
+    assert all(0 < i.seconds < 1.0 for i in report.base.items + report.tuned.items)
