@@ -97,13 +97,15 @@ def _models(
     "default: the first three).",
 )
 @click.option("--judge-model", help="Also grade every answer with this model (an LLM judge).")
-@click.option("--judge-provider", help="The judge's provider (default: --provider).")
+@click.option(
+    "--judge-provider", help="The judge's provider (default: --provider, with its --set)."
+)
 @click.option(
     "--judge-set",
     "judge_settings",
     multiple=True,
     metavar="KEY=VALUE",
-    help="A setting of the judge's provider (repeatable).",
+    help="A setting of the judge's provider (repeatable; added to --set on the same provider).",
 )
 @click.option("--judge-rubric", help="What the judge should reward, in words.")
 @click.option("--system", help="A system message for both models, in place of the items' own.")
@@ -181,8 +183,10 @@ def compare(
     chosen: list[Any] = list(scorers) or ["exact_match", "normalized_match", "similarity"]
     if judge_model is not None:
         judge_client = client
-        if judge_provider is not None or judge_settings:
-            judge_client = client_from(judge_provider or provider, judge_settings)
+        if judge_provider is not None and judge_provider != provider:
+            judge_client = client_from(judge_provider, judge_settings)
+        elif judge_settings:  # the same provider: --judge-set adds to (or overrides) --set
+            judge_client = client_from(provider, (*settings, *judge_settings))
         grader = _model(judge_client, judge_model, tuned=False)
         chosen.append(judge(grader, rubric=judge_rubric) if judge_rubric else judge(grader))
     elif judge_provider is not None or judge_settings or judge_rubric:

@@ -221,6 +221,7 @@ class _Runner:
         model: Model,
         items: list[EvalItem],
         shots: list[dict[str, Any]],
+        *,
         few_shot: int,
         price: Price | None,
     ) -> Side:
@@ -351,8 +352,8 @@ def compare(
     judges = [s for s in chosen if isinstance(s, Judge)]
     judged_before = {id(j): len(j.usage) for j in judges}  # a judge may grade several runs
     runner = _Runner(chosen, params, system, concurrency, progress)
-    base_side = runner.side("base", base, items, shots, shot_count, base_price)
-    tuned_side = runner.side("tuned", tuned, items, [], 0, tuned_price)
+    base_side = runner.side("base", base, items, shots, few_shot=shot_count, price=base_price)
+    tuned_side = runner.side("tuned", tuned, items, [], few_shot=0, price=tuned_price)
     judge_tokens = {}
     if judges:
         usage = [u for j in judges for u in j.usage[judged_before[id(j)] :]]

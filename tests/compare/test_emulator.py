@@ -300,3 +300,21 @@ def test_an_items_seconds_are_its_requests_not_its_scoring(
     report = compare(base, base, rows[:3], scorers=[slow], concurrency=3, progress=False)
     assert [i.scores for i in report.base.items] == [{"slow": 1.0}] * 3
     assert all(0 < i.seconds < 1.0 for i in report.base.items + report.tuned.items)
+
+
+def test_judge_settings_add_to_the_providers_own(
+    cli_env: Emulator, rows: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # nothing listens there
+    eval_set = write_jsonl(tmp_path / "eval3.jsonl", rows[:3])
+    result = CliRunner().invoke(
+        main,
+        ["compare", "-p", "openai", "--set", f"base_url={cli_env.openai_base_url}",
+         "--base", BASE, "--tuned", BASE, "--eval", str(eval_set), "--scorer", "exact_match",
+         "--judge-model", BASE, "--judge-set", "timeout=30", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    # 3 answers a side, and the judge graded all 6 on the emulator (--set base_url kept)
+    assert len(cli_env.requests_to("POST /chat/completions")) == 12
+    why = json.loads(result.stdout)["tuned"]["items"][0]["score_errors"]["judge"]
+    assert why.startswith("JudgeError: the judge's reply holds no score")

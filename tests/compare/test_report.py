@@ -218,10 +218,9 @@ def test_few_shot_mistakes_are_refused_before_any_request(tmp_path: Path) -> Non
 
 
 def test_an_eval_item_without_a_question_is_refused() -> None:
-    rows = [
-        {"messages": [{"role": "system", "content": "Be brief."}, {"role": "assistant", "content": "a"}]},
-        {"messages": [{"role": "assistant", "content": "a"}, {"role": "assistant", "content": "b"}]},
-    ]  # fmt: skip
+    system = {"role": "system", "content": "Be brief."}
+    answer = {"role": "assistant", "content": "a"}
+    rows = [{"messages": [system, answer]}, {"messages": [answer, answer]}]
     with pytest.raises(InvalidDataset) as caught:
         load_eval_set(rows)
     assert [p.split(": ", 1)[0] for p in caught.value.problems] == [
