@@ -97,13 +97,15 @@ def _models(
     "default: the first three).",
 )
 @click.option("--judge-model", help="Also grade every answer with this model (an LLM judge).")
-@click.option("--judge-provider", help="The judge's provider (default: --provider).")
+@click.option(
+    "--judge-provider", help="The judge's provider (default: --provider, with its --set)."
+)
 @click.option(
     "--judge-set",
     "judge_settings",
     multiple=True,
     metavar="KEY=VALUE",
-    help="A setting of the judge's provider (repeatable).",
+    help="A setting of the judge's provider (repeatable; added to --set on the same provider).",
 )
 @click.option("--judge-rubric", help="What the judge should reward, in words.")
 @click.option("--system", help="A system message for both models, in place of the items' own.")
@@ -169,13 +171,22 @@ def compare(
     from ftsdk.compare import compare as run_compare
     from ftsdk.compare import judge
 
+    if few_shot and few_shot_file is None:
+        raise click.UsageError(
+            f"--few-shot {few_shot} needs --few-shot-file (examples kept "
+            "apart from the eval set, e.g. the training data)"
+        )
+    if few_shot_file is not None and not few_shot:
+        raise click.UsageError("--few-shot-file needs --few-shot N (how many examples to draw)")
     client = client_from(provider, settings)
     base_model, tuned_model, job = _models(client, base, tuned, job_id)
     chosen: list[Any] = list(scorers) or ["exact_match", "normalized_match", "similarity"]
     if judge_model is not None:
         judge_client = client
-        if judge_provider is not None or judge_settings:
-            judge_client = client_from(judge_provider or provider, judge_settings)
+        if judge_provider is not None and judge_provider != provider:
+            judge_client = client_from(judge_provider, judge_settings)
+        elif judge_settings:  # the same provider: --judge-set adds to (or overrides) --set
+            judge_client = client_from(provider, (*settings, *judge_settings))
         grader = _model(judge_client, judge_model, tuned=False)
         chosen.append(judge(grader, rubric=judge_rubric) if judge_rubric else judge(grader))
     elif judge_provider is not None or judge_settings or judge_rubric:

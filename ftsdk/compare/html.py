@@ -47,7 +47,13 @@ def _summary(report: ComparisonReport) -> str:
 
 
 def _prompt(item: ItemResult) -> str:
-    turns = [f"{m.get('role', '?')}: {m.get('content', '')}" for m in item.messages]
+    from ftsdk.compare.run import _text
+
+    turns = []
+    for m in item.messages:
+        content = m.get("content", "")
+        shown = _text(content) if isinstance(content, list) else None  # content parts
+        turns.append(f"{m.get('role', '?')}: {content if shown is None else shown}")
     return "\n".join(turns)
 
 

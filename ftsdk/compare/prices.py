@@ -26,9 +26,9 @@ class Price(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    input: float = Field(ge=0)
+    input: float = Field(ge=0, allow_inf_nan=False)
     """USD per 1M prompt tokens."""
-    output: float = Field(ge=0)
+    output: float = Field(ge=0, allow_inf_nan=False)
     """USD per 1M completion tokens."""
     source: str = "given"
     """Where the figures come from: the table's source and date, ``local`` or ``given``."""
@@ -47,7 +47,8 @@ class Price(BaseModel):
             return cls(input=low, output=high)
         except (TypeError, ValueError) as err:
             raise InvalidRequest(
-                f"a price is (input, output) in USD per 1M tokens, not {value!r}", field="prices"
+                f"a price is (input, output) in USD per 1M tokens, each 0 or more, not {value!r}",
+                field="prices",
             ) from err
 
 

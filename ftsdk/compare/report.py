@@ -195,6 +195,13 @@ class ComparisonReport(BaseModel):
         """Whether the fine-tuned model scored higher than the base on ``scorer`` (default:
         the first scorer)."""
         name = scorer or self.scorers[0]
+        if name not in self.scorers:
+            from ftsdk.errors import InvalidRequest
+
+            raise InvalidRequest(
+                f"no scorer {name!r} in this report; it has {', '.join(self.scorers)}",
+                field="scorer",
+            )
         base, tuned = self.base.summary.quality[name], self.tuned.summary.quality[name]
         return tuned is not None and (base is None or tuned > base)
 
@@ -268,6 +275,7 @@ class ComparisonReport(BaseModel):
         ``ComparisonReport.model_validate_json``."""
         text = self.model_dump_json(indent=indent)
         if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)  # as to_html does
             Path(path).write_text(text + "\n", encoding="utf-8")
         return text
 

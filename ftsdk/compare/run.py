@@ -12,10 +12,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic import ValidationError
+
 from ftsdk.compare.prices import Price, inference_price
 from ftsdk.compare.report import ComparisonReport, ItemResult, Side, difference, summarize
 from ftsdk.compare.scorers import Judge, ScoreFunction, Scorer, resolve_scorers
 from ftsdk.errors import InvalidDataset, InvalidRequest
+from ftsdk.models import ChatParams
 
 if TYPE_CHECKING:
     from ftsdk.dataset import Dataset
@@ -82,7 +85,8 @@ def load_eval_set(source: Any, *, label: str = "eval_set") -> tuple[str, list[Ev
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
             problems.append(f"{where}: not a chat example (no 'messages' list of objects)")
             continue
-        if len(messages) < 2 or messages[-1].get("role") != "assistant":
+        asks = any(m.get("role") == "user" for m in messages[:-1])
+        if not asks or messages[-1].get("role") != "assistant":
             problems.append(
                 f"{where}: messages: the last message must be the assistant's reference "
                 "answer, after at least one user message"
@@ -106,10 +110,11 @@ def load_eval_set(source: Any, *, label: str = "eval_set") -> tuple[str, list[Ev
 
 def _shots(
     few_shot: int | Any, pool: Any, items: list[EvalItem], seed: int
-) -> list[dict[str, Any]]:
-    """The few-shot turns (user/assistant pairs) for the base model."""
+) -> tuple[list[dict[str, Any]], int]:
+    """The few-shot turns (user/assistant pairs) for the base model, and how many examples
+    they hold (an example may have several turns)."""
     if few_shot is None or few_shot == 0:
-        return []
+        return [], 0
     if isinstance(few_shot, bool) or (isinstance(few_shot, int) and few_shot < 0):
         raise InvalidRequest(f"few_shot: a count or examples, not {few_shot!r}", field="few_shot")
     if isinstance(few_shot, int):
@@ -141,7 +146,7 @@ def _shots(
     for shot in candidates:
         turns += [m for m in shot.messages if m.get("role") != "system"]
         turns.append({"role": "assistant", "content": shot.reference})
-    return turns
+    return turns, len(candidates)
 
 
 def _last_user(messages: list[dict[str, Any]]) -> str:
@@ -189,6 +194,7 @@ class _Runner:
                 error=_describe(err),
                 seconds=round(time.monotonic() - started, 4),
             )
+        seconds = round(time.monotonic() - started, 4)  # the request's, not the scorers'
         scores: dict[str, float] = {}
         score_errors: dict[str, str] = {}
         for scorer in self.scorers:
@@ -206,7 +212,7 @@ class _Runner:
             score_errors=score_errors,
             prompt_tokens=reply.usage.prompt_tokens,
             completion_tokens=reply.usage.completion_tokens,
-            seconds=round(time.monotonic() - started, 4),
+            seconds=seconds,
         )
 
     def side(
@@ -215,6 +221,8 @@ class _Runner:
         model: Model,
         items: list[EvalItem],
         shots: list[dict[str, Any]],
+        *,
+        few_shot: int,
         price: Price | None,
     ) -> Side:
         from ftsdk.progress import progress_bar
@@ -240,7 +248,7 @@ class _Runner:
             role=role,
             model=model.id,
             provider=model.provider,
-            few_shot=sum(m.get("role") == "assistant" for m in shots),
+            few_shot=few_shot,
             price=price,
             items=results,
             summary=summarize(results, names, price),
@@ -325,21 +333,33 @@ def compare(
         )
     chosen = resolve_scorers(scorers)
     name, items = load_eval_set(eval_set)
-    shots = _shots(few_shot, few_shot_pool, items, few_shot_seed)
+    shots, shot_count = _shots(few_shot, few_shot_pool, items, few_shot_seed)
     params = {
         key: value
         for key, value in (("max_tokens", max_tokens), ("temperature", temperature))
         if value is not None
     }
-    runner = _Runner(chosen, params, system, concurrency, progress)
-    base_side = runner.side("base", base, items, shots, _price(base, "base", prices))
-    tuned_side = runner.side("tuned", tuned, items, [], _price(tuned, "tuned", prices))
+    try:  # checked here, not once per request: a bad setting would fail every item
+        ChatParams(**params)
+    except ValidationError as err:
+        first = err.errors()[0]
+        name = str(first["loc"][0])
+        raise InvalidRequest(
+            f"{name}={params[name]!r}: {first['msg'].lower()}", field=name
+        ) from err
+    # prices too, before any request: a bad one must not waste the base side's run
+    base_price, tuned_price = _price(base, "base", prices), _price(tuned, "tuned", prices)
     judges = [s for s in chosen if isinstance(s, Judge)]
+    judged_before = {id(j): len(j.usage) for j in judges}  # a judge may grade several runs
+    runner = _Runner(chosen, params, system, concurrency, progress)
+    base_side = runner.side("base", base, items, shots, few_shot=shot_count, price=base_price)
+    tuned_side = runner.side("tuned", tuned, items, [], few_shot=0, price=tuned_price)
     judge_tokens = {}
     if judges:
+        usage = [u for j in judges for u in j.usage[judged_before[id(j)] :]]
         judge_tokens = {
-            "prompt_tokens": sum(u.prompt_tokens for j in judges for u in j.usage),
-            "completion_tokens": sum(u.completion_tokens for j in judges for u in j.usage),
+            "prompt_tokens": sum(u.prompt_tokens for u in usage),
+            "completion_tokens": sum(u.completion_tokens for u in usage),
         }
     return ComparisonReport(
         eval_set=name,

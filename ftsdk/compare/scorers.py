@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import numbers
 import re
 import string
 import unicodedata
@@ -42,7 +43,12 @@ __all__ = [
 ScoreFunction = Callable[[str, str, Mapping[str, Any]], float | bool]
 """``(prediction, reference, example) -> score``: the example is the eval item as read."""
 
-_PUNCTUATION = str.maketrans("", "", string.punctuation + "\u2018\u2019\u201c\u201d\u2013\u2014")
+_ASCII_PUNCTUATION = frozenset(string.punctuation)
+
+
+def _punctuation(char: str) -> bool:
+    # ASCII marks (symbols such as + and $ too) and Unicode punctuation in any script: « » 。 ¿
+    return char in _ASCII_PUNCTUATION or unicodedata.category(char).startswith("P")
 
 
 def normalize(text: str) -> str:
@@ -50,9 +56,11 @@ def normalize(text: str) -> str:
 
     >>> normalize("  March 7,\\n2024. ")
     'march 7 2024'
+    >>> normalize("« Où ? »")
+    'où'
     """
-    folded = unicodedata.normalize("NFKC", text).casefold().translate(_PUNCTUATION)
-    return " ".join(folded.split())
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join("".join(c for c in folded if not _punctuation(c)).split())
 
 
 def exact_match(prediction: str, reference: str, example: Mapping[str, Any]) -> float:
@@ -125,11 +133,20 @@ class Scorer:
     def __call__(self, prediction: str, reference: str, example: Mapping[str, Any]) -> float:
         """The score as a float; ``ValueError`` when the function gives no number."""
         value = self.function(prediction, reference, example)
-        if isinstance(value, bool):
-            return float(value)
-        if not isinstance(value, int | float) or math.isnan(value):
+        # numbers.Real takes numpy's numbers too; numpy.bool_ is not one but converts
+        if not isinstance(value, numbers.Real) and not _is_numpy_bool(value):
             raise ValueError(f"scorer {self.name!r} returned {value!r}, not a number")
-        return float(value)
+        score = float(value)
+        if math.isnan(score):
+            raise ValueError(f"scorer {self.name!r} returned {value!r}, not a number")
+        if math.isinf(score):  # an infinite mean would not survive the report's JSON
+            raise ValueError(f"scorer {self.name!r} returned {value!r}, not a finite number")
+        return score
+
+
+def _is_numpy_bool(value: object) -> bool:
+    kind = type(value)
+    return kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_")
 
 
 BUILTIN: dict[str, ScoreFunction] = {
@@ -267,6 +284,10 @@ def judge(
 def resolve_scorers(scorers: Sequence[str | Scorer | ScoreFunction] | None) -> list[Scorer]:
     """Scorers from names (:data:`BUILTIN`), :class:`Scorer` objects and plain functions;
     names must be unique."""
+    if isinstance(scorers, str | Scorer) or callable(scorers):
+        raise InvalidRequest(
+            f"scorers: a list, e.g. [{scorers!r}], not one scorer on its own", field="scorers"
+        )
     chosen: list[Scorer] = []
     for item in DEFAULT_SCORERS if scorers is None else scorers:
         if isinstance(item, Scorer):
@@ -289,6 +310,8 @@ def resolve_scorers(scorers: Sequence[str | Scorer | ScoreFunction] | None) -> l
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise InvalidRequest(
-            f"two scorers are named {', '.join(twice)}: name them apart", field="scorers"
+            f"two scorers are named {', '.join(twice)}: name them apart, e.g. "
+            "Scorer('short', function) or judge(model, name='judge2')",
+            field="scorers",
         )
     return chosen

@@ -9,6 +9,7 @@ and 3 more per message."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -228,3 +229,92 @@ def test_the_command_line_compares_a_jobs_models(
     )
     assert price.exit_code == 2
     assert "use INPUT,OUTPUT in USD per 1M tokens" in price.output
+
+
+@pytest.mark.parametrize(
+    ("settings", "why"),
+    [
+        ({"prices": {"tuned": "cheap"}}, r"a price is \(input, output\)"),
+        ({"prices": {"base": (0.1, float("inf"))}}, r"a price is \(input, output\)"),
+        ({"max_tokens": 0}, "max_tokens"),
+        ({"temperature": 5}, "temperature"),
+    ],
+)
+def test_bad_prices_and_settings_are_refused_before_any_request(
+    client: ftsdk.Client, emu: Emulator, eval_set: Path, settings: dict[str, Any], why: str
+) -> None:
+    base = client.model(BASE)
+    with pytest.raises(ftsdk.errors.InvalidRequest, match=why):
+        compare(base, base, eval_set, progress=False, **settings)
+    assert emu.requests_to("POST /chat/completions") == []
+
+
+def test_a_judge_used_twice_reports_each_runs_own_tokens(
+    client: ftsdk.Client, eval_set: Path
+) -> None:
+    base = client.model(BASE)
+    grader = judge(base)
+    first = compare(base, base, eval_set, scorers=["exact_match", grader], progress=False)
+    second = compare(base, base, eval_set, scorers=["exact_match", grader], progress=False)
+    assert first.judge_tokens["prompt_tokens"] > 0
+    assert second.judge_tokens == first.judge_tokens  # the same 20 requests, not 40
+
+
+def test_the_command_line_says_which_options_go_together(
+    cli_env: Emulator, eval_set: Path, pool: Path, tmp_path: Path
+) -> None:
+    common = ["compare", "-p", "openai", "--set", f"base_url={cli_env.openai_base_url}",
+              "--base", BASE, "--tuned", BASE, "--eval", str(eval_set)]  # fmt: skip
+    alone = CliRunner().invoke(main, [*common, "--few-shot", "3"])
+    assert alone.exit_code == 2
+    assert "--few-shot 3 needs --few-shot-file" in alone.output
+    unused = CliRunner().invoke(main, [*common, "--few-shot-file", str(pool)])
+    assert unused.exit_code == 2
+    assert "--few-shot-file needs --few-shot N" in unused.output
+    assert cli_env.requests_to("POST /chat/completions") == []
+    # --out into a folder that does not exist yet: written, not a traceback after the run
+    out = tmp_path / "new" / "report.json"
+    written = CliRunner().invoke(main, [*common, "--scorer", "exact_match", "--out", str(out)])
+    assert written.exit_code == 0, written.output
+    assert json.loads(out.read_text())["examples"] == 10
+
+
+def test_a_multi_turn_few_shot_example_counts_as_one(client: ftsdk.Client, eval_set: Path) -> None:
+    (one,) = date_to_words_examples(1, seed=30)
+    question, answer = one["messages"][-2:]
+    multi_turn = {"messages": [question, answer, {"role": "user", "content": "Again?"}, answer]}
+    base = client.model(BASE)
+    report = compare(base, base, eval_set, scorers=["exact_match"], few_shot=[multi_turn])
+    assert report.base.few_shot == 1
+    assert report.base.label == "base (1-shot)"
+
+
+def test_an_items_seconds_are_its_requests_not_its_scoring(
+    client: ftsdk.Client, rows: list[dict[str, Any]]
+) -> None:
+    def slow(prediction: str, reference: str, example: Any) -> float:
+        time.sleep(1.0)  # as a judge's own request would
+        return 1.0
+
+    base = client.model(BASE)
+    report = compare(base, base, rows[:3], scorers=[slow], concurrency=3, progress=False)
+    assert [i.scores for i in report.base.items] == [{"slow": 1.0}] * 3
+    assert all(0 < i.seconds < 1.0 for i in report.base.items + report.tuned.items)
+
+
+def test_judge_settings_add_to_the_providers_own(
+    cli_env: Emulator, rows: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # nothing listens there
+    eval_set = write_jsonl(tmp_path / "eval3.jsonl", rows[:3])
+    result = CliRunner().invoke(
+        main,
+        ["compare", "-p", "openai", "--set", f"base_url={cli_env.openai_base_url}",
+         "--base", BASE, "--tuned", BASE, "--eval", str(eval_set), "--scorer", "exact_match",
+         "--judge-model", BASE, "--judge-set", "timeout=30", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    # 3 answers a side, and the judge graded all 6 on the emulator (--set base_url kept)
+    assert len(cli_env.requests_to("POST /chat/completions")) == 12
+    why = json.loads(result.stdout)["tuned"]["items"][0]["score_errors"]["judge"]
+    assert why.startswith("JudgeError: the judge's reply holds no score")

@@ -129,3 +129,16 @@ def test_without_matplotlib_plots_are_a_clear_error(
     page = report.to_html(tmp_path / "r.html").read_text()  # plots=None: left out, said so
     assert "Plots left out (install matplotlib: ftsdk[plots])" in page
     assert "<img" not in page
+
+
+def test_content_parts_show_as_their_text(report: ComparisonReport, tmp_path: Path) -> None:
+    parts = [{"type": "text", "text": "Quelle est la date ? "}, {"type": "text", "text": "日本"}]
+    item = report.base.items[0].model_copy(
+        update={"messages": [{"role": "user", "content": parts}]}
+    )
+    changed = report.model_copy(
+        update={"base": report.base.model_copy(update={"items": [item, *report.base.items[1:]]})}
+    )
+    text = changed.to_html(tmp_path / "r.html", plots=False).read_text()
+    assert "<pre>user: Quelle est la date ? 日本</pre>" in text
+    assert "&#x27;type&#x27;" not in text

@@ -215,3 +215,27 @@ def test_few_shot_mistakes_are_refused_before_any_request(tmp_path: Path) -> Non
         compare(base, tuned, eval_path, prices={"cheap": (0, 0)})
     with pytest.raises(InvalidRequest, match="concurrency must be 1 or more"):
         compare(base, tuned, eval_path, concurrency=0)
+
+
+def test_an_eval_item_without_a_question_is_refused() -> None:
+    system = {"role": "system", "content": "Be brief."}
+    answer = {"role": "assistant", "content": "a"}
+    rows = [{"messages": [system, answer]}, {"messages": [answer, answer]}]
+    with pytest.raises(InvalidDataset) as caught:
+        load_eval_set(rows)
+    assert [p.split(": ", 1)[0] for p in caught.value.problems] == [
+        "<eval_set>[0]",
+        "<eval_set>[1]",
+    ]
+    assert all("after at least one user message" in p for p in caught.value.problems)
+
+
+def test_tuned_wins_names_the_scorers_it_knows() -> None:
+    with pytest.raises(InvalidRequest, match="no scorer 'bleu' in this report; it has exact_match"):
+        sample_report().tuned_wins("bleu")
+
+
+def test_json_is_written_into_a_new_folder(tmp_path: Path) -> None:
+    target = tmp_path / "reports" / "today" / "report.json"
+    sample_report().to_json(target)
+    assert ComparisonReport.model_validate_json(target.read_text()) == sample_report()

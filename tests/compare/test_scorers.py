@@ -114,3 +114,32 @@ def test_judge_replies_are_parsed(reply: str, scale: tuple[float, float], score:
 def test_bad_judge_replies_are_errors_that_quote_them(reply: str, why: str) -> None:
     with pytest.raises(JudgeError, match=why):
         parse_score(reply, 0, 10)
+
+
+def test_numpy_numbers_are_scores_and_infinities_are_not() -> None:
+    numpy = pytest.importorskip("numpy")
+    # what a scorer built on numpy or scikit-learn returns
+    assert Scorer("f32", lambda p, r, e: numpy.float32(0.5))("a", "b", {}) == 0.5
+    assert Scorer("i64", lambda p, r, e: numpy.int64(1))("a", "b", {}) == 1.0
+    assert Scorer("bool", lambda p, r, e: numpy.bool_(True))("a", "b", {}) == 1.0
+    # an infinite mean would not survive the report's JSON
+    with pytest.raises(ValueError, match="scorer 'inf' returned inf, not a finite number"):
+        Scorer("inf", lambda p, r, e: float("inf"))("a", "b", {})
+
+
+def test_one_scorer_name_given_as_a_string_is_a_clear_error() -> None:
+    with pytest.raises(InvalidRequest, match=r"scorers: a list, e\.g\. \['exact_match'\]"):
+        resolve_scorers("exact_match")  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequest, match=r"<lambda>: name them apart, e\.g\. Scorer\("):
+        resolve_scorers([lambda p, r, e: 1.0, lambda p, r, e: 0.0])
+
+
+@pytest.mark.parametrize(
+    ("prediction", "reference"),
+    [("« Paris »", "Paris"), ("東京。", "東京"), ("¿Qué?", "qué"), ("„Ja“", "ja")],
+)
+def test_normalized_match_ignores_punctuation_in_any_script(
+    prediction: str, reference: str
+) -> None:
+    assert normalized_match(prediction, reference, {}) == 1.0
+    assert normalized_match("3 + 4", "3 4", {}) == 1.0  # ASCII symbols as before
