@@ -4,6 +4,7 @@ quality, tokens and cost per 1,000 requests side by side, as a table, JSON or HT
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -64,6 +65,20 @@ def _models(
             "(`ftsdk models deploy`) and pass the deployment's name as --tuned"
         )
     return _model(client, base, tuned=False), job.model, job
+
+
+def _check_writable(path: str | None, option: str) -> None:
+    """A usage error now if the report could not be written to ``path`` after the run."""
+    if path is None:
+        return
+    import os
+
+    folder = Path(path).absolute().parent
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"cannot write to {folder}", param_hint=option)
+    if Path(path).exists() and not os.access(path, os.W_OK):
+        raise click.BadParameter(f"{path} is not writable", param_hint=option)
 
 
 @click.command()
@@ -178,6 +193,8 @@ def compare(
         )
     if few_shot_file is not None and not few_shot:
         raise click.UsageError("--few-shot-file needs --few-shot N (how many examples to draw)")
+    _check_writable(html_path, "--html")  # now, not after the run
+    _check_writable(json_path, "--out")
     client = client_from(provider, settings)
     base_model, tuned_model, job = _models(client, base, tuned, job_id)
     chosen: list[Any] = list(scorers) or ["exact_match", "normalized_match", "similarity"]

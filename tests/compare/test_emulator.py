@@ -271,7 +271,12 @@ def test_the_command_line_says_which_options_go_together(
     unused = CliRunner().invoke(main, [*common, "--few-shot-file", str(pool)])
     assert unused.exit_code == 2
     assert "--few-shot-file needs --few-shot N" in unused.output
-    assert cli_env.requests_to("POST /chat/completions") == []
+    blocked = tmp_path / "file"
+    blocked.write_text("")  # a file where the report's folder would be
+    nowhere = CliRunner().invoke(main, [*common, "--html", str(blocked / "report.html")])
+    assert nowhere.exit_code == 2
+    assert "Invalid value for --html: cannot write to" in nowhere.output
+    assert cli_env.requests_to("POST /chat/completions") == []  # refused before any request
     # --out into a folder that does not exist yet: written, not a traceback after the run
     out = tmp_path / "new" / "report.json"
     written = CliRunner().invoke(main, [*common, "--scorer", "exact_match", "--out", str(out)])
