@@ -190,6 +190,50 @@ def test_neutral_values_of_unsupported_parameters_are_accepted(oai: openai.OpenA
     assert answer.choices[0].message.content == TRUTH
 
 
+@pytest.mark.parametrize(
+    "accounting",
+    [
+        {"safety_identifier": "user-1234"},
+        {"prompt_cache_key": "dates"},
+        {"prompt_cache_retention": "24h"},
+        {"prompt_cache_options": {"ttl": "5m", "mode": "implicit"}},
+    ],
+)
+def test_the_clients_caching_and_safety_ids_are_accepted(
+    oai: openai.OpenAI, accounting: dict[str, Any]
+) -> None:
+    """OpenAI's replacements for ``user`` concern its accounting, as ``user`` does."""
+    answer = oai.chat.completions.create(model="dates", messages=QUESTION, **accounting)
+    assert answer.choices[0].message.content == TRUTH
+
+
+@pytest.mark.parametrize(
+    "fields", [{"verbosity": "low"}, {"moderation": {"model": "omni-moderation-latest"}}]
+)
+def test_openai_parameters_that_change_the_answer_are_refused_as_unsupported(
+    oai: openai.OpenAI, fields: dict[str, Any]
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        oai.chat.completions.create(model="dates", messages=QUESTION, **fields)
+    assert caught.value.param == next(iter(fields))
+    assert caught.value.code == "unsupported_parameter"
+    assert "not supported by ftsdk serve" in caught.value.message
+
+
+def test_a_body_nested_too_deep_is_a_bad_request(server: ftsdk.ModelServer) -> None:
+    request = urllib.request.Request(
+        f"{server.base_url}/chat/completions",
+        data=b"[" * 100_000,
+        headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 400
+    error = json.loads(caught.value.read())["error"]
+    assert error["type"] == "invalid_request_error"
+    assert "JSON body" in error["message"]
+
+
 def test_an_unknown_model_is_not_found(oai: openai.OpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as caught:
         oai.chat.completions.create(model="gpt-4o", messages=QUESTION)
