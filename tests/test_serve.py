@@ -345,8 +345,27 @@ def test_a_model_that_cannot_chat_is_refused_before_serving() -> None:
 
 
 def test_a_busy_port_is_a_clear_error(server: ftsdk.ModelServer, fine_tuned: ftsdk.Model) -> None:
-    with pytest.raises(ConfigurationError, match=rf"cannot listen on 127.0.0.1:{server.port}"):
+    with pytest.raises(ConfigurationError, match=rf"cannot listen on 127.0.0.1:{server.port}") as e:
         ftsdk.ModelServer(fine_tuned, port=server.port)
+    assert "pick another port (0 picks a free one)" in str(e.value)
+
+
+@pytest.mark.parametrize("port", [70000, -1])
+def test_a_port_out_of_range_is_a_clear_error(fine_tuned: ftsdk.Model, port: int) -> None:
+    with pytest.raises(ConfigurationError, match=rf"cannot listen on 127.0.0.1:{port}: .*0-65535"):
+        ftsdk.ModelServer(fine_tuned, port=port)
+    result = CliRunner().invoke(
+        main, ["serve", "m", "-p", "openai", "--set", "api_key=x", "--port", str(port)]
+    )
+    assert result.exit_code == 2
+    assert "--port" in result.output
+    assert "0<=x<=65535" in result.output
+
+
+def test_an_unknown_host_is_not_blamed_on_the_port(fine_tuned: ftsdk.Model) -> None:
+    with pytest.raises(ConfigurationError, match="cannot listen on no-such-host.invalid:8123") as caught:
+        ftsdk.ModelServer(fine_tuned, host="no-such-host.invalid", port=8123)
+    assert "another port" not in str(caught.value)
 
 
 def test_cli_refuses_a_job_without_a_model_and_needs_one_source(emu: Emulator) -> None:
