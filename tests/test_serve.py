@@ -339,6 +339,56 @@ def test_chat_calls_are_serialized_unless_told(concurrency: int) -> None:
     assert SlowChat.most == (1 if concurrency == 1 else 4)
 
 
+class Recorded(ftsdk.Provider):
+    """Answers after 0.5 s, recording each question it is asked."""
+
+    name = "recorded"
+    capabilities = ftsdk.Capabilities(operations=frozenset({ftsdk.Operation.CHAT}))
+    asked: list[str] = []
+
+    def chat(
+        self, model: ModelInfo, messages: list[dict[str, Any]], params: ChatParams
+    ) -> ChatResponse:
+        Recorded.asked.append(messages[-1]["content"])
+        time.sleep(0.5)
+        return ChatResponse(content="ok", model=model.id)
+
+
+def test_a_request_whose_client_gave_up_in_the_queue_does_not_run_the_model() -> None:
+    """A local model answers one request at a time: a client that timed out while waiting
+    its turn (and may retry) must not cost the model a whole answer nobody reads."""
+    Recorded.asked = []
+    with ftsdk.ModelServer(client_for(Recorded).model("m")) as server:
+
+        def ask(text: str, timeout: float) -> str:
+            with openai.OpenAI(
+                base_url=server.base_url, api_key="any", max_retries=0, timeout=timeout
+            ) as oai:
+                try:
+                    messages = [{"role": "user", "content": text}]
+                    oai.chat.completions.create(model="m", messages=messages)  # type: ignore[arg-type, misc]
+                except openai.APITimeoutError:
+                    return "timed out"
+                return "answered"
+
+        outcomes: dict[str, str] = {}
+        first = threading.Thread(target=lambda: outcomes.update(first=ask("first", 10)))
+        first.start()
+        time.sleep(0.2)
+        quitters = [
+            threading.Thread(target=lambda i=i: outcomes.update({f"quit{i}": ask(f"quit{i}", 0.1)}))
+            for i in range(3)
+        ]
+        for thread in quitters:
+            thread.start()
+        for thread in [first, *quitters]:
+            thread.join(30)
+        last = ask("last", 10)
+    assert outcomes == {"first": "answered"} | {f"quit{i}": "timed out" for i in range(3)}
+    assert last == "answered"
+    assert Recorded.asked == ["first", "last"]
+
+
 def test_a_model_that_cannot_chat_is_refused_before_serving() -> None:
     with pytest.raises(UnsupportedOperation, match="nochat does not support 'chat'"):
         ftsdk.ModelServer(client_for(NoChat).model("m"))

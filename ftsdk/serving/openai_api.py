@@ -499,6 +499,9 @@ class OpenAICompatibleAPI:
         chat = parse_chat_request(body)
         self._check_model(chat.model)
         async with self._slots:
+            if await request.is_disconnected():
+                # The client gave up while waiting its turn (and may retry): no answer.
+                return Response(status_code=499)
             answer = await run_in_threadpool(self._answer, chat)
         ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         if chat.stream:
