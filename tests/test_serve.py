@@ -365,8 +365,9 @@ def test_a_request_whose_client_gave_up_in_the_queue_does_not_run_the_model() ->
                 base_url=server.base_url, api_key="any", max_retries=0, timeout=timeout
             ) as oai:
                 try:
-                    messages = [{"role": "user", "content": text}]
-                    oai.chat.completions.create(model="m", messages=messages)  # type: ignore[arg-type, misc]
+                    oai.chat.completions.create(
+                        model="m", messages=[{"role": "user", "content": text}]
+                    )
                 except openai.APITimeoutError:
                     return "timed out"
                 return "answered"
@@ -413,8 +414,9 @@ def test_a_port_out_of_range_is_a_clear_error(fine_tuned: ftsdk.Model, port: int
 
 
 def test_an_unknown_host_is_not_blamed_on_the_port(fine_tuned: ftsdk.Model) -> None:
-    with pytest.raises(ConfigurationError, match="cannot listen on no-such-host.invalid:8123") as caught:
+    with pytest.raises(ConfigurationError) as caught:
         ftsdk.ModelServer(fine_tuned, host="no-such-host.invalid", port=8123)
+    assert str(caught.value).startswith("cannot listen on no-such-host.invalid:8123: ")
     assert "another port" not in str(caught.value)
 
 
