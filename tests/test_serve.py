@@ -375,7 +375,9 @@ def test_a_request_whose_client_gave_up_in_the_queue_does_not_run_the_model() ->
         outcomes: dict[str, str] = {}
         first = threading.Thread(target=lambda: outcomes.update(first=ask("first", 10)))
         first.start()
-        time.sleep(0.2)
+        deadline = time.monotonic() + 10
+        while not Recorded.asked and time.monotonic() < deadline:  # the model is busy
+            time.sleep(0.01)
         quitters = [
             threading.Thread(target=lambda i=i: outcomes.update({f"quit{i}": ask(f"quit{i}", 0.1)}))
             for i in range(3)
