@@ -190,6 +190,50 @@ def test_neutral_values_of_unsupported_parameters_are_accepted(oai: openai.OpenA
     assert answer.choices[0].message.content == TRUTH
 
 
+@pytest.mark.parametrize(
+    "accounting",
+    [
+        {"safety_identifier": "user-1234"},
+        {"prompt_cache_key": "dates"},
+        {"prompt_cache_retention": "24h"},
+        {"prompt_cache_options": {"ttl": "5m", "mode": "implicit"}},
+    ],
+)
+def test_the_clients_caching_and_safety_ids_are_accepted(
+    oai: openai.OpenAI, accounting: dict[str, Any]
+) -> None:
+    """OpenAI's replacements for ``user`` concern its accounting, as ``user`` does."""
+    answer = oai.chat.completions.create(model="dates", messages=QUESTION, **accounting)
+    assert answer.choices[0].message.content == TRUTH
+
+
+@pytest.mark.parametrize(
+    "fields", [{"verbosity": "low"}, {"moderation": {"model": "omni-moderation-latest"}}]
+)
+def test_openai_parameters_that_change_the_answer_are_refused_as_unsupported(
+    oai: openai.OpenAI, fields: dict[str, Any]
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        oai.chat.completions.create(model="dates", messages=QUESTION, **fields)
+    assert caught.value.param == next(iter(fields))
+    assert caught.value.code == "unsupported_parameter"
+    assert "not supported by ftsdk serve" in caught.value.message
+
+
+def test_a_body_nested_too_deep_is_a_bad_request(server: ftsdk.ModelServer) -> None:
+    request = urllib.request.Request(
+        f"{server.base_url}/chat/completions",
+        data=b"[" * 100_000,
+        headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 400
+    error = json.loads(caught.value.read())["error"]
+    assert error["type"] == "invalid_request_error"
+    assert "JSON body" in error["message"]
+
+
 def test_an_unknown_model_is_not_found(oai: openai.OpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as caught:
         oai.chat.completions.create(model="gpt-4o", messages=QUESTION)
@@ -295,14 +339,87 @@ def test_chat_calls_are_serialized_unless_told(concurrency: int) -> None:
     assert SlowChat.most == (1 if concurrency == 1 else 4)
 
 
+class Recorded(ftsdk.Provider):
+    """Answers after 0.5 s, recording each question it is asked."""
+
+    name = "recorded"
+    capabilities = ftsdk.Capabilities(operations=frozenset({ftsdk.Operation.CHAT}))
+    asked: list[str] = []
+
+    def chat(
+        self, model: ModelInfo, messages: list[dict[str, Any]], params: ChatParams
+    ) -> ChatResponse:
+        Recorded.asked.append(messages[-1]["content"])
+        time.sleep(0.5)
+        return ChatResponse(content="ok", model=model.id)
+
+
+def test_a_request_whose_client_gave_up_in_the_queue_does_not_run_the_model() -> None:
+    """A local model answers one request at a time: a client that timed out while waiting
+    its turn (and may retry) must not cost the model a whole answer nobody reads."""
+    Recorded.asked = []
+    with ftsdk.ModelServer(client_for(Recorded).model("m")) as server:
+
+        def ask(text: str, timeout: float) -> str:
+            with openai.OpenAI(
+                base_url=server.base_url, api_key="any", max_retries=0, timeout=timeout
+            ) as oai:
+                try:
+                    oai.chat.completions.create(
+                        model="m", messages=[{"role": "user", "content": text}]
+                    )
+                except openai.APITimeoutError:
+                    return "timed out"
+                return "answered"
+
+        outcomes: dict[str, str] = {}
+        first = threading.Thread(target=lambda: outcomes.update(first=ask("first", 10)))
+        first.start()
+        deadline = time.monotonic() + 10
+        while not Recorded.asked and time.monotonic() < deadline:  # the model is busy
+            time.sleep(0.01)
+        quitters = [
+            threading.Thread(target=lambda i=i: outcomes.update({f"quit{i}": ask(f"quit{i}", 0.1)}))
+            for i in range(3)
+        ]
+        for thread in quitters:
+            thread.start()
+        for thread in [first, *quitters]:
+            thread.join(30)
+        last = ask("last", 10)
+    assert outcomes == {"first": "answered"} | {f"quit{i}": "timed out" for i in range(3)}
+    assert last == "answered"
+    assert Recorded.asked == ["first", "last"]
+
+
 def test_a_model_that_cannot_chat_is_refused_before_serving() -> None:
     with pytest.raises(UnsupportedOperation, match="nochat does not support 'chat'"):
         ftsdk.ModelServer(client_for(NoChat).model("m"))
 
 
 def test_a_busy_port_is_a_clear_error(server: ftsdk.ModelServer, fine_tuned: ftsdk.Model) -> None:
-    with pytest.raises(ConfigurationError, match=rf"cannot listen on 127.0.0.1:{server.port}"):
+    with pytest.raises(ConfigurationError, match=rf"cannot listen on 127.0.0.1:{server.port}") as e:
         ftsdk.ModelServer(fine_tuned, port=server.port)
+    assert "pick another port (0 picks a free one)" in str(e.value)
+
+
+@pytest.mark.parametrize("port", [70000, -1])
+def test_a_port_out_of_range_is_a_clear_error(fine_tuned: ftsdk.Model, port: int) -> None:
+    with pytest.raises(ConfigurationError, match=rf"cannot listen on 127.0.0.1:{port}: .*0-65535"):
+        ftsdk.ModelServer(fine_tuned, port=port)
+    result = CliRunner().invoke(
+        main, ["serve", "m", "-p", "openai", "--set", "api_key=x", "--port", str(port)]
+    )
+    assert result.exit_code == 2
+    assert "--port" in result.output
+    assert "0<=x<=65535" in result.output
+
+
+def test_an_unknown_host_is_not_blamed_on_the_port(fine_tuned: ftsdk.Model) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        ftsdk.ModelServer(fine_tuned, host="no-such-host.invalid", port=8123)
+    assert str(caught.value).startswith("cannot listen on no-such-host.invalid:8123: ")
+    assert "another port" not in str(caught.value)
 
 
 def test_cli_refuses_a_job_without_a_model_and_needs_one_source(emu: Emulator) -> None:

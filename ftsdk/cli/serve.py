@@ -20,7 +20,13 @@ __all__ = ["serve"]
 @click.argument("model_id", metavar="[MODEL]", required=False)
 @click.option("--job", "job_id", metavar="JOB_ID", help="Serve the model this job produced.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, help="Port; 0 picks a free one.")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port; 0 picks a free one.",
+)
 @click.option("--name", help="The id clients pass as `model` (default: the model's id).")
 @click.option(
     "--api-key",

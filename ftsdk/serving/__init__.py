@@ -18,6 +18,7 @@ Needs the ``serve`` extra: ``pip install 'ftsdk[serve]'``.
 
 from __future__ import annotations
 
+import errno
 import signal
 import sys
 import threading
@@ -95,10 +96,11 @@ class ModelServer:
             self._thread: ServerThread = ServerThread(
                 self.api.app(), host=host, port=port, name="ftsdk-serve"
             )
-        except OSError as err:
+        except (OSError, OverflowError) as err:  # OverflowError: a port out of 0-65535
+            busy = getattr(err, "errno", None) == errno.EADDRINUSE
             raise ConfigurationError(
-                f"cannot listen on {host}:{port}: {err.strerror or err}"
-                + ("; pick another port (0 picks a free one)" if port else "")
+                f"cannot listen on {host}:{port}: {getattr(err, 'strerror', None) or err}"
+                + ("; pick another port (0 picks a free one)" if busy else "")
             ) from err
 
     @property

@@ -53,8 +53,12 @@ ACCEPTED = frozenset(
     {"model", "messages", "stream", "stream_options", "n"}
     | {"max_tokens", "max_completion_tokens", "temperature", "top_p", "seed", "stop"}
 )
-IGNORED = frozenset({"user", "metadata", "store", "service_tier"})
-"""Accepted and without effect: they concern OpenAI's accounting, not the answer."""
+IGNORED = frozenset(
+    {"user", "metadata", "store", "service_tier", "safety_identifier"}
+    | {"prompt_cache_key", "prompt_cache_retention", "prompt_cache_options"}
+)
+"""Accepted and without effect: they concern OpenAI's accounting and caching, not the
+answer."""
 NEUTRAL: Mapping[str, Any] = {
     "frequency_penalty": 0,
     "presence_penalty": 0,
@@ -76,6 +80,8 @@ UNSUPPORTED = frozenset(
         "prediction",
         "reasoning_effort",
         "web_search_options",
+        "verbosity",
+        "moderation",
     }
 )
 FINISH_REASONS = frozenset({"stop", "length", "content_filter", "tool_calls", "function_call"})
@@ -486,13 +492,16 @@ class OpenAICompatibleAPI:
         self._authorize(request)
         try:
             body = json.loads(await request.body())
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
             raise _bad(
                 "We could not parse the JSON body of your request: send valid JSON."
             ) from None
         chat = parse_chat_request(body)
         self._check_model(chat.model)
         async with self._slots:
+            if await request.is_disconnected():
+                # The client gave up while waiting its turn (and may retry): no answer.
+                return Response(status_code=499)
             answer = await run_in_threadpool(self._answer, chat)
         ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         if chat.stream:
