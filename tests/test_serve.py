@@ -6,6 +6,7 @@ TRL plugin)."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import urllib.error
@@ -261,6 +262,17 @@ def test_unknown_urls_answer_in_openai_shape(server: ftsdk.ModelServer) -> None:
         urllib.request.urlopen(f"{server.base_url}/embeddings", timeout=10)
     assert caught.value.code == 404
     assert json.loads(caught.value.read())["error"]["message"] == "Invalid URL (GET /v1/embeddings)"
+
+
+def test_a_path_cannot_forge_a_line_of_the_request_log(
+    server: ftsdk.ModelServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="ftsdk.serving")
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(f"{server.base_url}/x%0AGET%20/v1/admin%20200", timeout=10)
+    lines = [r.getMessage() for r in caplog.records if r.name == "ftsdk.serving"]
+    assert any("/v1/x\\nGET /v1/admin 200 404" in line for line in lines), lines
+    assert not any(line.startswith("GET /v1/admin") for line in lines)
 
 
 def test_provider_errors_keep_their_meaning(

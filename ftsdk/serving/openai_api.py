@@ -390,7 +390,8 @@ class _RequestLog:
                 log.info(
                     "%s %s %d %.2fs",
                     scope["method"],
-                    scope["path"],
+                    # decoded from the URL: control characters would forge log lines
+                    scope["path"].encode("unicode_escape").decode("ascii"),
                     message["status"],
                     time.monotonic() - started,
                 )
