@@ -235,6 +235,34 @@ def test_a_body_nested_too_deep_is_a_bad_request(server: ftsdk.ModelServer) -> N
     assert "JSON body" in error["message"]
 
 
+def test_a_body_too_large_is_refused_before_it_is_read(
+    server: ftsdk.ModelServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ftsdk.serving import openai_api
+
+    monkeypatch.setattr(openai_api, "MAX_BODY_BYTES", 1024)
+    big = json.dumps({"model": "m", "messages": [{"role": "user", "content": "x" * 2000}]})
+    for chunked in (False, True):  # a declared length, or none (chunked transfer)
+        data: Any = iter([big.encode()]) if chunked else big.encode()
+        request = urllib.request.Request(
+            f"{server.base_url}/chat/completions",
+            data=data,
+            headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(request, timeout=10)
+        assert caught.value.code == 413
+        assert json.loads(caught.value.read())["error"]["code"] == "request_too_large"
+
+
+def test_a_server_runs_once(fine_tuned: ftsdk.Model) -> None:
+    server = ftsdk.ModelServer(fine_tuned)
+    with server:
+        assert server.running
+    with pytest.raises(ConfigurationError, match="a server runs once: make a new one"):
+        server.start()
+
+
 def test_an_unknown_model_is_not_found(oai: openai.OpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as caught:
         oai.chat.completions.create(model="gpt-4o", messages=QUESTION)

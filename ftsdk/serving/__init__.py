@@ -146,7 +146,13 @@ class ModelServer:
             ) from err
 
     def start(self) -> Self:
-        """Start serving; returns once the port accepts connections."""
+        """Start serving; returns once the port accepts connections. A server runs once:
+        after :meth:`stop`, make a new one."""
+        if self._thread.started:
+            raise ConfigurationError(
+                "this ModelServer was started already; a server runs once: make a new one",
+                provider=self.model.provider,
+            )
         self._thread.start()
         return self
 

@@ -84,6 +84,8 @@ UNSUPPORTED = frozenset(
         "moderation",
     }
 )
+MAX_BODY_BYTES = 32 * 1024 * 1024
+"""Largest request body read; a larger one is refused with 413 before it is all read."""
 FINISH_REASONS = frozenset({"stop", "length", "content_filter", "tool_calls", "function_call"})
 
 
@@ -131,6 +133,25 @@ class ChatRequest:
     params: ChatParams
     stream: bool = False
     include_usage: bool = False
+
+
+async def _read_body(request: Request) -> bytes:
+    """The request's body, refused (413) past :data:`MAX_BODY_BYTES` without reading it all."""
+    too_large = ApiError(
+        413,
+        f"Your request body is larger than {MAX_BODY_BYTES // 2**20} MiB.",
+        code="request_too_large",
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _bad(message: str, param: str | None = None, code: str | None = None) -> ApiError:
@@ -492,7 +513,7 @@ class OpenAICompatibleAPI:
         """``POST /v1/chat/completions``."""
         self._authorize(request)
         try:
-            body = json.loads(await request.body())
+            body = json.loads(await _read_body(request))
         except (ValueError, RecursionError):  # RecursionError: nested too deep
             raise _bad(
                 "We could not parse the JSON body of your request: send valid JSON."

@@ -137,6 +137,11 @@ class ServerThread:
         """Whether the serving thread is alive."""
         return self._thread.is_alive()
 
+    @property
+    def started(self) -> bool:
+        """Whether :meth:`start` was called (a thread starts once)."""
+        return self._thread.ident is not None
+
     def __enter__(self) -> Self:
         return self.start()
 
