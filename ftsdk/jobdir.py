@@ -27,6 +27,7 @@ Imports nothing heavy: the provider reads job folders from the user's process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -397,9 +398,10 @@ class JobDir:
 
 
 class JobStore:
-    """The job folders of one local provider, ``<home>/<provider>/jobs/<job id>``, and the
+    """The job folders of one local provider, ``<home>/<provider>/jobs/<job id>``, the
     idempotency keys of the jobs it created, ``<home>/<provider>/keys/<key>`` (a retried
-    ``create_job`` finds its job instead of starting a second).
+    ``create_job`` finds its job instead of starting a second), and the runners this
+    process started (kept to be reaped: no zombie left for psutil to mistake for a runner).
 
     >>> import tempfile
     >>> store = JobStore(Path(tempfile.mkdtemp()), "trl", prefix="trljob")
@@ -415,6 +417,7 @@ class JobStore:
         self.provider, self.prefix = provider, prefix
         self.jobs_dir = home / provider / "jobs"
         self.keys_dir = home / provider / "keys"
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
 
     def get(self, job_id: str) -> JobDir:
         """The folder of job ``job_id``.
@@ -446,6 +449,27 @@ class JobStore:
         """Record that ``job`` was created for idempotency key ``key``."""
         self.keys_dir.mkdir(parents=True, exist_ok=True)
         (self.keys_dir / key).write_text(job.id, encoding="utf-8")
+
+    def start(self, job: JobDir, command: Sequence[str], env: Mapping[str, str]) -> None:
+        """Start ``job``'s runner (:meth:`JobDir.start_runner`) and keep it to be reaped."""
+        self._children[job.id] = job.start_runner(command, env)
+
+    def poll(self, job: JobDir) -> None:
+        """Reap ``job``'s runner if this process started it and it has ended."""
+        child = self._children.get(job.id)
+        if child is not None and child.poll() is not None:
+            self._children.pop(job.id, None)
+
+    def reap(self, job: JobDir, timeout: float = 10.0) -> None:
+        """Wait (at most ``timeout`` seconds) for the runner this process started to end."""
+        child = self._children.pop(job.id, None)
+        if child is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=timeout)
+
+    def forget(self) -> None:
+        """Forget the runners started here (they keep running: jobs outlive the client)."""
+        self._children.clear()
 
     def folders(self) -> list[JobDir]:
         """Every job folder with a status (a folder being created has none yet)."""

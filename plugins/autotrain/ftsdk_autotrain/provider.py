@@ -135,14 +135,10 @@ class AutoTrainProvider(Provider):
             hf_token, ["HF_TOKEN"], provider=self.name, argument="hf_token", required=False
         )
         self.python = resolve_setting(python, ["FTSDK_AUTOTRAIN_PYTHON"])
-        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self.store = JobStore(self.home, self.name, prefix="atjob")
+        """The job folders (``<home>/autotrain/jobs/<job id>``) and the runners started here."""
         self._servers: dict[str, subprocess.Popen[str]] = {}
         self._lock = threading.Lock()
-
-    @property
-    def store(self) -> JobStore:
-        """The job folders: ``<home>/autotrain/jobs/<job id>``."""
-        return JobStore(self.home, self.name, prefix="atjob")
 
     @property
     def jobs_dir(self) -> Path:
@@ -266,7 +262,7 @@ class AutoTrainProvider(Provider):
         if self.python:
             env["FTSDK_AUTOTRAIN_PYTHON"] = self.python
         env["PYTHONUNBUFFERED"] = "1"
-        self._children[job.id] = job.start_runner(command, env)
+        self.store.start(job, command, env)
 
     # -- reading -----------------------------------------------------------------------
     def get_job(self, job_id: str) -> JobState:
@@ -274,9 +270,7 @@ class AutoTrainProvider(Provider):
         return self._state(self._job(job_id))
 
     def _state(self, job: JobDir) -> JobState:
-        child = self._children.get(job.id)
-        if child is not None and child.poll() is not None:
-            self._children.pop(job.id, None)
+        self.store.poll(job)
         status = job.read_status()
         if status.get("raw_status") == "submitted" or str(status.get("raw_status", "")).startswith(
             "space:"
@@ -370,16 +364,13 @@ class AutoTrainProvider(Provider):
             return state
         job.update_status(status="cancelled", raw_status="cancelled", finished_at=now_iso())
         stop_process(job.process())
-        child = self._children.pop(job.id, None)
-        if child is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.wait(timeout=10)
+        self.store.reap(job)
         job.add_event("cancelled")
         return self._state(job)
 
     def close(self) -> None:
         """Stop the chat servers started here (jobs keep running: they outlive the client)."""
-        self._children.clear()
+        self.store.forget()
         for server in self._servers.values():
             with contextlib.suppress(OSError):
                 server.stdin.close()  # type: ignore[union-attr]

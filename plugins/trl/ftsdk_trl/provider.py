@@ -9,7 +9,6 @@ in this process only for ``chat``.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
@@ -137,16 +136,12 @@ class TRLProvider(Provider):
             hf_token, ["HF_TOKEN"], provider=self.name, argument="hf_token", required=False
         )
         self.pause_timeout = pause_timeout
-        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self.store = JobStore(self.home, self.name, prefix="trljob")
+        """The job folders (``<home>/trl/jobs/<job id>``) and the runners started here."""
         self._loaded: dict[str, Any] = {}
         # transformers' loading is not thread-safe (its meta-device init patches torch for the
         # whole process): models are loaded one at a time, then generate from any thread.
         self._load_lock = threading.Lock()
-
-    @property
-    def store(self) -> JobStore:
-        """The job folders: ``<home>/trl/jobs/<job id>``."""
-        return JobStore(self.home, self.name, prefix="trljob")
 
     @property
     def jobs_dir(self) -> Path:
@@ -239,7 +234,7 @@ class TRLProvider(Provider):
             "HF_HUB_OFFLINE": "1",  # the base model was resolved to local files
             "HF_HUB_DISABLE_PROGRESS_BARS": "1",
         }
-        self._children[job.id] = job.start_runner(command, env)
+        self.store.start(job, command, env)
 
     # -- reading -----------------------------------------------------------------------
     def get_job(self, job_id: str) -> JobState:
@@ -247,9 +242,7 @@ class TRLProvider(Provider):
         return self._state(self._job(job_id))
 
     def _state(self, job: JobDir) -> JobState:
-        child = self._children.get(job.id)
-        if child is not None and child.poll() is not None:
-            self._children.pop(job.id, None)  # reaped: no zombie left for psutil to see
+        self.store.poll(job)
         status = job.check_runner(job.read_status(), "the training process")
         return job.job_state(self.name, status)
 
@@ -289,7 +282,7 @@ class TRLProvider(Provider):
         if state.status.is_terminal:
             return state
         stop_process(job.process())
-        self._reap(job.id)
+        self.store.reap(job)
         job.update_status(status="cancelled", raw_status="cancelled", finished_at=now_iso())
         job.add_event("cancelled")
         return self._state(job)
@@ -306,7 +299,7 @@ class TRLProvider(Provider):
         while time.monotonic() < deadline:
             state = self._state(job)
             if state.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
-                self._reap(job.id)
+                self.store.reap(job)
                 return state
             time.sleep(0.2)
         return state
@@ -328,15 +321,9 @@ class TRLProvider(Provider):
         self._start(job, resume=True)
         return self._state(job)
 
-    def _reap(self, job_id: str) -> None:
-        child = self._children.pop(job_id, None)
-        if child is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.wait(timeout=10)
-
     def close(self) -> None:
         """Forget the runners started here (they keep running: jobs outlive the client)."""
-        self._children.clear()
+        self.store.forget()
         self._loaded.clear()
 
     # -- models --------------------------------------------------------------------------
