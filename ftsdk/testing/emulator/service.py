@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ftsdk.serving.openai_api import ApiError as OpenAIError
 from ftsdk.testing.emulator import training
 from ftsdk.testing.emulator.auth import Authenticator
 from ftsdk.testing.emulator.forms import FormField, read_form
@@ -31,40 +32,16 @@ MAX_PART_BYTES = 64 * 1024 * 1024
 UPLOAD_TTL = 3600
 
 
-class ApiError(Exception):
+class ApiError(OpenAIError):
     """An error answer: the status, and what OpenAI / Azure put in the body."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        param: str | None = None,
-        code: str | None = None,
-        type_: str = "invalid_request_error",
-    ) -> None:
-        super().__init__(message)
-        self.status, self.message, self.param, self.code, self.type = (
-            status,
-            message,
-            param,
-            code,
-            type_,
-        )
 
     def response(self, flavor: Flavor, headers: dict[str, str] | None = None) -> JSONResponse:
         """The error as the flavor's service writes it."""
-        if flavor == "azure":
-            body: dict[str, Any] = {"code": self.code or str(self.status), "message": self.message}
-            if self.param:
-                body["param"] = self.param
-        else:
-            body = {
-                "message": self.message,
-                "type": self.type,
-                "param": self.param,
-                "code": self.code,
-            }
+        if flavor != "azure":
+            return JSONResponse(self.body(), status_code=self.status, headers=headers)
+        body: dict[str, Any] = {"code": self.code or str(self.status), "message": self.message}
+        if self.param:
+            body["param"] = self.param
         return JSONResponse({"error": body}, status_code=self.status, headers=headers)
 
 
