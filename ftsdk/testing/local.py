@@ -10,7 +10,9 @@ date-to-words data the built-in local providers' tests train on::
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,15 @@ from ftsdk.jobdir import JobDir, stop_process
 from ftsdk.spec import DPO, SFT
 from ftsdk.testing.data import date_to_words_examples, write_jsonl
 
-__all__ = ["DPO_DATES", "SFT_DATES", "child_env", "date_files", "preference_files", "stop_runners"]
+__all__ = [
+    "DPO_DATES",
+    "SFT_DATES",
+    "child_env",
+    "date_files",
+    "preference_files",
+    "stop_runners",
+    "watch_from_another_process",
+]
 
 SFT_DATES = SFT(epochs=6, batch_size=16, learning_rate=3e-3)
 """The method every local provider's SFT test trains the tiny model with on
@@ -68,3 +78,36 @@ def preference_files(folder: Path, *, pairs: int = 32, seed: int = 3) -> Path:
             }
         )
     return write_jsonl(folder / "pairs.jsonl", rows)
+
+
+_WATCHER = """
+import json, sys, ftsdk
+job = ftsdk.client(sys.argv[1]).job(sys.argv[2])
+job.wait(poll_interval=0.2, max_poll_interval=0.5, progress=False)
+print(json.dumps({
+    "status": job.status.value,
+    "step": job.state.step,
+    "total": job.state.total_steps,
+    "events": [e.message for e in job.events()],
+    "losses": [m.values.get("train_loss") for m in job.metrics()],
+    "model": job.state.result_model,
+}))
+"""
+
+
+def watch_from_another_process(
+    provider: str, job_id: str, env: dict[str, str], *, timeout: float
+) -> dict[str, Any]:
+    """Re-attach to ``job_id`` from a new Python process (environment ``env``, e.g.
+    :func:`child_env`), wait for its end there, and return what that process saw: status,
+    step, total steps, event messages, train losses and the resulting model."""
+    watcher = subprocess.run(
+        [sys.executable, "-c", _WATCHER, provider, job_id],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )
+    seen: dict[str, Any] = json.loads(watcher.stdout.strip().splitlines()[-1])
+    return seen

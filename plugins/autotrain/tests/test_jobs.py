@@ -6,9 +6,6 @@ Needs the AutoTrain runtime (see ``conftest.autotrain_python``): ~20-40 s a job 
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,25 +15,16 @@ import pytest
 import ftsdk
 from ftsdk.errors import InvalidRequest, JobFailed
 from ftsdk.jobs import JobStatus
-from ftsdk.testing.local import DPO_DATES, SFT_DATES, preference_files
+from ftsdk.testing.local import (
+    DPO_DATES,
+    SFT_DATES,
+    preference_files,
+    watch_from_another_process,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # the first one may build the runtime
 
 FAST = {"num_threads": 1}
-
-WATCHER = """
-import json, sys, ftsdk
-job = ftsdk.client("autotrain").job(sys.argv[1])
-job.wait(poll_interval=0.2, max_poll_interval=0.5, progress=False)
-print(json.dumps({
-    "status": job.status.value,
-    "step": job.state.step,
-    "total": job.state.total_steps,
-    "events": [e.message for e in job.events()],
-    "losses": [m.values.get("train_loss") for m in job.metrics()],
-    "model": job.state.result_model,
-}))
-"""
 
 
 def test_sft_the_trl_jobspec_is_watched_from_a_second_process_and_chats(
@@ -55,15 +43,7 @@ def test_sft_the_trl_jobspec_is_watched_from_a_second_process_and_chats(
         provider_options=FAST | {"logging_steps": 4},
     )
     assert job.status in (JobStatus.QUEUED, JobStatus.RUNNING)
-    watcher = subprocess.run(
-        [sys.executable, "-c", WATCHER, job.id],
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=400,
-        check=True,
-    )
-    seen = json.loads(watcher.stdout.strip().splitlines()[-1])
+    seen = watch_from_another_process("autotrain", job.id, subprocess_env, timeout=400)
     assert seen["status"] == "succeeded", seen["events"][-5:]
     assert seen["step"] == seen["total"] > 0  # packed blocks of 256 tokens, 6 epochs
     assert any(e.startswith("training: step 0 of") for e in seen["events"])

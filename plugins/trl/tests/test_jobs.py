@@ -19,7 +19,12 @@ import ftsdk
 from ftsdk.errors import Conflict, InvalidDataset, InvalidRequest, JobFailed
 from ftsdk.jobs import Job, JobStatus
 from ftsdk.testing.data import date_to_words_examples
-from ftsdk.testing.local import DPO_DATES, SFT_DATES, preference_files
+from ftsdk.testing.local import (
+    DPO_DATES,
+    SFT_DATES,
+    preference_files,
+    watch_from_another_process,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -40,20 +45,6 @@ def wait_until(
             pytest.fail(f"{job} ended before the condition held: {job.error}")
         time.sleep(every)
     pytest.fail(f"{job} did not reach the condition in {timeout}s (status {job.status})")
-
-
-WATCHER = """
-import json, sys, ftsdk
-job = ftsdk.client("trl").job(sys.argv[1])
-job.wait(poll_interval=0.2, max_poll_interval=0.5, progress=False)
-print(json.dumps({
-    "status": job.status.value,
-    "step": job.state.step,
-    "events": [e.message for e in job.events()],
-    "losses": [m.values.get("train_loss") for m in job.metrics()],
-    "model": job.state.result_model,
-}))
-"""
 
 
 def exact_match(model: ftsdk.Model, held_out: list[dict[str, Any]]) -> float:
@@ -79,15 +70,7 @@ def test_full_sft_learns_and_is_watched_from_a_second_process(
         provider_options=FAST | {"logging_steps": 10},
     )
     assert job.status in (JobStatus.QUEUED, JobStatus.RUNNING)
-    watcher = subprocess.run(
-        [sys.executable, "-c", WATCHER, job.id],
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=True,
-    )
-    seen = json.loads(watcher.stdout.strip().splitlines()[-1])
+    seen = watch_from_another_process("trl", job.id, subprocess_env, timeout=240)
     assert seen["status"] == "succeeded"
     assert seen["step"] == 378  # 1,000 examples / 16 = 63 steps an epoch, 6 epochs
     assert any(e.startswith("training: step 0 of 378") for e in seen["events"])
