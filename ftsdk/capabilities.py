@@ -2,61 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ftsdk._vocab import DataFormat, MethodType, Operation
+
 __all__ = ["Capabilities", "DataFormat", "MethodType", "Operation"]
-
-MethodType = Literal["sft", "dpo"]
-"""Training methods by name: ``"sft"`` (supervised) and ``"dpo"`` (preference pairs)."""
-
-
-class Operation(enum.StrEnum):
-    """An operation a provider may declare; each maps to one :class:`ftsdk.Provider` method."""
-
-    TRAIN = "train"
-    """Start jobs and read them back: ``create_job`` and ``get_job``."""
-    UPLOAD = "upload"
-    """Upload a data file: ``upload_file``."""
-    LIST_JOBS = "list_jobs"
-    """List recent jobs: ``list_jobs``."""
-    CANCEL = "cancel"
-    """Cancel a job: ``cancel_job``."""
-    PAUSE = "pause"
-    """Pause a running job: ``pause_job``."""
-    RESUME = "resume"
-    """Resume a paused job: ``resume_job``."""
-    EVENTS = "events"
-    """A job's event log, incrementally: ``list_events``."""
-    METRICS = "metrics"
-    """A job's step metrics (losses, accuracy): ``list_metrics``."""
-    CHECKPOINTS = "checkpoints"
-    """A job's intermediate checkpoints: ``list_checkpoints``."""
-    CHAT = "chat"
-    """Chat completions on a base or fine-tuned model: ``chat``."""
-    DEPLOY = "deploy"
-    """Deploy a model before inference, and remove the deployment: ``deploy_model`` and
-    ``undeploy_model``."""
-    DELETE_MODEL = "delete_model"
-    """Delete a fine-tuned model: ``delete_model``."""
-    PUSH = "push"
-    """Publish a model's weights to the Hugging Face Hub: ``push_model``."""
-
-
-class DataFormat(enum.StrEnum):
-    """Shapes of training examples."""
-
-    CHAT = "chat"
-    """``{"messages": [{"role": ..., "content": ...}, ...]}``"""
-    PROMPT_COMPLETION = "prompt_completion"
-    """``{"prompt": ..., "completion": ...}``"""
-    PREFERENCE = "preference"
-    """Pairs for DPO: a prompt with a preferred and a non-preferred answer."""
-    TEXT = "text"
-    """``{"text": ...}``, plain language-model text."""
 
 
 class Capabilities(BaseModel):

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ftsdk.capabilities import DataFormat
+from ftsdk._vocab import DataFormat
 from ftsdk.dataset.cost import CostEstimate, TokenStats
 from ftsdk.dataset.formats import ConversionError, convert, detect_format
 from ftsdk.dataset.problems import Problem, Severity, ValidationReport

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any, NamedTuple
 
-from ftsdk.capabilities import DataFormat
+from ftsdk._vocab import DataFormat
 
 __all__ = [
     "ConversionError",

@@ -10,10 +10,11 @@ import json
 import string
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from hashlib import blake2b
 from json.scanner import make_scanner
 from pathlib import Path
 from typing import Any
+
+from pydantic_core import from_json
 
 from ftsdk.dataset.problems import Origin, Problem
 
@@ -28,6 +29,8 @@ __all__ = [
     "read_parquet",
     "read_records",
 ]
+
+_MASK64 = (1 << 64) - 1
 
 MAX_LINE_BYTES = 64 << 20
 """Longest JSONL line read (64 MiB); a longer one is reported and skipped, never loaded."""
@@ -102,26 +105,29 @@ def read_jsonl(  # noqa: PLR0912  # one branch per way a line can be broken
                 continue
             if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]  # a byte-order mark, as some editors write
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                yield _utf8_problem(err, Origin(name, number))
-                continue
-            try:  # json.loads without its Python wrapper: one C call for a well-formed line
-                data, end = scan(text, 0)
-                if end != len(text) and not text[end:].isspace():
-                    raise ValueError(text)
-            except (StopIteration, ValueError, RecursionError):
-                if not text.strip():
+            try:  # pydantic-core's JSON parser, on the bytes: twice as fast as decode + json
+                data = from_json(raw)
+            except ValueError:  # stricter than json (a lone surrogate escape): json decides
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    yield _utf8_problem(err, Origin(name, number))
                     continue
-                try:  # the same parse again, for json.loads' own error
-                    data = loads(text)
-                except (json.JSONDecodeError, RecursionError) as err:
-                    yield _json_problem(err, Origin(name, number))
-                    continue
-            if isinstance(data, dict):
-                key = int.from_bytes(blake2b(raw.strip(), digest_size=8).digest(), "little")
-                yield Example(data, Origin(name, number), key)
+                try:  # json.loads without its Python wrapper: one C call
+                    data, end = scan(text, 0)
+                    if end != len(text) and not text[end:].isspace():
+                        raise ValueError(text) from None
+                except (StopIteration, ValueError, RecursionError):
+                    if not text.strip():
+                        continue
+                    try:  # the same parse again, for json.loads' own error
+                        data = loads(text)
+                    except (json.JSONDecodeError, RecursionError) as err:
+                        yield _json_problem(err, Origin(name, number))
+                        continue
+            if data.__class__ is dict:
+                # Duplicates are found within one run: Python's (keyed) 64-bit hash is enough.
+                yield Example(data, Origin(name, number), hash(raw.strip()) & _MASK64)
             else:
                 yield Problem(
                     "not_an_object",

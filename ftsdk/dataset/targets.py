@@ -10,7 +10,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-from ftsdk.capabilities import DataFormat
+from ftsdk._vocab import DataFormat
 from ftsdk.errors import InvalidRequest
 
 __all__ = ["Target", "price_table"]

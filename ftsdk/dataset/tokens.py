@@ -37,7 +37,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from ftsdk.capabilities import DataFormat
+from ftsdk._vocab import DataFormat
 from ftsdk.errors import ConfigurationError
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
 from typing import Any
 
-from ftsdk.capabilities import DataFormat
+from ftsdk._vocab import DataFormat
 from ftsdk.dataset.cost import TokenStats, estimate_cost
 from ftsdk.dataset.formats import check_example, detect_format
 from ftsdk.dataset.problems import Origin, Problem, Severity, ValidationReport

@@ -8,10 +8,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from ftsdk.dataset import Dataset, Target
+from ftsdk.dataset import Dataset, Problem, Target
+from ftsdk.dataset.sources import Example, read_jsonl
 from ftsdk.errors import InvalidDataset
 
 TARGET = Target.for_model("openai", "gpt-4o-mini")
@@ -70,3 +71,51 @@ def test_any_shape_of_example(examples: list[dict[str, Any]]) -> None:
         # only a clear InvalidDataset may stop a conversion
         with contextlib.suppress(InvalidDataset):
             list(Dataset.from_records(examples).convert(fmt))
+
+
+def _raw_object(pairs: list[tuple[str, Any]]) -> str:
+    """An object written by hand: keys may repeat, as json.dumps never writes them."""
+    return "{" + ",".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in pairs) + "}"
+
+
+tricky_text = st.text(
+    alphabet=st.sampled_from(['"', "\\", "u", "d", "8", "0", "a", "é", "\x01", " "])
+)
+json_lines = st.one_of(
+    json_values.map(json.dumps),
+    json_values.map(lambda v: json.dumps(v, ensure_ascii=False, indent=1).replace("\n", " ")),
+    st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), json_values), max_size=5).map(_raw_object),
+    tricky_text.map(lambda s: '{"a": "' + s + '"}'),
+    st.text(max_size=30),
+)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return json.dumps(a) == json.dumps(b)  # NaN == NaN here; key order counts
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(json_lines, min_size=1, max_size=6))
+@example(['{"a": "\\ud800"}', '{"a": 1, "b": 2, "a": 3}', '{"a": NaN} \x0c', "\ufeff{}"])
+def test_jsonl_reads_exactly_what_json_reads(lines: list[str]) -> None:
+    """Each line becomes the example json.loads gives, or a problem where json refuses it
+    (whitespace after the object, any that str.isspace knows, is allowed)."""
+    lines = [line.replace("\n", " ").replace("\r", " ") for line in lines]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "lines.jsonl"
+        path.write_bytes("\n".join(lines).encode("utf-8", "surrogatepass"))
+        read = {item.origin.line: item for item in read_jsonl(path) if item.origin}
+    for number, line in enumerate(lines, start=1):
+        item = read.get(number)
+        if not line.strip():  # blank lines are skipped
+            assert item is None
+            continue
+        try:
+            expected = json.loads(line.rstrip())
+        except ValueError:
+            expected = ValueError
+        if not isinstance(expected, dict):
+            assert isinstance(item, Problem), (line, item)
+        else:
+            assert isinstance(item, Example), (line, item)
+            assert _same(item.data, expected), (line, item.data, expected)
