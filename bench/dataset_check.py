@@ -3,7 +3,9 @@
 1. Generates a chat file of N examples (default 100,000; recipe-like, ~0.9 KB each).
 2. Times, in fresh interpreters, one after the other on the same file:
    - `ftsdk data check FILE --provider openai --model gpt-4o-mini-2024-07-18 --json`
-     (format and role checks, o200k token counts, duplicates, limits, cost);
+     (format and role checks, o200k token counts, duplicates, limits, cost), as installed:
+     counting with toktok-rs where it is, and again with FTSDK_TOKEN_COUNTER=tiktoken (shown,
+     and its stats must equal the first run's);
    - a faithful re-implementation of the cookbook notebook `Chat_finetuning_data_prep`
      (load every line with json.loads, its format checks, num_tokens_from_messages and
      num_assistant_tokens_from_messages with tiktoken cl100k_base, numpy distributions,
@@ -219,6 +221,13 @@ def ftsdk_command(path: Path) -> list[str]:
             "--model", "gpt-4o-mini-2024-07-18", "--json"]  # fmt: skip
 
 
+def counter() -> str:
+    """What counts OpenAI tokens in ftsdk here: toktok-rs where installed, else tiktoken."""
+    from ftsdk.dataset.tokens import OpenAITokenCounter
+
+    return OpenAITokenCounter("o200k_base").backend
+
+
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     """Wall seconds, CPU seconds (user + system) and stdout of one run of ``command``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -251,7 +260,10 @@ def main() -> None:
 
     # Runs alternate, and each side keeps its best run: on a shared machine the other
     # processes slow whichever runs beside them (ftsdk uses every core, the cookbook one).
-    ours, theirs = [], []
+    # The third series counts with tiktoken alone (FTSDK_TOKEN_COUNTER=tiktoken): the figure
+    # where toktok-rs has no wheel, and a check that both count the same 19M tokens.
+    tiktoken_env = {**env, "FTSDK_TOKEN_COUNTER": "tiktoken"}
+    ours, theirs, reference = [], [], []
     for _ in range(args.repeat):
         ours_s, ours_cpu, out = timed(ftsdk_command(data), env)
         ours.append((ours_s, ours_cpu))
@@ -259,16 +271,24 @@ def main() -> None:
             [sys.executable, "-c", COOKBOOK, str(data)], env
         )
         theirs.append((cookbook_s, cookbook_cpu))
+        slow_s, slow_cpu, slow_out = timed(ftsdk_command(data), tiktoken_env)
+        reference.append((slow_s, slow_cpu))
     report, cookbook = json.loads(out), json.loads(cookbook_out)
     assert report["ok"], report["error_counts"]
+    assert report["stats"] == json.loads(slow_out)["stats"], "toktok-rs and tiktoken differ"
     assert cookbook["examples"] == n, cookbook
     assert not cookbook["errors"], cookbook
     ours_s, ours_cpu = min(ours)
     cookbook_s, cookbook_cpu = min(theirs)
+    slow_s, slow_cpu = min(reference)
     runs = ", ".join(f"{wall:.2f}" for wall, _ in ours)
     print(f"ftsdk data check:       {ours_s:6.2f} s  {n / ours_s:9,.0f} examples/s  "
-          f"(CPU {ours_cpu:.2f} s; {report['stats']['total']:,} o200k tokens, all checks, "
-          f"whole process; best of {runs})")  # fmt: skip
+          f"(CPU {ours_cpu:.2f} s; {report['stats']['total']:,} o200k tokens by {counter()}, "
+          f"all checks, whole process; best of {runs})")  # fmt: skip
+    runs = ", ".join(f"{wall:.2f}" for wall, _ in reference)
+    print(f"  with tiktoken alone:  {slow_s:6.2f} s  {n / slow_s:9,.0f} examples/s  "
+          f"(CPU {slow_cpu:.2f} s; the same counts; best of {runs}; "
+          f"ratio {cookbook_s / slow_s:.2f})")  # fmt: skip
     runs = ", ".join(f"{wall:.2f}" for wall, _ in theirs)
     print(f"openai cookbook checks: {cookbook_s:6.2f} s  {n / cookbook_s:9,.0f} examples/s  "
           f"(CPU {cookbook_cpu:.2f} s; {cookbook['tokens']:,} cl100k tokens, whole process; "

@@ -28,6 +28,7 @@ from ftsdk.dataset.tokens import (
     OpenAITokenCounter,
     Tally,
     _bundled_ranks,
+    _guard,
     count_example,
     load_encoding,
 )
@@ -53,6 +54,20 @@ SAMPLES = [
     "\n\n",
 ]
 
+# Pieces that make counters disagree: contractions, digits, whitespace runs, the separator,
+# code points newer than tiktoken's Unicode tables (U+088F, U+1ACF: letters to toktok-rs).
+PIECES = ["'s", "'LL", "'re", "123", "4567", "  ", "\n\n", "\r\n", "\t", " ", "a", "Ab",
+          "é", "日本", "😀", "\u088f", "\u1acf", "\U00033479", "<|endoftext|>", "\ud800",
+          "."]  # fmt: skip
+try:
+    import toktok  # noqa: F401  # the tokens extra installs it where it has wheels
+except ImportError:  # pragma: no cover - Linux on ARM and others: tiktoken counts there
+    HAS_TOKTOK = False
+else:
+    HAS_TOKTOK = True
+needs_toktok = pytest.mark.skipif(not HAS_TOKTOK, reason="toktok-rs has no wheel here")
+BACKENDS = [pytest.param("toktok-rs", marks=needs_toktok), "tiktoken"]
+
 
 def cookbook_num_tokens(encoding: Any, messages: list[dict[str, str]]) -> int:
     """num_tokens_from_messages of the OpenAI cookbook, verbatim but for encode_ordinary
@@ -68,20 +83,23 @@ def cookbook_num_tokens(encoding: Any, messages: list[dict[str, str]]) -> int:
     return num_tokens
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
-def test_text_counts_equal_tiktoken(tiktoken_offline: Any, name: str) -> None:
+def test_text_counts_equal_tiktoken(tiktoken_offline: Any, name: str, backend: str) -> None:
     reference = tiktoken_offline.get_encoding(name)
-    counter = OpenAITokenCounter(name)
+    counter = OpenAITokenCounter(name, backend=backend)
+    assert counter.backend == backend
     for text in SAMPLES:
         assert counter.count_text(text) == len(reference.encode_ordinary(text)), text[:40]
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @settings(max_examples=300, deadline=None)
-@given(text=st.text(max_size=400))
-def test_any_text_counts_equal_tiktoken(tiktoken_offline: Any, text: str) -> None:
+@given(text=st.text(max_size=400) | st.builds("".join, st.lists(st.sampled_from(PIECES))))
+def test_any_text_counts_equal_tiktoken(tiktoken_offline: Any, backend: str, text: str) -> None:
     for name in ("o200k_base", "cl100k_base"):
         expected = len(tiktoken_offline.get_encoding(name).encode_ordinary(text))
-        assert OpenAITokenCounter(name).count_text(text) == expected
+        assert OpenAITokenCounter(name, backend=backend).count_text(text) == expected
 
 
 def test_chat_overhead_is_the_cookbooks(tiktoken_offline: Any) -> None:
@@ -224,10 +242,11 @@ def test_counting_never_imports_bpe_openai_nor_opens_a_connection(tmp_path: Path
     assert not list(tmp_path.iterdir())  # tiktoken's download cache stays empty
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
-def test_batched_counts_equal_one_by_one(tiktoken_offline: Any, name: str) -> None:
+def test_batched_counts_equal_one_by_one(tiktoken_offline: Any, name: str, backend: str) -> None:
     reference = tiktoken_offline.get_encoding(name)
-    counter = OpenAITokenCounter(name)
+    counter = OpenAITokenCounter(name, backend=backend)
     expected = [len(reference.encode_ordinary(text)) for text in SAMPLES]
     assert counter.count_texts(SAMPLES) == expected
     plain = [text for text in SAMPLES if "<|endoftext|>" not in text and "\ud800" not in text]
@@ -236,24 +255,27 @@ def test_batched_counts_equal_one_by_one(tiktoken_offline: Any, name: str) -> No
     assert counter.count_texts([""]) == [0]
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @settings(max_examples=200, deadline=None)
-@given(texts=st.lists(st.text(max_size=60) | st.sampled_from(SAMPLES[:8]), max_size=12))
-def test_any_batch_counts_equal_tiktoken(tiktoken_offline: Any, texts: list[str]) -> None:
+@given(texts=st.lists(st.text(max_size=60) | st.sampled_from(SAMPLES[:8] + PIECES), max_size=12))
+def test_any_batch_counts_equal_tiktoken(
+    tiktoken_offline: Any, backend: str, texts: list[str]
+) -> None:
     for name in ("o200k_base", "cl100k_base"):
         reference = tiktoken_offline.get_encoding(name)
-        assert OpenAITokenCounter(name).count_texts(texts) == [
+        assert OpenAITokenCounter(name, backend=backend).count_texts(texts) == [
             len(reference.encode_ordinary(text)) for text in texts
         ]
 
 
 def chat_rows(n: int) -> list[dict[str, Any]]:
     """Chats that repeat a system prompt, with odd texts now and then."""
-    odd = ["<|endoftext|> spelled out", "surrogate \ud800 here", "", "日本語 😀"]
+    odd = ["<|endoftext|> spelled out", "surrogate \ud800 here", "", "日本語 😀", "\u088f's"]
     return [
         {
             "messages": [
                 {"role": "system", "content": "You answer in one line."},
-                {"role": "user", "name": "ann", "content": f"question {i} {odd[i % 4]}"},
+                {"role": "user", "name": "ann", "content": f"question {i} {odd[i % 5]}"},
                 {"role": "assistant", "content": f"answer {i} " * (i % 7), "weight": 1},
             ]
         }
@@ -261,8 +283,9 @@ def chat_rows(n: int) -> list[dict[str, Any]]:
     ]
 
 
-def test_tally_hands_every_count_back_in_order(tiktoken_offline: Any) -> None:
-    counter = OpenAITokenCounter("o200k_base")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_tally_hands_every_count_back_in_order(tiktoken_offline: Any, backend: str) -> None:
+    counter = OpenAITokenCounter("o200k_base", backend=backend)
     reference = tiktoken_offline.get_encoding("o200k_base")
     rows = chat_rows(300)
     seen: list[tuple[int, int]] = []
@@ -309,3 +332,51 @@ def test_duplicates_across_sources_name_both_places() -> None:
     assert [str(p) for p in report.errors if p.kind == "duplicate"] == [
         "<records>[0]: the same example as a.jsonl:1"
     ]
+
+
+@needs_toktok
+@pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
+def test_the_guard_holds_every_code_point_toktok_reads_differently(
+    tiktoken_offline: Any, name: str
+) -> None:
+    """Every code point, after a letter, before a digit, before a contraction: where toktok-rs
+    alone counts differently from tiktoken, the code point is in toktok_guard.json (written by
+    scripts/toktok_guard.py for the pinned versions; a bump that changes this fails here)."""
+    import toktok
+
+    guard = _guard()
+    reference = OpenAITokenCounter(name, backend="tiktoken")
+    points = [p for p in range(0x110000) if not 0xD800 <= p <= 0xDFFF]
+    seen = 0
+    for context in ("{c}'s", "a{c}1"):
+        texts = [context.format(c=chr(point)) for point in points]
+        fast = toktok.batch_count(texts, name, threads=0)
+        slow = reference.count_texts(texts)
+        differing = [p for p, a, b in zip(points, fast, slow, strict=True) if a != b]
+        assert not [hex(p) for p in differing if not guard.search(chr(p))], context
+        seen += len(differing)
+    assert seen  # the guard is needed: toktok-rs's tables are newer than tiktoken's
+
+
+@needs_toktok
+def test_a_guarded_text_is_counted_by_tiktoken(tiktoken_offline: Any) -> None:
+    import toktok
+
+    text = "\u088f's and more"  # U+088F: a letter to toktok-rs, not to tiktoken
+    expected = len(tiktoken_offline.get_encoding("o200k_base").encode_ordinary(text))
+    assert toktok.batch_count([text], "o200k_base")[0] != expected
+    counter = OpenAITokenCounter("o200k_base", backend="toktok-rs")
+    assert counter.count_text(text) == expected
+    assert counter.count_texts(["plain", text, "also plain"])[1] == expected
+
+
+@needs_toktok
+def test_the_counter_is_chosen_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert OpenAITokenCounter("o200k_base").backend == "toktok-rs"  # installed here
+    monkeypatch.setenv("FTSDK_TOKEN_COUNTER", "tiktoken")
+    assert OpenAITokenCounter("o200k_base").backend == "tiktoken"
+    monkeypatch.setenv("FTSDK_TOKEN_COUNTER", "fastest")
+    with pytest.raises(ConfigurationError, match="FTSDK_TOKEN_COUNTER='fastest'"):
+        OpenAITokenCounter("o200k_base")
+    with pytest.raises(ConfigurationError, match="unknown OpenAI encoding 'p50k_base'"):
+        OpenAITokenCounter("p50k_base", backend="toktok-rs")
