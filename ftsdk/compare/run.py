@@ -17,7 +17,13 @@ from pydantic import ValidationError
 from ftsdk.compare.prices import Price, inference_price
 from ftsdk.compare.report import ComparisonReport, ItemResult, Side, difference, summarize
 from ftsdk.compare.scorers import Judge, ScoreFunction, Scorer, resolve_scorers
-from ftsdk.errors import InvalidDataset, InvalidRequest
+from ftsdk.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    InvalidDataset,
+    InvalidRequest,
+    PermissionDenied,
+)
 from ftsdk.models import ChatParams
 
 if TYPE_CHECKING:
@@ -185,6 +191,8 @@ class _Runner:
         sent = _conversation(item, self.system, [])
         try:
             reply = model.chat(_conversation(item, self.system, shots), **self.params)
+        except _WHOLE_RUN:
+            raise  # every other request would fail the same way: see side()
         except Exception as err:  # recorded, not fatal: one failed request is one item
             return ItemResult(
                 index=index,
@@ -231,18 +239,31 @@ class _Runner:
             desc=f"{role} {model.id}", total=len(items), unit="request", enabled=self.progress
         )
         lock = threading.Lock()
+        stopped: list[BaseException] = []  # credentials refused: the requests left are skipped
 
-        def run(pair: tuple[int, EvalItem]) -> ItemResult:
-            result = self.one(model, pair[1], pair[0], shots)
+        def run(pair: tuple[int, EvalItem]) -> ItemResult | None:
+            if stopped:
+                return None
+            try:
+                result = self.one(model, pair[1], pair[0], shots)
+            except _WHOLE_RUN as err:
+                with lock:
+                    stopped.append(err)
+                return None
             with lock:
                 bar.update(1)
             return result
 
         try:
             with ThreadPoolExecutor(self.concurrency, thread_name_prefix="ftsdk-compare") as pool:
-                results = list(pool.map(run, enumerate(items)))
+                done = list(pool.map(run, enumerate(items)))
         finally:
             bar.close()
+        if stopped:
+            error = stopped[0]
+            error.add_note(f"compare stopped: the {role} model {model.id} refused the request")
+            raise error
+        results = [result for result in done if result is not None]
         names = [s.name for s in self.scorers]
         return Side(
             role=role,
@@ -253,6 +274,10 @@ class _Runner:
             items=results,
             summary=summarize(results, names, price),
         )
+
+
+_WHOLE_RUN = (AuthenticationError, PermissionDenied, ConfigurationError)
+"""Errors no other request of the run would escape (a refused key, missing access)."""
 
 
 def _describe(err: BaseException) -> str:
@@ -318,7 +343,11 @@ def compare(
         in place of the recorded table (``ftsdk/dataset/inference.json``).
     :param progress: force the progress bars on or off (default: on a terminal).
     :returns: the :class:`~ftsdk.compare.ComparisonReport`. A failed request or a scorer
-        that cannot score is recorded in the report, never raised.
+        that cannot score is recorded in the report, not raised.
+    :raises ftsdk.errors.AuthenticationError: the provider refused the credentials (HTTP
+        401): raised at once, the remaining requests are not sent. So are
+        :class:`~ftsdk.errors.PermissionDenied` (403) and
+        :class:`~ftsdk.errors.ConfigurationError` (no credentials).
     """
     started = time.monotonic()
     if concurrency < 1:

@@ -323,3 +323,18 @@ def test_judge_settings_add_to_the_providers_own(
     assert len(cli_env.requests_to("POST /chat/completions")) == 12
     why = json.loads(result.stdout)["tuned"]["items"][0]["score_errors"]["judge"]
     assert why.startswith("JudgeError: the judge's reply holds no score")
+
+
+def test_refused_credentials_stop_the_run_at_once(
+    emu: Emulator, eval_set: Path, tmp_path: Path
+) -> None:
+    """A wrong key would fail all the requests: the first refusal is raised, the rest unsent."""
+    with (
+        ftsdk.client(
+            "openai", api_key="sk-wrong", base_url=emu.openai_base_url, home=tmp_path / "wrong"
+        ) as wrong,
+        pytest.raises(ftsdk.errors.AuthenticationError) as raised,
+    ):
+        compare(wrong.model(BASE), wrong.model(BASE), eval_set, concurrency=2, progress=False)
+    assert f"the base model {BASE} refused the request" in "\n".join(raised.value.__notes__)
+    assert len(emu.requests_to("POST /chat/completions")) <= 2  # the ones already in flight
