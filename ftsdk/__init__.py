@@ -27,7 +27,15 @@ if TYPE_CHECKING:
     from ftsdk.files import FileRef
     from ftsdk.hookspecs import hookimpl
     from ftsdk.jobs import Checkpoint, Job, JobError, JobEvent, JobState, JobStatus, Metric
-    from ftsdk.models import ChatParams, ChatResponse, Model, ModelInfo, Usage
+    from ftsdk.models import (
+        ChatChunk,
+        ChatParams,
+        ChatResponse,
+        ChatStream,
+        Model,
+        ModelInfo,
+        Usage,
+    )
     from ftsdk.plugins import providers
     from ftsdk.provider import Provider, ProviderOptions, TrainingRequest
     from ftsdk.registry import ProviderRegistry
@@ -42,8 +50,10 @@ __all__ = [
     "AsyncJob",
     "AsyncModel",
     "Capabilities",
+    "ChatChunk",
     "ChatParams",
     "ChatResponse",
+    "ChatStream",
     "Checkpoint",
     "Client",
     "DataFormat",
@@ -83,8 +93,10 @@ _LOCATIONS = {
     "AsyncModel": "ftsdk.aio",
     "async_client": "ftsdk.aio",
     "Capabilities": "ftsdk.capabilities",
+    "ChatChunk": "ftsdk.models",
     "ChatParams": "ftsdk.models",
     "ChatResponse": "ftsdk.models",
+    "ChatStream": "ftsdk.models",
     "Checkpoint": "ftsdk.jobs",
     "Client": "ftsdk._client",
     "DPO": "ftsdk.spec",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +118,37 @@ class Client:
                 raise
 
         return self.retry.call(scrubbed)
+
+    def _stream(
+        self, operation: Operation, method: str, /, *args: Any, **kwargs: Any
+    ) -> Iterator[Any]:
+        """What a provider's generator ``method`` yields: opening it (up to its first item)
+        is retried like any call; an error after that ends the stream, scrubbed."""
+        self.require(operation)
+        fn: Callable[..., Iterator[Any]] = getattr(self.provider, method)
+        end = object()
+
+        def opened() -> tuple[Any, Iterator[Any]]:
+            try:
+                items = iter(fn(*args, **kwargs))
+                return next(items, end), items
+            except FtsdkError as err:
+                scrub(err, self.provider)
+                raise
+
+        first, items = self.retry.call(opened)
+        if first is end:
+            return
+        try:
+            yield first
+            yield from items
+        except FtsdkError as err:
+            scrub(err, self.provider)
+            raise
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
 
     # -- checks ------------------------------------------------------------------------
     def check(self, spec: JobSpec) -> ProviderOptions:

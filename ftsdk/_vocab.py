@@ -38,6 +38,9 @@ class Operation(enum.StrEnum):
     """A job's intermediate checkpoints: ``list_checkpoints``."""
     CHAT = "chat"
     """Chat completions on a base or fine-tuned model: ``chat``."""
+    STREAM = "stream"
+    """Chat answers streamed as the model writes them: ``stream_chat``. Without it,
+    :meth:`ftsdk.Model.stream` yields the whole answer at once."""
     DEPLOY = "deploy"
     """Deploy a model before inference, and remove the deployment: ``deploy_model`` and
     ``undeploy_model``."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -14,7 +14,16 @@ from ftsdk.capabilities import Capabilities, Operation
 if TYPE_CHECKING:
     from ftsdk._client import Client
 
-__all__ = ["ChatParams", "ChatResponse", "Model", "ModelInfo", "Usage", "chat_arguments"]
+__all__ = [
+    "ChatChunk",
+    "ChatParams",
+    "ChatResponse",
+    "ChatStream",
+    "Model",
+    "ModelInfo",
+    "Usage",
+    "chat_arguments",
+]
 
 
 class ModelInfo(BaseModel):
@@ -71,6 +80,84 @@ class ChatResponse(BaseModel):
     finish_reason: str | None = None
 
 
+class ChatChunk(BaseModel):
+    """A piece of a streamed answer. Providers yield these from ``stream_chat``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    content: str = ""
+    """The text the model wrote since the previous chunk (may be empty)."""
+    finish_reason: str | None = None
+    """Why the answer ended, on the last chunk: ``stop``, ``length``, ..."""
+    usage: Usage | None = None
+    """The request's tokens, on the last chunk, when the provider reports them."""
+    model: str | None = None
+    """The model that answers, when the provider says."""
+
+
+class ChatStream:
+    """An answer as the model writes it: iterate to get each new piece of text; once it
+    has ended, :attr:`response` holds the whole answer, its usage and finish reason::
+
+        stream = model.stream("Tell me a story")
+        for text in stream:
+            print(text, end="", flush=True)
+        print(stream.response.usage)
+
+    Use it as a context manager (or call :meth:`close`) to stop early: the provider stops
+    generating where it can.
+    """
+
+    def __init__(self, chunks: Iterator[ChatChunk], model: str, *, streamed: bool) -> None:
+        self._chunks = chunks
+        self._model = model
+        self._parts: list[str] = []
+        self._finish: str | None = None
+        self._usage: Usage | None = None
+        self._done = False
+        self.streamed = streamed
+        """Whether the provider streams (``stream`` operation); when not, the whole answer
+        comes as one piece."""
+
+    def __iter__(self) -> Iterator[str]:
+        for chunk in self._chunks:
+            if chunk.model:
+                self._model = chunk.model
+            if chunk.finish_reason is not None:
+                self._finish = chunk.finish_reason
+            if chunk.usage is not None:
+                self._usage = chunk.usage
+            if chunk.content:
+                self._parts.append(chunk.content)
+                yield chunk.content
+        self._done = True
+
+    @property
+    def response(self) -> ChatResponse:
+        """The whole answer; read it after iterating (it reads what is left first)."""
+        if not self._done:
+            for _ in self:
+                pass
+        return ChatResponse(
+            content="".join(self._parts),
+            model=self._model,
+            usage=self._usage or Usage(),
+            finish_reason=self._finish,
+        )
+
+    def close(self) -> None:
+        """Stop reading; the provider stops generating where it can."""
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> ChatStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def needs_deployment(info: ModelInfo, capabilities: Capabilities) -> bool:
     """Whether the model must be deployed before it can answer (Azure-like providers)."""
     return info.kind != "deployment" and capabilities.supports(Operation.DEPLOY)
@@ -125,6 +212,23 @@ class Model:
             Operation.CHAT, "chat", *chat_arguments(self.info, messages, params)
         )
         return response
+
+    def stream(self, messages: str | Sequence[Mapping[str, Any]], **params: Any) -> ChatStream:
+        """Like :meth:`chat`, but the answer comes piece by piece as the model writes it (a
+        :class:`ChatStream` to iterate). Providers that do not stream (no ``stream``
+        operation) give the whole answer as one piece, so the same code runs everywhere."""
+        args = chat_arguments(self.info, messages, params)
+        if not self._client.capabilities.supports(Operation.STREAM):
+            response = self.chat(messages, **params)
+            whole = ChatChunk(
+                content=response.content,
+                finish_reason=response.finish_reason,
+                usage=response.usage,
+                model=response.model,
+            )
+            return ChatStream(iter([whole]), self.id, streamed=False)
+        chunks = self._client._stream(Operation.STREAM, "stream_chat", *args)
+        return ChatStream(chunks, self.id, streamed=True)
 
     def deploy(self, name: str | None = None, **options: Any) -> Model:
         """Deploy the model (for providers that serve through deployments).

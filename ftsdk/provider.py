@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -13,7 +13,7 @@ from ftsdk.capabilities import Capabilities, Operation
 from ftsdk.errors import UnsupportedOperation
 from ftsdk.files import FilePurpose, FileRef
 from ftsdk.jobs import Checkpoint, JobEvent, JobState, Metric
-from ftsdk.models import ChatParams, ChatResponse, ModelInfo
+from ftsdk.models import ChatChunk, ChatParams, ChatResponse, ModelInfo
 from ftsdk.spec import JobSpec
 
 __all__ = ["OPERATION_METHODS", "Provider", "ProviderOptions", "TrainingRequest"]
@@ -29,6 +29,7 @@ OPERATION_METHODS: Mapping[Operation, tuple[str, ...]] = {
     Operation.METRICS: ("list_metrics",),
     Operation.CHECKPOINTS: ("list_checkpoints",),
     Operation.CHAT: ("chat",),
+    Operation.STREAM: ("stream_chat",),
     Operation.DEPLOY: ("deploy_model", "undeploy_model"),
     Operation.DELETE_MODEL: ("delete_model",),
     Operation.PUSH: ("push_model",),
@@ -158,6 +159,14 @@ class Provider(abc.ABC):
     ) -> ChatResponse:
         """[chat] Answer a conversation with ``model``."""
         raise self._unsupported(Operation.CHAT)
+
+    def stream_chat(
+        self, model: ModelInfo, messages: list[dict[str, Any]], params: ChatParams
+    ) -> Iterator[ChatChunk]:
+        """[stream] Answer a conversation piece by piece, as the model writes it: each chunk
+        holds the new text; the last one holds the ``finish_reason`` and the ``usage``. Errors
+        before the first chunk are retried by the core; later ones end the stream."""
+        raise self._unsupported(Operation.STREAM)
 
     def deploy_model(
         self, model: ModelInfo, *, name: str | None, options: Mapping[str, Any]

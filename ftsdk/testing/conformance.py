@@ -28,6 +28,7 @@ from ftsdk.capabilities import Operation
 from ftsdk.errors import UnsupportedOperation
 from ftsdk.files import FileRef
 from ftsdk.jobs import Job, JobState, JobStatus
+from ftsdk.models import chat_arguments
 from ftsdk.plugins import load_registry
 from ftsdk.provider import Provider
 from ftsdk.registry import ProviderRegistry
@@ -83,6 +84,11 @@ def _user_calls(client: Client) -> dict[Operation, Callable[[], object]]:
         Operation.METRICS: job.metrics,
         Operation.CHECKPOINTS: job.checkpoints,
         Operation.CHAT: lambda: model.chat("hello"),
+        Operation.STREAM: lambda: list(
+            client._stream(
+                Operation.STREAM, "stream_chat", *chat_arguments(model.info, "hello", {})
+            )
+        ),
         Operation.DEPLOY: lambda: model.deploy("conformance"),
         Operation.DELETE_MODEL: model.delete,
         Operation.PUSH: lambda: model.push_to_hub("conformance/model"),
@@ -259,6 +265,7 @@ def _dummy_args(method: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
         "list_jobs": ((), {"limit": 1}),
         "list_events": (job, {"after": None}),
         "chat": ((info, [], ChatParams()), {}),
+        "stream_chat": ((info, [], ChatParams()), {}),
         "deploy_model": ((info,), {"name": None, "options": {}}),
         "undeploy_model": ((info,), {}),
         "delete_model": ((info,), {}),
