@@ -22,13 +22,20 @@ from ftsdk.capabilities import Capabilities, Operation
 from ftsdk.errors import FtsdkError
 from ftsdk.files import FileRef
 from ftsdk.jobs import Checkpoint, JobEvent, JobState, JobStatus, Metric, _failure, _JobView, _Watch
-from ftsdk.models import ChatResponse, ModelInfo, chat_arguments, needs_deployment
+from ftsdk.models import (
+    ChatResponse,
+    ChatStream,
+    Model,
+    ModelInfo,
+    chat_arguments,
+    needs_deployment,
+)
 from ftsdk.provider import Provider
 from ftsdk.registry import ProviderRegistry
 from ftsdk.retry import RetryPolicy
 from ftsdk.spec import DataSource, JobSpec
 
-__all__ = ["AsyncClient", "AsyncJob", "AsyncModel", "async_client"]
+__all__ = ["AsyncChatStream", "AsyncClient", "AsyncJob", "AsyncModel", "async_client"]
 
 
 class AsyncClient:
@@ -239,6 +246,11 @@ class AsyncModel:
         )
         return response
 
+    def stream(self, messages: str | Sequence[Mapping[str, Any]], **params: Any) -> AsyncChatStream:
+        """The answer piece by piece (see :meth:`ftsdk.Model.stream`), to ``async for``."""
+        sync = Model(self._client.sync, self.info).stream(messages, **params)
+        return AsyncChatStream(sync)
+
     async def deploy(self, name: str | None = None, **options: Any) -> AsyncModel:
         """Deploy the model (see :meth:`ftsdk.Model.deploy`)."""
         info: ModelInfo = await self._client._call(
@@ -278,3 +290,50 @@ def async_client(
     """An :class:`AsyncClient` for the provider registered as ``name`` (settings as for
     :func:`ftsdk.client`)."""
     return AsyncClient(resolve_provider(name, registry, config), retry=retry)
+
+
+class AsyncChatStream:
+    """:class:`ftsdk.ChatStream` for ``async for``: each piece is read in a worker thread::
+
+    async with model.stream("Tell me a story") as stream:
+        async for text in stream:
+            print(text, end="")
+    print(stream.response.usage)
+    """
+
+    def __init__(self, stream: ChatStream) -> None:
+        self._stream = stream
+        self._pieces = iter(stream)
+        self._done = False
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the provider streams; when not, the whole answer comes as one piece."""
+        return self._stream.streamed
+
+    def __aiter__(self) -> AsyncChatStream:
+        return self
+
+    async def __anext__(self) -> str:
+        piece = await asyncio.to_thread(next, self._pieces, None)
+        if piece is None:
+            self._done = True
+            raise StopAsyncIteration
+        return piece
+
+    @property
+    def response(self) -> ChatResponse:
+        """The whole answer, once the stream has been read to its end."""
+        if not self._done:
+            raise RuntimeError("read the stream to its end (async for) before its response")
+        return self._stream.response
+
+    async def aclose(self) -> None:
+        """Stop reading; the provider stops generating where it can."""
+        await asyncio.to_thread(self._stream.close)
+
+    async def __aenter__(self) -> AsyncChatStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

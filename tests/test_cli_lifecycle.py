@@ -62,6 +62,8 @@ def test_train_watch_chat_delete(emu: Emulator, tmp_path: Path) -> None:
     question, truth = (m["content"] for m in rows[1]["messages"][1:])
     code, out = run("models", "chat", shown["result_model"], question)
     assert (code, out.strip()) == (0, truth)
+    code, out = run("models", "chat", shown["result_model"], question, "--stream")
+    assert (code, out) == (0, truth + "\n")  # the pieces as they came, then a newline
     code, out = run("models", "delete", shown["result_model"])
     assert code == 0
     code, out = run("models", "chat", shown["result_model"], question)

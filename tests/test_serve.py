@@ -471,3 +471,107 @@ def test_cli_refuses_a_job_without_a_model_and_needs_one_source(emu: Emulator) -
     missing = runner.invoke(main, ["serve", "--job", "ftjob-nope", "-p", "openai", *settings])
     assert missing.exit_code == 1
     assert "NotFound" in missing.output
+
+
+class Typist(ftsdk.Provider):
+    """Streams its answer a word at a time; after the first word it waits for ``go`` (so a
+    test sees that pieces leave the server before the answer is done), and it fails at the
+    word ``boom``."""
+
+    name = "typist"
+    capabilities = ftsdk.Capabilities(
+        operations=frozenset({ftsdk.Operation.CHAT, ftsdk.Operation.STREAM})
+    )
+    go = threading.Event()
+    closed: list[int] = []
+
+    def chat(
+        self, model: ModelInfo, messages: list[dict[str, Any]], params: ChatParams
+    ) -> ChatResponse:
+        return ChatResponse(content=messages[-1]["content"], model=model.id)
+
+    def stream_chat(
+        self, model: ModelInfo, messages: list[dict[str, Any]], params: ChatParams
+    ) -> Iterator[ftsdk.ChatChunk]:
+        words = str(messages[-1]["content"]).split(" ")
+        sent = 0
+        try:
+            for i, word in enumerate(words):
+                if word == "boom":
+                    raise ftsdk.errors.ProviderUnavailable("the GPU fell over", provider="typist")
+                yield ftsdk.ChatChunk(content=word if i == 0 else f" {word}")
+                sent += 1
+                if i == 0 and not Typist.go.wait(10):
+                    raise AssertionError("the test never let the answer go on")
+            yield ftsdk.ChatChunk(finish_reason="stop", usage=Usage(completion_tokens=sent))
+        finally:
+            Typist.closed.append(sent)
+
+
+def test_a_streaming_provider_streams_through_the_server() -> None:
+    Typist.go.clear()
+    Typist.closed = []
+    question = [{"role": "user", "content": "one two three"}]
+    with (
+        ftsdk.ModelServer(client_for(Typist).model("m")) as server,
+        openai.OpenAI(base_url=server.base_url, api_key="any", max_retries=0) as oai,
+    ):
+        stream = oai.chat.completions.create(
+            model="m", messages=question, stream=True, stream_options={"include_usage": True}
+        )
+        pieces = iter(stream)
+        assert next(pieces).choices[0].delta.role == "assistant"
+        first = next(pieces)  # out while the provider still waits: a real stream
+        assert first.choices[0].delta.content == "one"
+        assert not Typist.closed
+        Typist.go.set()
+        rest = list(pieces)
+    text = "".join(c.choices[0].delta.content or "" for c in rest if c.choices)
+    assert text == " two three"
+    assert [c.choices[0].finish_reason for c in rest if c.choices][-1] == "stop"
+    assert rest[-1].usage is not None
+    assert rest[-1].usage.completion_tokens == 3
+    assert Typist.closed == [3]
+
+
+def test_a_failure_mid_stream_ends_it_with_an_error_event() -> None:
+    Typist.go.set()
+    Typist.closed = []
+    question = [{"role": "user", "content": "one two boom three"}]
+    with (
+        ftsdk.ModelServer(client_for(Typist).model("m")) as server,
+        openai.OpenAI(base_url=server.base_url, api_key="any", max_retries=0) as oai,
+    ):
+        seen: list[str] = []
+        with pytest.raises(openai.APIError, match="the GPU fell over"):
+            seen.extend(
+                c.choices[0].delta.content or ""
+                for c in oai.chat.completions.create(model="m", messages=question, stream=True)
+                if c.choices
+            )
+        assert "".join(seen) == "one two"
+        # the server is fine afterwards
+        again = oai.chat.completions.create(model="m", messages=[question[0] | {"content": "ok"}])
+        assert again.choices[0].message.content == "ok"
+    assert Typist.closed[0] == 2
+
+
+def test_a_client_that_leaves_mid_stream_stops_the_provider() -> None:
+    Typist.go.clear()
+    Typist.closed = []
+    with (
+        ftsdk.ModelServer(client_for(Typist).model("m")) as server,
+        openai.OpenAI(base_url=server.base_url, api_key="any", max_retries=0) as oai,
+    ):
+        stream = oai.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "one two three"}], stream=True
+        )
+        pieces = iter(stream)
+        next(pieces), next(pieces)  # the role, then "one": the provider now waits
+        stream.close()  # the client goes away
+        Typist.go.set()
+        deadline = time.monotonic() + 10
+        while not Typist.closed and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert Typist.closed  # closed where it stood, before the end of its answer
+    assert Typist.closed[0] < 3

@@ -4,6 +4,7 @@ not stream."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -109,3 +110,28 @@ def test_bad_settings_are_refused_before_any_request(streaming: ftsdk.Client) ->
     with pytest.raises(ftsdk.errors.InvalidRequest, match="max_tokens"):
         streaming.model("m1").stream("hi", max_tokens=0)
     assert streaming.provider.calls == []  # type: ignore[attr-defined]
+
+
+def test_the_async_twin_streams_the_same_pieces(streaming: ftsdk.Client) -> None:
+    async def read() -> tuple[list[str], ftsdk.ChatResponse, bool]:
+        client = ftsdk.AsyncClient(streaming.provider, retry=streaming.retry)
+        async with client.model("m1").stream("one two") as stream:
+            pieces = [piece async for piece in stream]
+        return pieces, stream.response, stream.streamed
+
+    pieces, answer, streamed = asyncio.run(read())
+    assert pieces == ["m1", " heard:", " one", " two"]
+    assert answer.content == "m1 heard: one two"
+    assert streamed
+
+
+def test_the_async_twin_says_when_the_answer_is_not_read_yet(streaming: ftsdk.Client) -> None:
+    async def peek() -> None:
+        client = ftsdk.AsyncClient(streaming.provider)
+        async with client.model("m1").stream("one") as stream:
+            await anext(stream)
+            _ = stream.response
+
+    with pytest.raises(RuntimeError, match="read the stream to its end"):
+        asyncio.run(peek())
+    assert StreamingProvider.stopped == [0]  # and leaving the block stopped the provider

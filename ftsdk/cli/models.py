@@ -32,6 +32,7 @@ def list_models(*, limit: int, provider: str, settings: tuple[str, ...], as_json
 @click.option("--system", help="A system message before yours.")
 @click.option("--max-tokens", type=int)
 @click.option("--temperature", type=float)
+@click.option("--stream", is_flag=True, help="Print the answer as the model writes it.")
 @provider_options
 @handle_errors
 def chat(
@@ -41,6 +42,7 @@ def chat(
     system: str | None,
     max_tokens: int | None,
     temperature: float | None,
+    stream: bool,
     provider: str,
     settings: tuple[str, ...],
     as_json: bool,
@@ -52,7 +54,14 @@ def chat(
     params = {
         k: v for k, v in (("max_tokens", max_tokens), ("temperature", temperature)) if v is not None
     }
-    answer = client_from(provider, settings).model(model_id).chat(conversation, **params)
+    model = client_from(provider, settings).model(model_id)
+    if stream and not as_json:
+        with model.stream(conversation, **params) as pieces:
+            for piece in pieces:
+                click.echo(piece, nl=False)
+        click.echo()
+        return
+    answer = model.chat(conversation, **params)
     emit(as_json, answer.model_dump(mode="json"), answer.content)
 
 

@@ -5,9 +5,12 @@ streamed as server-sent ``chat.completion.chunk`` events ending with ``data: [DO
 OpenAI's request, response and error shapes, so the ``openai`` client and the tools built
 on it work unchanged. Every error is ``{"error": {"message", "type", "param", "code"}}``.
 
-The answer is always computed whole by :meth:`ftsdk.Model.chat` (the provider contract has
-no token stream); a streamed answer is that text cut into word-sized chunks. So an error is
-always a plain JSON answer with its status, never half a stream.
+A plain answer comes from :meth:`ftsdk.Model.chat`. A streamed one comes from
+:meth:`ftsdk.Model.stream`, piece by piece as the provider writes it (a provider that does not
+stream gives its whole answer, sent in word-sized chunks). The first piece is awaited before
+the response starts, so an error before it (a refused key, a bad setting) is a plain JSON answer
+with its status; an error after it ends the stream with a ``data: {"error": ...}`` event, as
+OpenAI's API does, which the ``openai`` client raises.
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
 from pydantic import SecretStr, ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -42,11 +46,12 @@ from ftsdk.errors import (
     Timeout,
     UnsupportedOperation,
 )
-from ftsdk.models import ChatParams, ChatResponse, Model
+from ftsdk.models import ChatParams, ChatResponse, ChatStream, Model
 
 __all__ = ["ApiError", "ChatRequest", "OpenAICompatibleAPI", "parse_chat_request"]
 
 log = logging.getLogger("ftsdk.serving")
+T = TypeVar("T")
 
 ROLES = ("system", "developer", "user", "assistant")
 ACCEPTED = frozenset(
@@ -360,36 +365,60 @@ def completion_body(answer: ChatResponse, *, model: str, id: str, created: int) 
     }
 
 
-def chunk_bodies(
-    answer: ChatResponse, *, model: str, id: str, created: int, include_usage: bool
-) -> Iterator[dict[str, Any]]:
-    """``chat.completion.chunk`` objects for ``answer``: the role, the text in pieces, the
-    finish reason, then the usage when asked (``stream_options.include_usage``)."""
+@dataclass(frozen=True)
+class _Chunks:
+    """``chat.completion.chunk`` objects of one streamed answer."""
 
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    model: str
+    id: str
+    created: int
+    include_usage: bool
+
+    def chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "id": id,
+            "id": self.id,
             "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
+            "created": self.created,
+            "model": self.model,
             "system_fingerprint": None,
             "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
         }
-        if include_usage:
+        if self.include_usage:
             body["usage"] = None
         return body
 
-    yield chunk({"role": "assistant", "content": "", "refusal": None})
+    def start(self) -> dict[str, Any]:
+        return self.chunk({"role": "assistant", "content": "", "refusal": None})
+
+    def text(self, piece: str) -> dict[str, Any]:
+        return self.chunk({"content": piece})
+
+    def end(self, answer: ChatResponse) -> Iterator[dict[str, Any]]:
+        """The finish reason, then the usage when asked (``stream_options.include_usage``)."""
+        yield self.chunk({}, _finish(answer))
+        if self.include_usage:
+            yield self.chunk({}) | {"choices": [], "usage": _usage(answer)}
+
+
+def chunk_bodies(
+    answer: ChatResponse, *, model: str, id: str, created: int, include_usage: bool
+) -> Iterator[dict[str, Any]]:
+    """``chat.completion.chunk`` objects for a whole ``answer``: the role, the text in
+    word-sized pieces, the finish reason, then the usage when asked."""
+    chunks = _Chunks(model, id, created, include_usage)
+    yield chunks.start()
     for piece in _pieces(answer.content):
-        yield chunk({"content": piece})
-    yield chunk({}, _finish(answer))
-    if include_usage:
-        yield chunk({}) | {"choices": [], "usage": _usage(answer)}
+        yield chunks.text(piece)
+    yield from chunks.end(answer)
+
+
+def _event(body: Mapping[str, Any]) -> bytes:
+    return f"data: {json.dumps(body)}\n\n".encode()
 
 
 async def _sse(bodies: Iterable[dict[str, Any]]) -> AsyncIterator[bytes]:
     for body in bodies:
-        yield f"data: {json.dumps(body)}\n\n".encode()
+        yield _event(body)
     yield b"data: [DONE]\n\n"
 
 
@@ -520,35 +549,86 @@ class OpenAICompatibleAPI:
             ) from None
         chat = parse_chat_request(body)
         self._check_model(chat.model)
+        if chat.stream:
+            return await self._stream(request, chat)
         async with self._slots:
             if await request.is_disconnected():
                 # The client gave up while waiting its turn (and may retry): no answer.
                 return Response(status_code=499)
             answer = await run_in_threadpool(self._answer, chat)
         ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-        if chat.stream:
-            chunks = chunk_bodies(
-                answer, model=self.name, id=ident, created=created, include_usage=chat.include_usage
-            )
-            return StreamingResponse(
-                _sse(chunks),
-                media_type="text/event-stream",
-                headers={"cache-control": "no-cache", "x-request-id": _request_id()},
-            )
         return _json(completion_body(answer, model=self.name, id=ident, created=created))
 
-    def _answer(self, chat: ChatRequest) -> ChatResponse:
+    async def _stream(self, request: Request, chat: ChatRequest) -> Response:
+        """A streamed answer: the provider's pieces as they come, in one slot of
+        ``concurrency`` until the stream ends (or the client goes)."""
+        await self._slots.acquire()
         try:
-            return self.model.chat(chat.messages, **chat.params.model_dump(exclude_none=True))
-        except FtsdkError as err:
-            raise _from_ftsdk(err) from err
-        except Exception as err:
-            log.exception("the model failed to answer")
-            raise ApiError(
-                500,
-                f"The model failed to answer ({type(err).__name__}); see the server's log.",
-                type_="server_error",
-            ) from err
+            if await request.is_disconnected():
+                self._slots.release()
+                return Response(status_code=499)
+            stream, pieces, first = await run_in_threadpool(self._open, chat)  # errors: JSON
+        except BaseException:
+            self._slots.release()
+            raise
+        chunks = _Chunks(self.name, f"chatcmpl-{uuid.uuid4().hex}", int(time.time()),
+                         chat.include_usage)  # fmt: skip
+
+        async def events() -> AsyncIterator[bytes]:
+            try:
+                yield _event(chunks.start())
+                piece = first
+                while piece is not None:
+                    for part in [piece] if stream.streamed else _pieces(piece):
+                        yield _event(chunks.text(part))
+                    piece = await run_in_threadpool(_answering, next, pieces, None)
+                for body in chunks.end(stream.response):
+                    yield _event(body)
+                yield b"data: [DONE]\n\n"
+            except ApiError as err:  # the answer had started: OpenAI's error event ends it
+                yield _event(err.body())
+            finally:  # also when the client went away: the provider stops generating
+                try:
+                    with anyio.CancelScope(shield=True):  # a cancelled request still cleans up
+                        await run_in_threadpool(stream.close)
+                finally:
+                    self._slots.release()
+
+        return StreamingResponse(
+            events(),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-cache", "x-request-id": _request_id()},
+        )
+
+    def _answer(self, chat: ChatRequest) -> ChatResponse:
+        return _answering(
+            self.model.chat, chat.messages, **chat.params.model_dump(exclude_none=True)
+        )
+
+    def _open(self, chat: ChatRequest) -> tuple[ChatStream, Iterator[str], str | None]:
+        """The stream of ``chat``, and its first piece (None: an empty answer)."""
+
+        def opened() -> tuple[ChatStream, Iterator[str], str | None]:
+            stream = self.model.stream(chat.messages, **chat.params.model_dump(exclude_none=True))
+            pieces = iter(stream)
+            return stream, pieces, next(pieces, None)
+
+        return _answering(opened)
+
+
+def _answering(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` with ftsdk's errors as OpenAI's (any other: a logged 500)."""
+    try:
+        return fn(*args, **kwargs)
+    except FtsdkError as err:
+        raise _from_ftsdk(err) from err
+    except Exception as err:
+        log.exception("the model failed to answer")
+        raise ApiError(
+            500,
+            f"The model failed to answer ({type(err).__name__}); see the server's log.",
+            type_="server_error",
+        ) from err
 
 
 def _request_id() -> str:
