@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from ftsdk.credentials import resolve_secret, resolve_setting
 from ftsdk.errors import Conflict, InvalidRequest, MissingCredentials
 from ftsdk.jobdir import JobDir, JobStore, newest_first, now_iso, stop_process, write_json_atomic
 from ftsdk.jobs import Checkpoint, JobEvent, JobState, JobStatus, Metric
-from ftsdk.models import ChatParams, ChatResponse, ModelInfo
+from ftsdk.models import ChatChunk, ChatParams, ChatResponse, ModelInfo
 from ftsdk.provider import TrainingRequest
 
 __all__ = ["TRLOptions", "TRLProvider", "launch_command"]
@@ -113,6 +114,7 @@ class TRLProvider(Provider):
                 Operation.METRICS,
                 Operation.CHECKPOINTS,
                 Operation.CHAT,
+                Operation.STREAM,
                 Operation.PUSH,
             }
         ),
@@ -333,12 +335,27 @@ class TRLProvider(Provider):
         """Generate locally with the model's weights (full, merged, or base + adapter)."""
         from ftsdk_trl import inference
 
+        return inference.chat(self._load(model), messages, params, model_id=model.id)
+
+    def stream_chat(
+        self, model: ModelInfo, messages: list[dict[str, Any]], params: ChatParams
+    ) -> Iterator[ChatChunk]:
+        """Generate as ``chat`` does, yielding the text as it is written; closing the
+        stream stops generating at the next token."""
+        from ftsdk_trl import inference
+
+        yield from inference.stream(self._load(model), messages, params, model_id=model.id)
+
+    def _load(self, model: ModelInfo) -> Any:
+        """The model's weights and tokenizer, loaded once per folder."""
+        from ftsdk_trl import inference
+
         path = self._model_path(model)
         with self._load_lock:
             loaded = self._loaded.get(str(path))
             if loaded is None:
                 loaded = self._loaded[str(path)] = inference.load(path)
-        return inference.chat(loaded, messages, params, model_id=model.id)
+        return loaded
 
     def push_model(self, model: ModelInfo, *, repo_id: str, private: bool) -> str:
         """Upload the model's folder (full or merged weights, or the adapter) with

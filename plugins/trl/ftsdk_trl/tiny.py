@@ -8,6 +8,9 @@ to stop. Nothing is downloaded::
 
     from ftsdk_trl import tiny
     path = tiny.build("/tmp/tiny", seed=0)   # a folder AutoModelForCausalLM loads
+
+An untrained tiny model writes the same unprintable byte over and over; :func:`teach` gives
+it a few answers to learn by heart in seconds (no TRL job), for tests that need known text.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
-__all__ = ["CHAT_TEMPLATE", "build", "ensure"]
+__all__ = ["CHAT_TEMPLATE", "build", "ensure", "teach"]
 
 SPECIALS = ["<|pad|>", "<|im_start|>", "<|im_end|>"]
 
@@ -120,3 +124,51 @@ def ensure(directory: str | Path, *, seed: int = 0) -> Path:
     if marker.is_file() and json.loads(marker.read_text(encoding="utf-8")).get("seed") == seed:
         return target
     return build(target, seed=seed)
+
+
+def teach(
+    base: str | Path,
+    directory: str | Path,
+    conversations: list[list[dict[str, Any]]],
+    *,
+    max_steps: int = 400,
+    seed: int = 0,
+) -> Path:
+    """Save to ``directory`` a copy of the model in ``base`` that has learnt
+    ``conversations`` by heart (the loss on whole conversations, until it is below 0.05 or
+    after ``max_steps``): asked a conversation's first turns, it answers with its last one
+    under greedy decoding, and then ends its turn. One thread; the same ``seed`` gives the
+    same weights.
+
+    >>> # tiny.teach(tiny.build(tmp / "tiny"), tmp / "months",
+    >>> #            [[{"role": "user", "content": "months"}, {"role": "assistant", ...}]])
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer: Any = AutoTokenizer.from_pretrained(str(base))
+    model = AutoModelForCausalLM.from_pretrained(str(base))
+    rows = [
+        tokenizer.apply_chat_template(c, return_tensors="pt", return_dict=True)["input_ids"]
+        for c in conversations
+    ]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(seed)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+        model.train()
+        for _ in range(max_steps):
+            losses = [model(input_ids=row, labels=row).loss for row in rows]
+            loss = torch.stack(losses).sum()
+            loss.backward()  # type: ignore[no-untyped-call]
+            optimizer.step()
+            optimizer.zero_grad()
+            if loss.item() < 0.05:
+                break
+    finally:
+        torch.set_num_threads(threads)
+    target = Path(directory)
+    model.save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    return target
