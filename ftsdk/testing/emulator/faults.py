@@ -13,6 +13,7 @@ under every mount (``/v1``, ``/openai``, ``/openai/v1``); ``*`` matches any rout
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import threading
@@ -277,10 +278,8 @@ async def _cut(app: ASGIApp, scope: Scope, receive: Receive, send: Send, events:
             sent += 1
         await send(message)
 
-    try:
+    with contextlib.suppress(_Cut):
         await app(scope, receive, cutting_send)
-    except _Cut:
-        pass
 
 
 async def _drop(send: Send) -> None:
