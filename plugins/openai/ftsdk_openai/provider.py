@@ -467,7 +467,11 @@ class OpenAIProvider(Provider):
             # A failure while reading (the connection dropped) is translated as at the start.
             with translated(self.name):
                 for chunk in stream:
-                    yield self._chat_chunk(chunk)
+                    piece = self._chat_chunk(chunk)
+                    # The opening role chunk holds nothing: the core retries up to the first
+                    # chunk we yield, so a drop before any text is retried.
+                    if piece.content or piece.finish_reason or piece.usage:
+                        yield piece
         finally:
             stream.close()  # closed early too: the HTTP response goes, the server stops
 

@@ -101,7 +101,8 @@ def test_a_failure_before_the_first_piece_is_retried(
     client: ftsdk.Client, emulator: Emulator
 ) -> None:
     emulator.faults.add("POST /chat/completions", status=503)
-    emulator.faults.add("POST /chat/completions", drop="mid_stream", events=0, calls={2})
+    # the second attempt's connection drops after the role chunk, before any text
+    emulator.faults.add("POST /chat/completions", drop="mid_stream", events=1, calls={2})
     stream = client.model(BASE).stream(QUESTION)
     assert "".join(stream) == client.model(BASE).chat(QUESTION).content
     assert [r.fault for r in chat_requests(emulator)] == ["503", "drop:mid_stream", None, None]
