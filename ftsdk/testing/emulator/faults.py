@@ -3,6 +3,7 @@
     emulator.faults.add("POST /fine_tuning/jobs", status=429, retry_after=2)
     emulator.faults.add("POST /uploads/{upload_id}/parts", drop="mid_upload", calls={2})
     emulator.faults.add("POST /fine_tuning/jobs", drop="after")   # created, answer lost
+    emulator.faults.add("POST /chat/completions", drop="mid_stream", events=3)
     emulator.faults.add("*", delay=1.5, times=None)                # every answer slow
 
 Routes are written as in OpenAI's API description (``METHOD /path/{param}``) and match
@@ -12,6 +13,7 @@ under every mount (``/v1``, ``/openai``, ``/openai/v1``); ``*`` matches any rout
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import threading
@@ -28,7 +30,7 @@ __all__ = ["Fault", "FaultMiddleware", "Faults"]
 
 _PREFIXES = ("/openai/v1", "/openai", "/v1")
 _SECRET_HEADERS = {"authorization", "api-key", "x-identity-header"}
-Drop = Literal["before", "after", "mid_upload"]
+Drop = Literal["before", "after", "mid_upload", "mid_stream"]
 
 
 def route_of(path: str) -> str:
@@ -54,7 +56,10 @@ class Fault:
     :param retry_after: seconds for a ``Retry-After`` header.
     :param retry_after_ms: milliseconds for a ``retry-after-ms`` header.
     :param drop: drop the connection ``before`` the route runs, ``after`` it ran (the
-        object exists, the answer is lost), or ``mid_upload`` (half the body read).
+        object exists, the answer is lost), ``mid_upload`` (half the body read), or
+        ``mid_stream`` (after ``events`` pieces of a streamed answer were sent).
+    :param events: with ``drop="mid_stream"``: the pieces of the answer (server-sent
+        events, for a streamed chat answer) that reach the client before the drop.
     :param delay: real seconds to wait before answering.
     :param calls: hit only these matching calls (1-based); ``None`` for the next ones.
     :param times: how many times to fire; ``None`` for every match.
@@ -66,6 +71,7 @@ class Fault:
     retry_after_ms: int | None = None
     drop: Drop | None = None
     delay: float = 0.0
+    events: int = 1
     calls: set[int] | None = None
     times: int | None = 1
     seen: int = 0
@@ -194,6 +200,8 @@ class FaultMiddleware:
             if message["type"] == "http.response.start":
                 record.status = message["status"]
             await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                record.finished = True
 
         try:
             for fault in fired:
@@ -201,6 +209,9 @@ class FaultMiddleware:
                     await self._answer(fault, flavor, logged_send)
                     return
                 if fault.drop is not None:
+                    if fault.drop == "mid_stream":
+                        await _cut(self.app, scope, receive, logged_send, fault.events)
+                        return
                     if fault.drop == "mid_upload":
                         await _read_half(receive, headers)
                     elif fault.drop == "after":
@@ -248,6 +259,27 @@ async def _read_half(receive: Receive, headers: dict[str, str]) -> None:
         seen += len(message.get("body", b""))
         if not message.get("more_body"):
             break
+
+
+class _Cut(Exception):
+    """Raised into the route to stop its answer where a ``mid_stream`` fault cuts it."""
+
+
+async def _cut(app: ASGIApp, scope: Scope, receive: Receive, send: Send, events: int) -> None:
+    """Run the route, passing its first ``events`` body pieces on; then end the exchange
+    without finishing the answer, so that the server drops the connection."""
+    sent = 0
+
+    async def cutting_send(message: Message) -> None:
+        nonlocal sent
+        if message["type"] == "http.response.body":
+            if sent >= events:
+                raise _Cut
+            sent += 1
+        await send(message)
+
+    with contextlib.suppress(_Cut):
+        await app(scope, receive, cutting_send)
 
 
 async def _drop(send: Send) -> None:

@@ -7,17 +7,18 @@ flavor changes ids, statuses, model names, errors and limits the way the real se
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ftsdk.serving.openai_api import ApiError as OpenAIError
-from ftsdk.testing.emulator import training
+from ftsdk.testing.emulator import sse, training
 from ftsdk.testing.emulator.auth import Authenticator
 from ftsdk.testing.emulator.forms import FormField, read_form
 from ftsdk.testing.emulator.state import FileObject, Flavor, Job, Store, Upload, new_id
@@ -704,6 +705,14 @@ class Service:
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise ApiError(400, "'messages' must be a non-empty array.", param="messages")
+        stream, options = body.get("stream") is True, body.get("stream_options")
+        if options is not None and not stream:
+            raise ApiError(
+                400,
+                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                param="stream_options",
+            )
+        options = options if isinstance(options, dict) else {}
         with self.store.lock:
             model = self._chat_model(request, body)
             text = training.answer(self.store, model, messages)
@@ -719,27 +728,41 @@ class Service:
         )
         completion_tokens = training.count_tokens(text)
         now = int(self._now())
-        return JSONResponse(
-            {
-                "id": new_id("chatcmpl-"),
-                "object": "chat.completion",
-                "created": now,
-                "model": model,
-                "choices": [
-                    {
-                        "index": 0,
-                        "finish_reason": finish,
-                        "logprobs": None,
-                        "message": {"role": "assistant", "content": text, "refusal": None},
-                    }
-                ],
-                "usage": {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": completion_tokens,
-                    "total_tokens": prompt_tokens + completion_tokens,
-                },
-            }
-        )
+        completion = {
+            "id": new_id("chatcmpl-"),
+            "object": "chat.completion",
+            "created": now,
+            "model": model,
+            "system_fingerprint": "fp_" + hashlib.sha256(model.encode()).hexdigest()[:10],
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": finish,
+                    "logprobs": None,
+                    "message": {"role": "assistant", "content": text, "refusal": None},
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+        if stream:
+            return StreamingResponse(
+                sse.events(
+                    sse.chunks(
+                        completion,
+                        include_usage=options.get("include_usage") is True,
+                        obfuscation=self.flavor == "openai"
+                        and options.get("include_obfuscation") is not False,
+                    ),
+                    interval=self.store.config.stream_interval,
+                ),
+                media_type="text/event-stream",
+                headers={"cache-control": "no-cache"},
+            )
+        return JSONResponse(completion)
 
     def _chat_model(self, request: Request, body: dict[str, Any]) -> str:
         if self.flavor == "azure":

@@ -96,6 +96,8 @@ class EmulatorConfig:
     """Emulated seconds an Azure deployment stays ``Creating``."""
     latency: float = 0.0
     """Real seconds added to every answer (upload benchmarks)."""
+    stream_interval: float = 0.0
+    """Real seconds between two chunks of a streamed chat answer (a model writing)."""
     bandwidth: float | None = None
     """Bytes per second at which each request's body is read, as over one TCP connection
     across a wide-area network; ``None`` reads at loopback speed."""
@@ -253,6 +255,9 @@ class RequestRecord:
     """Request headers, with credentials replaced by ``***``."""
     started: float
     duration: float = 0.0
+    finished: bool = False
+    """Whether the answer was sent to its end: not when the connection dropped, or the
+    client went away in the middle of a streamed answer."""
 
 
 @dataclass

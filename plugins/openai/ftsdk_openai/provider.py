@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -12,6 +13,7 @@ from pydantic import Field, SecretStr
 
 from ftsdk import (
     Capabilities,
+    ChatChunk,
     ChatParams,
     ChatResponse,
     Checkpoint,
@@ -35,7 +37,7 @@ from ftsdk_openai.uploads import Uploader
 
 if TYPE_CHECKING:
     import openai
-    from openai.types.chat import ChatCompletion
+    from openai.types.chat import ChatCompletion, ChatCompletionChunk
     from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 
 __all__ = ["IDEMPOTENCY_KEY", "OpenAIOptions", "OpenAIProvider"]
@@ -106,7 +108,7 @@ def _metrics(data: object) -> dict[str, float]:
 
 class OpenAIProvider(Provider):
     """OpenAI: files and the Uploads API, SFT and DPO jobs, events, checkpoints, pause,
-    resume, cancel, chat, and deleting fine-tuned models.
+    resume, cancel, chat (streamed too), and deleting fine-tuned models.
 
     :param api_key: ``OPENAI_API_KEY`` when not given.
     :param base_url: ``OPENAI_BASE_URL``, else the public API.
@@ -137,6 +139,7 @@ class OpenAIProvider(Provider):
                 Operation.METRICS,
                 Operation.CHECKPOINTS,
                 Operation.CHAT,
+                Operation.STREAM,
                 Operation.DELETE_MODEL,
             }
         ),
@@ -435,6 +438,42 @@ class OpenAIProvider(Provider):
                 **self._chat_request(model, messages, params)
             )
         return self._chat_response(answer)
+
+    @staticmethod
+    def _chat_chunk(chunk: ChatCompletionChunk) -> ChatChunk:
+        choice = chunk.choices[0] if chunk.choices else None  # none on the usage chunk
+        usage = chunk.usage
+        return ChatChunk(
+            content=(choice.delta.content or "") if choice else "",
+            finish_reason=choice.finish_reason if choice else None,
+            usage=None
+            if usage is None
+            else Usage(
+                prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens
+            ),
+            model=chunk.model or None,
+        )
+
+    def stream_chat(
+        self, model: ModelInfo, messages: list[dict[str, Any]], params: ChatParams
+    ) -> Iterator[ChatChunk]:
+        with translated(self.name):
+            stream = self._client().chat.completions.create(
+                **self._chat_request(model, messages, params),
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+        try:
+            # A failure while reading (the connection dropped) is translated as at the start.
+            with translated(self.name):
+                for chunk in stream:
+                    piece = self._chat_chunk(chunk)
+                    # The opening role chunk holds nothing: the core retries up to the first
+                    # chunk we yield, so a drop before any text is retried.
+                    if piece.content or piece.finish_reason or piece.usage:
+                        yield piece
+        finally:
+            stream.close()  # closed early too: the HTTP response goes, the server stops
 
     # -- async twins on AsyncOpenAI (the core runs the other methods in threads) -------
     def _make_async_client(self) -> openai.AsyncOpenAI:
