@@ -50,7 +50,8 @@ class ChatParams(BaseModel):
 
     max_tokens: int | None = Field(default=None, gt=0)
     temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, gt=0, le=1)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    """Nucleus sampling; ``0`` keeps only the likeliest token (as greedy decoding)."""
     seed: int | None = None
     stop: list[str] | None = None
 

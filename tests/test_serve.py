@@ -575,3 +575,11 @@ def test_a_client_that_leaves_mid_stream_stops_the_provider() -> None:
             time.sleep(0.02)
     assert Typist.closed  # closed where it stood, before the end of its answer
     assert Typist.closed[0] < 3
+
+
+def test_top_p_zero_is_taken_as_openai_takes_it(
+    oai: openai.OpenAI, fine_tuned: ftsdk.Model
+) -> None:
+    answer = oai.chat.completions.create(model="dates", messages=QUESTION, top_p=0)
+    assert answer.choices[0].message.content == TRUTH
+    assert fine_tuned.chat(QUESTION, top_p=0).content == TRUTH

@@ -134,7 +134,7 @@ def _generation(
         messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
     )
     inputs = {k: v.to(loaded.device) for k, v in encoded.items()}
-    sample = bool(params.temperature)
+    sample = bool(params.temperature) and params.top_p != 0  # top_p 0: the likeliest token
     settings: dict[str, Any] = {
         "max_new_tokens": params.max_tokens or DEFAULT_MAX_TOKENS,
         "do_sample": sample,

@@ -161,3 +161,14 @@ def test_an_error_while_generating_reaches_the_reader(
     assert str(from_stream.value) == str(from_chat.value)
     assert from_stream.value.__traceback__ is not None
     assert not generating()
+
+
+def test_top_p_zero_keeps_only_the_likeliest_token(
+    client: ftsdk.Client, months_model: Path
+) -> None:
+    """OpenAI's API takes ``top_p: 0``; here, as there, it is greedy decoding."""
+    model = client.model(str(months_model))
+    greedy = model.chat(QUESTION, max_tokens=30, temperature=0)
+    for seed in (1, 2):
+        hot = model.chat(QUESTION, max_tokens=30, temperature=2.0, top_p=0, seed=seed)
+        assert hot.content == greedy.content

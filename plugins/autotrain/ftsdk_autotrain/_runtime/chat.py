@@ -37,7 +37,7 @@ def answer(model, tokenizer, request):
         request["messages"], add_generation_prompt=True, return_tensors="pt", return_dict=True
     )
     encoded.pop("token_type_ids", None)  # some fast tokenizers add it; Llama refuses it
-    sample = bool(request.get("temperature"))
+    sample = bool(request.get("temperature")) and request.get("top_p") != 0  # 0: greedy
     settings = {
         "max_new_tokens": request.get("max_tokens") or DEFAULT_MAX_TOKENS,
         "do_sample": sample,
