@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -185,6 +186,37 @@ class MemoryProvider(Provider):
 
 
 SECRET = "mem-secret-key-0123456789"
+ROOT = Path(__file__).resolve().parents[1]
+OPENAI_SPEC = ROOT.parent / "shared" / "specs" / "openai-openapi.yaml"
+
+
+def openai_schema_errors(name: str) -> Callable[[Any], list[str]]:
+    """A check of a JSON object against the schema ``name`` of OpenAI's published API
+    description (``../shared/specs``): what is wrong with it, ``[]`` when nothing."""
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    from ftsdk.testing.emulator.openapi import normalize_schema
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from extract_openai_subset import load_spec
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    spec, _ = load_spec(OPENAI_SPEC)
+    schemas = {n: normalize_schema(s) for n, s in spec["components"]["schemas"].items()}
+    uri = "urn:openai-openapi"
+    registry: Registry[Any] = Registry().with_resource(
+        uri,
+        Resource.from_contents(
+            {"components": {"schemas": schemas}}, default_specification=DRAFT202012
+        ),
+    )
+    validator = Draft202012Validator(
+        {"$ref": f"{uri}#/components/schemas/{name}"}, registry=registry
+    )
+    return lambda body: [e.message for e in validator.iter_errors(body)]
 
 
 @pytest.fixture

@@ -583,3 +583,30 @@ def test_top_p_zero_is_taken_as_openai_takes_it(
     answer = oai.chat.completions.create(model="dates", messages=QUESTION, top_p=0)
     assert answer.choices[0].message.content == TRUTH
     assert fine_tuned.chat(QUESTION, top_p=0).content == TRUTH
+
+
+def test_what_the_server_sends_follows_openais_published_schemas(
+    server: ftsdk.ModelServer,
+) -> None:
+    """The plain answer and every chunk of a streamed one, against ``../shared/specs``."""
+    from tests.conftest import openai_schema_errors
+
+    plain_errors = openai_schema_errors("CreateChatCompletionResponse")
+    chunk_errors = openai_schema_errors("CreateChatCompletionStreamResponse")
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    body = {"model": "dates", "messages": QUESTION}
+
+    def post(payload: dict[str, Any]) -> str:
+        request = urllib.request.Request(
+            f"{server.base_url}/chat/completions", json.dumps(payload).encode(), headers
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return str(response.read().decode())
+
+    assert plain_errors(json.loads(post(body))) == []
+    events = post(body | {"stream": True, "stream_options": {"include_usage": True}})
+    chunks = [e.removeprefix("data: ") for e in events.split("\n\n") if e]
+    assert chunks[-1] == "[DONE]"
+    for chunk in chunks[:-1]:
+        assert chunk_errors(json.loads(chunk)) == [], chunk
+    assert plain_errors({"object": "chat.completion"})  # the check can fail

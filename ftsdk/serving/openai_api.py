@@ -352,7 +352,6 @@ def completion_body(answer: ChatResponse, *, model: str, id: str, created: int) 
         "object": "chat.completion",
         "created": created,
         "model": model,
-        "system_fingerprint": None,
         "choices": [
             {
                 "index": 0,
@@ -380,7 +379,6 @@ class _Chunks:
             "object": "chat.completion.chunk",
             "created": self.created,
             "model": self.model,
-            "system_fingerprint": None,
             "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
         }
         if self.include_usage:

@@ -5,9 +5,7 @@ as OpenAI writes them, checked against its published API description; the stream
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,11 +13,9 @@ import openai
 import pytest
 
 from ftsdk.testing.emulator import Emulator
-from ftsdk.testing.emulator.openapi import normalize_schema
 from ftsdk.testing.emulator.state import Deployment
+from tests.conftest import openai_schema_errors
 
-ROOT = Path(__file__).resolve().parents[2]
-SPEC = ROOT.parent / "shared" / "specs" / "openai-openapi.yaml"
 BASE = "gpt-4o-mini-2024-07-18"
 QUESTION = [{"role": "user", "content": "What is a fine-tuned model?"}]
 
@@ -28,29 +24,7 @@ QUESTION = [{"role": "user", "content": "What is a fine-tuned model?"}]
 def chunk_errors() -> Callable[[Any], list[str]]:
     """What is wrong with a chunk according to the ``CreateChatCompletionStreamResponse``
     schema of OpenAI's API description (``[]``: nothing)."""
-    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
-    from referencing import Registry, Resource
-    from referencing.jsonschema import DRAFT202012
-
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        from extract_openai_subset import load_spec
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
-    spec, _ = load_spec(SPEC)
-    schemas = {n: normalize_schema(s) for n, s in spec["components"]["schemas"].items()}
-    uri = "urn:openai-openapi"
-    registry: Registry[Any] = Registry().with_resource(
-        uri,
-        Resource.from_contents(
-            {"components": {"schemas": schemas}}, default_specification=DRAFT202012
-        ),
-    )
-    validator = Draft202012Validator(
-        {"$ref": f"{uri}#/components/schemas/CreateChatCompletionStreamResponse"},
-        registry=registry,
-    )
-    return lambda chunk: [e.message for e in validator.iter_errors(chunk)]
+    return openai_schema_errors("CreateChatCompletionStreamResponse")
 
 
 def sse(emulator: Emulator, path: str, body: dict[str, Any], **headers: str) -> list[Any]:
