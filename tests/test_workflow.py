@@ -1,7 +1,7 @@
 """Issue 10's acceptance: one application script — prepare, check, estimate, upload, train,
-watch, model, chat, compare — run unchanged on OpenAI and Azure OpenAI (the emulator, over
-real HTTP) and on TRL (a real fine-tune of the tiny offline model). Only the provider's
-name, its settings (credentials) and the base model it offers differ between the runs."""
+watch, model, chat (plain and streamed), compare — run unchanged on OpenAI and Azure OpenAI
+(the emulator, over real HTTP) and on TRL (a real fine-tune of the tiny offline model). Only
+the provider's name, its settings (credentials) and the base model it offers differ."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ class Outcome:
     statuses: list[str] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
     answer: str = ""
+    pieces: list[str] = field(default_factory=list)
+    streamed: bool = False
     report: ComparisonReport | None = None
 
 
@@ -71,6 +73,9 @@ def application(provider: str, settings: dict[str, Any], base_model: str, data: 
         # chat
         first = next(iter(held_out))
         out.answer = tuned.chat(first["messages"][:-1], max_tokens=16).content
+        with tuned.stream(first["messages"][:-1], max_tokens=16) as stream:  # as it is written
+            out.pieces = list(stream)
+        out.streamed = stream.streamed
         # compare with the base model on the held-out examples
         out.report = compare(base, tuned, held_out, max_tokens=16, few_shot=2, few_shot_pool=train)
         for served in (tuned, base):
@@ -100,6 +105,9 @@ def check_common(out: Outcome) -> None:
     assert out.losses
     assert out.losses[-1] < out.losses[0]
     assert out.answer.strip()
+    assert out.streamed  # every built-in provider but AutoTrain streams
+    assert "".join(out.pieces) == out.answer  # the same answer, in pieces
+    assert len(out.pieces) > 1 or " " not in out.answer.strip()
     assert any("job" in message.lower() for message in out.statuses)  # events were followed
     report = out.report
     assert report is not None
