@@ -7,14 +7,15 @@ for web applications that await a job::
     print((await job.model.chat("Hello")).content)
 
 A provider may implement native coroutines named after its methods with an ``a`` in front
-(``aget_job``, ``achat``, ...) — the OpenAI plugins do, on ``AsyncOpenAI``; every other
-method runs in a worker thread. Checks, retries and secret scrubbing are the sync client's.
+(``aget_job``, ``achat``, ...; ``astream_chat`` is an async generator) — the OpenAI plugins
+do, on ``AsyncOpenAI``; every other method runs in a worker thread. Checks, retries and secret
+scrubbing are the sync client's.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ftsdk._client import Client, as_spec, resolve_provider, scrub
@@ -23,10 +24,10 @@ from ftsdk.errors import FtsdkError
 from ftsdk.files import FileRef
 from ftsdk.jobs import Checkpoint, JobEvent, JobState, JobStatus, Metric, _failure, _JobView, _Watch
 from ftsdk.models import (
+    ChatChunk,
     ChatResponse,
-    ChatStream,
-    Model,
     ModelInfo,
+    Usage,
     chat_arguments,
     needs_deployment,
 )
@@ -90,6 +91,52 @@ class AsyncClient:
             with retrying:
                 return await attempt()
         raise AssertionError("unreachable: the retry policy re-raises the last error")
+
+    async def _stream(
+        self, operation: Operation, method: str, /, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[Any]:
+        """What the provider's generator ``method`` yields (its native ``a{method}`` async
+        generator when it has one): opening it, up to its first item, is retried like any
+        call; an error after that ends the stream, scrubbed."""
+        self.sync.require(operation)
+        native = getattr(self.provider, f"a{method}", None)
+        end = object()
+
+        async def opened() -> tuple[Any, AsyncIterator[Any]]:
+            try:
+                if native is not None:
+                    items: AsyncIterator[Any] = native(*args, **kwargs)
+                    return await anext(items, end), items
+
+                def start() -> tuple[Any, Iterator[Any]]:
+                    sync = iter(getattr(self.provider, method)(*args, **kwargs))
+                    return next(sync, end), sync
+
+                first, sync = await asyncio.to_thread(start)
+                return first, _in_threads(sync, end)
+            except FtsdkError as err:
+                scrub(err, self.provider)
+                raise
+
+        first: Any = end
+        items: AsyncIterator[Any] | None = None
+        async for retrying in self.sync.retry.async_retrying():
+            with retrying:
+                first, items = await opened()
+        assert items is not None
+        try:
+            if first is end:
+                return
+            yield first
+            async for item in items:
+                yield item
+        except FtsdkError as err:
+            scrub(err, self.provider)
+            raise
+        finally:
+            close = getattr(items, "aclose", None)
+            if close is not None:
+                await close()
 
     async def upload(self, data: DataSource) -> FileRef:
         """Upload training data (see :meth:`ftsdk.Client.upload`)."""
@@ -247,9 +294,25 @@ class AsyncModel:
         return response
 
     def stream(self, messages: str | Sequence[Mapping[str, Any]], **params: Any) -> AsyncChatStream:
-        """The answer piece by piece (see :meth:`ftsdk.Model.stream`), to ``async for``."""
-        sync = Model(self._client.sync, self.info).stream(messages, **params)
-        return AsyncChatStream(sync)
+        """The answer piece by piece (see :meth:`ftsdk.Model.stream`), to ``async for``.
+
+        A provider's native ``astream_chat`` (an async generator) is used when it has one;
+        otherwise its ``stream_chat`` runs in worker threads, a piece at a time."""
+        args = chat_arguments(self.info, messages, params)
+        if self._client.capabilities.supports(Operation.STREAM):
+            chunks = self._client._stream(Operation.STREAM, "stream_chat", *args)
+            return AsyncChatStream(chunks, self.id, streamed=True)
+
+        async def whole() -> AsyncIterator[ChatChunk]:
+            answer: ChatResponse = await self._client._call(Operation.CHAT, "chat", *args)
+            yield ChatChunk(
+                content=answer.content,
+                finish_reason=answer.finish_reason,
+                usage=answer.usage,
+                model=answer.model,
+            )
+
+        return AsyncChatStream(whole(), self.id, streamed=False)
 
     async def deploy(self, name: str | None = None, **options: Any) -> AsyncModel:
         """Deploy the model (see :meth:`ftsdk.Model.deploy`)."""
@@ -293,7 +356,7 @@ def async_client(
 
 
 class AsyncChatStream:
-    """:class:`ftsdk.ChatStream` for ``async for``: each piece is read in a worker thread::
+    """:class:`ftsdk.ChatStream` for ``async for``::
 
     async with model.stream("Tell me a story") as stream:
         async for text in stream:
@@ -301,39 +364,67 @@ class AsyncChatStream:
     print(stream.response.usage)
     """
 
-    def __init__(self, stream: ChatStream) -> None:
-        self._stream = stream
-        self._pieces = iter(stream)
+    def __init__(self, chunks: AsyncIterator[ChatChunk], model: str, *, streamed: bool) -> None:
+        self._chunks = chunks
+        self._model = model
+        self._parts: list[str] = []
+        self._finish: str | None = None
+        self._usage: Usage | None = None
         self._done = False
-
-    @property
-    def streamed(self) -> bool:
+        self.streamed = streamed
         """Whether the provider streams; when not, the whole answer comes as one piece."""
-        return self._stream.streamed
 
     def __aiter__(self) -> AsyncChatStream:
         return self
 
     async def __anext__(self) -> str:
-        piece = await asyncio.to_thread(next, self._pieces, None)
-        if piece is None:
-            self._done = True
-            raise StopAsyncIteration
-        return piece
+        while True:
+            try:
+                chunk = await anext(self._chunks)
+            except StopAsyncIteration:
+                self._done = True
+                raise
+            if chunk.model:
+                self._model = chunk.model
+            if chunk.finish_reason is not None:
+                self._finish = chunk.finish_reason
+            if chunk.usage is not None:
+                self._usage = chunk.usage
+            if chunk.content:
+                self._parts.append(chunk.content)
+                return chunk.content
 
     @property
     def response(self) -> ChatResponse:
         """The whole answer, once the stream has been read to its end."""
         if not self._done:
             raise RuntimeError("read the stream to its end (async for) before its response")
-        return self._stream.response
+        return ChatResponse(
+            content="".join(self._parts),
+            model=self._model,
+            usage=self._usage or Usage(),
+            finish_reason=self._finish,
+        )
 
     async def aclose(self) -> None:
         """Stop reading; the provider stops generating where it can."""
-        await asyncio.to_thread(self._stream.close)
+        close = getattr(self._chunks, "aclose", None)
+        if close is not None:
+            await close()
 
     async def __aenter__(self) -> AsyncChatStream:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+async def _in_threads(items: Iterator[Any], end: object) -> AsyncIterator[Any]:
+    """A sync iterator read in worker threads, an item at a time; closed in one too."""
+    try:
+        while (item := await asyncio.to_thread(next, items, end)) is not end:
+            yield item
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            await asyncio.to_thread(close)

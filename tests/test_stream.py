@@ -135,3 +135,15 @@ def test_the_async_twin_says_when_the_answer_is_not_read_yet(streaming: ftsdk.Cl
     with pytest.raises(RuntimeError, match="read the stream to its end"):
         asyncio.run(peek())
     assert StreamingProvider.stopped == [0]  # and leaving the block stopped the provider
+
+
+def test_the_async_twin_of_a_provider_that_does_not_stream(client: ftsdk.Client) -> None:
+    async def read() -> tuple[list[str], ftsdk.ChatResponse, bool]:
+        aclient = ftsdk.AsyncClient(client.provider, retry=client.retry)
+        stream = aclient.model("m2").stream("hi")
+        pieces = [piece async for piece in stream]
+        return pieces, stream.response, stream.streamed
+
+    pieces, answer, streamed = asyncio.run(read())
+    assert (pieces, streamed) == (["m2 heard: hi"], False)
+    assert answer.usage.total_tokens == 7

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -533,6 +533,25 @@ class OpenAIProvider(Provider):
                 **self._chat_request(model, messages, params)
             )
         return self._chat_response(answer)
+
+    async def astream_chat(
+        self, model: ModelInfo, messages: list[dict[str, Any]], params: ChatParams
+    ) -> AsyncIterator[ChatChunk]:
+        """Async twin of :meth:`stream_chat`, on ``AsyncOpenAI``."""
+        with translated(self.name):
+            stream = await self._aclient().chat.completions.create(
+                **self._chat_request(model, messages, params),
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+        try:
+            with translated(self.name):
+                async for chunk in stream:
+                    piece = self._chat_chunk(chunk)
+                    if piece.content or piece.finish_reason or piece.usage:  # as stream_chat
+                        yield piece
+        finally:
+            await stream.close()
 
     def _chat_model(self, model: ModelInfo) -> str:
         """The ``model`` to name in a chat request."""

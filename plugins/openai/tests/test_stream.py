@@ -3,6 +3,7 @@ emulator over real HTTP."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -137,3 +138,30 @@ def test_errors_before_the_stream_are_those_of_chat(
     assert isinstance(from_stream, AuthenticationError)
     assert (type(from_stream), str(from_stream)) == (type(from_chat), str(from_chat))
     assert "sk-wrong-key-123" not in str(from_stream)
+
+
+def test_async_streams_natively_on_async_openai(
+    client: ftsdk.Client, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``AsyncModel.stream`` reads ``AsyncOpenAI``'s stream on the event loop (no worker
+    thread), gives the same pieces, and closing early closes the connection."""
+    provider = client.provider
+    monkeypatch.setattr(type(provider), "stream_chat", None)  # the sync path would fail
+    plain = client.model(BASE).chat(QUESTION, max_tokens=50)
+
+    async def read() -> tuple[list[str], ftsdk.ChatResponse, str]:
+        aclient = ftsdk.AsyncClient(provider, retry=client.retry)
+        async with aclient.model(BASE).stream(QUESTION, max_tokens=50) as stream:
+            pieces = [piece async for piece in stream]
+        emulator.config.stream_interval = 0.05
+        async with aclient.model(BASE).stream(QUESTION) as early:
+            first = await anext(early)
+        return pieces, stream.response, first
+
+    pieces, answer, first = asyncio.run(read())
+    emulator.config.stream_interval = 0
+    assert "".join(pieces) == plain.content
+    assert len(pieces) > 5
+    assert answer == plain
+    assert first == "As "
+    assert not ended(chat_requests(emulator)[-1]).finished  # closed after its first piece
