@@ -139,7 +139,13 @@ def test_azure_deployments_stream_the_same_chunks(
         events = [line for line in answer.iter_lines() if line]
     *chunks, done = [e.removeprefix("data: ") for e in events]
     assert done == "[DONE]"
-    parsed = [json.loads(c) for c in chunks]
+    filtered, *parsed = [json.loads(c) for c in chunks]
+    # Azure's first chunk: its content filter's verdict, no choices, empty ids (not OpenAI's)
+    assert filtered["choices"] == []
+    assert filtered["prompt_filter_results"][0]["content_filter_results"]["hate"] == {
+        "filtered": False,
+        "severity": "safe",
+    }
     assert all(chunk_errors(c) == [] for c in parsed)
     assert (
         "".join(c["choices"][0]["delta"].get("content") or "" for c in parsed if c["choices"])

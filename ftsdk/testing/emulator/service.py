@@ -756,6 +756,7 @@ class Service:
                         include_usage=options.get("include_usage") is True,
                         obfuscation=self.flavor == "openai"
                         and options.get("include_obfuscation") is not False,
+                        prompt_filter=self.flavor == "azure",
                     ),
                     interval=self.store.config.stream_interval,
                 ),

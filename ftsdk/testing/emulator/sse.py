@@ -26,12 +26,38 @@ def pieces(text: str) -> list[str]:
     return re.findall(r"\S+\s*|\s+", text)
 
 
+SAFE = {"filtered": False, "severity": "safe"}
+AZURE_PROMPT_FILTER = {
+    "choices": [],
+    "created": 0,
+    "id": "",
+    "model": "",
+    "object": "",
+    "prompt_filter_results": [
+        {
+            "prompt_index": 0,
+            "content_filter_results": dict.fromkeys(
+                ("hate", "self_harm", "sexual", "violence"), SAFE
+            ),
+        }
+    ],
+}
+"""The chunk Azure OpenAI sends before any other: its content filter's verdict on the
+prompt, with no choices and empty ids (clients must take it in their stride)."""
+
+
 def chunks(
-    completion: Mapping[str, Any], *, include_usage: bool, obfuscation: bool
+    completion: Mapping[str, Any],
+    *,
+    include_usage: bool,
+    obfuscation: bool,
+    prompt_filter: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """The ``chat.completion.chunk`` objects of a ``chat.completion``: the role, the text in
     pieces, the finish reason, and the usage last when ``include_usage`` (``usage: null`` on
-    the others, as OpenAI does)."""
+    the others, as OpenAI does). ``prompt_filter``: Azure's content-filter chunk first."""
+    if prompt_filter:
+        yield dict(AZURE_PROMPT_FILTER)
     choice = completion["choices"][0]
     head = {
         "id": completion["id"],

@@ -70,7 +70,8 @@ def test_closing_early_and_a_cut_stream(emulator: Emulator, settings: Any) -> No
         assert record.duration
         assert not record.finished  # the emulator saw the client go
         emulator.config.stream_interval = 0
-        emulator.faults.add("POST /deployments/{d}/chat/completions", drop="mid_stream", events=3)
+        # 4 events: Azure's content-filter chunk, the role, then two pieces
+        emulator.faults.add("POST /deployments/{d}/chat/completions", drop="mid_stream", events=4)
         seen: list[str] = []
         with pytest.raises(ProviderUnavailable):
             seen.extend(deployed.stream(QUESTION))
