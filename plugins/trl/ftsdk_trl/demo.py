@@ -110,6 +110,12 @@ def main(argv: list[str] | None = None) -> int:
         progress=False,
     )
     _show(report)
+    question = "convert 2026-11-25 to words"
+    print(f"    ask it yourself, streamed as it is written: {question!r} -> ", end="", flush=True)
+    with job.model.stream(question, max_tokens=12) as answer:
+        for text in answer:
+            print(text, end="", flush=True)
+    print()
     print("4/4 writing the report")
     html = report.to_html(work / "report.html", job=job)
     report.to_json(work / "report.json")

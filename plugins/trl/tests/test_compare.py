@@ -26,6 +26,8 @@ def test_the_demo_compares_base_and_fine_tuned(
     printed = capsys.readouterr().out
     work = home / "trl" / "demo"
     assert f"HTML report (summary, loss curve, every example): {work / 'report.html'}" in printed
+    asked = next(line for line in printed.splitlines() if "ask it yourself" in line)
+    assert asked.split(" -> ")[1].strip()  # the fine-tuned model's streamed answer
 
     report = ComparisonReport.model_validate_json((work / "report.json").read_text())
     base, tuned = report.base.summary, report.tuned.summary
