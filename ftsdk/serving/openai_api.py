@@ -48,7 +48,7 @@ from ftsdk.errors import (
 )
 from ftsdk.models import ChatParams, ChatResponse, ChatStream, Model
 
-__all__ = ["ApiError", "ChatRequest", "OpenAICompatibleAPI", "parse_chat_request"]
+__all__ = ["ApiError", "ChatRequest", "OpenAICompatibleAPI", "parse_chat_request", "word_pieces"]
 
 log = logging.getLogger("ftsdk.serving")
 T = TypeVar("T")
@@ -324,10 +324,11 @@ def _from_ftsdk(err: FtsdkError) -> ApiError:
     )
 
 
-def _pieces(text: str) -> list[str]:
-    """``text`` in word-sized pieces that join back to exactly ``text``.
+def word_pieces(text: str) -> list[str]:
+    """``text`` in word-sized pieces that join back to exactly ``text`` (how a whole
+    answer is sent as a stream, here and by the emulator).
 
-    >>> _pieces(" two  words ")
+    >>> word_pieces(" two  words ")
     [' ', 'two  ', 'words ']
     """
     return re.findall(r"\S+\s*|\s+", text)
@@ -398,26 +399,8 @@ class _Chunks:
             yield self.chunk({}) | {"choices": [], "usage": _usage(answer)}
 
 
-def chunk_bodies(
-    answer: ChatResponse, *, model: str, id: str, created: int, include_usage: bool
-) -> Iterator[dict[str, Any]]:
-    """``chat.completion.chunk`` objects for a whole ``answer``: the role, the text in
-    word-sized pieces, the finish reason, then the usage when asked."""
-    chunks = _Chunks(model, id, created, include_usage)
-    yield chunks.start()
-    for piece in _pieces(answer.content):
-        yield chunks.text(piece)
-    yield from chunks.end(answer)
-
-
 def _event(body: Mapping[str, Any]) -> bytes:
     return f"data: {json.dumps(body)}\n\n".encode()
-
-
-async def _sse(bodies: Iterable[dict[str, Any]]) -> AsyncIterator[bytes]:
-    for body in bodies:
-        yield _event(body)
-    yield b"data: [DONE]\n\n"
 
 
 class _RequestLog:
@@ -577,7 +560,7 @@ class OpenAICompatibleAPI:
                 yield _event(chunks.start())
                 piece = first
                 while piece is not None:
-                    for part in [piece] if stream.streamed else _pieces(piece):
+                    for part in [piece] if stream.streamed else word_pieces(piece):
                         yield _event(chunks.text(part))
                     piece = await run_in_threadpool(_answering, next, pieces, None)
                 for body in chunks.end(stream.response):

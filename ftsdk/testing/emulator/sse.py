@@ -9,21 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import secrets
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import Any
 
-__all__ = ["chunks", "events", "pieces"]
+from ftsdk.serving.openai_api import word_pieces
 
-
-def pieces(text: str) -> list[str]:
-    """``text`` in word-sized pieces that join back to exactly ``text``.
-
-    >>> pieces("two  words ")
-    ['two  ', 'words ']
-    """
-    return re.findall(r"\S+\s*|\s+", text)
+__all__ = ["chunks", "events"]
 
 
 SAFE = {"filtered": False, "severity": "safe"}
@@ -79,7 +71,7 @@ def chunks(
         return chunk([{"index": 0, "delta": fields, "logprobs": None, "finish_reason": finish}])
 
     yield delta({"role": "assistant", "content": "", "refusal": None})
-    for piece in pieces(choice["message"]["content"] or ""):
+    for piece in word_pieces(choice["message"]["content"] or ""):
         yield delta({"content": piece})
     yield delta({}, choice["finish_reason"])
     if include_usage:
