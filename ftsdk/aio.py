@@ -27,9 +27,10 @@ from ftsdk.models import (
     ChatChunk,
     ChatResponse,
     ModelInfo,
-    Usage,
+    _Answer,
     chat_arguments,
     needs_deployment,
+    whole_answer,
 )
 from ftsdk.provider import Provider
 from ftsdk.registry import ProviderRegistry
@@ -304,13 +305,7 @@ class AsyncModel:
             return AsyncChatStream(chunks, self.id, streamed=True)
 
         async def whole() -> AsyncIterator[ChatChunk]:
-            answer: ChatResponse = await self._client._call(Operation.CHAT, "chat", *args)
-            yield ChatChunk(
-                content=answer.content,
-                finish_reason=answer.finish_reason,
-                usage=answer.usage,
-                model=answer.model,
-            )
+            yield whole_answer(await self._client._call(Operation.CHAT, "chat", *args))
 
         return AsyncChatStream(whole(), self.id, streamed=False)
 
@@ -366,10 +361,7 @@ class AsyncChatStream:
 
     def __init__(self, chunks: AsyncIterator[ChatChunk], model: str, *, streamed: bool) -> None:
         self._chunks = chunks
-        self._model = model
-        self._parts: list[str] = []
-        self._finish: str | None = None
-        self._usage: Usage | None = None
+        self._answer = _Answer(model)
         self._done = False
         self.streamed = streamed
         """Whether the provider streams; when not, the whole answer comes as one piece."""
@@ -384,27 +376,16 @@ class AsyncChatStream:
             except StopAsyncIteration:
                 self._done = True
                 raise
-            if chunk.model:
-                self._model = chunk.model
-            if chunk.finish_reason is not None:
-                self._finish = chunk.finish_reason
-            if chunk.usage is not None:
-                self._usage = chunk.usage
-            if chunk.content:
-                self._parts.append(chunk.content)
-                return chunk.content
+            text = self._answer.take(chunk)
+            if text:
+                return text
 
     @property
     def response(self) -> ChatResponse:
         """The whole answer, once the stream has been read to its end."""
         if not self._done:
             raise RuntimeError("read the stream to its end (async for) before its response")
-        return ChatResponse(
-            content="".join(self._parts),
-            model=self._model,
-            usage=self._usage or Usage(),
-            finish_reason=self._finish,
-        )
+        return self._answer.response()
 
     async def aclose(self) -> None:
         """Stop reading; the provider stops generating where it can."""

@@ -96,6 +96,46 @@ class ChatChunk(BaseModel):
     """The model that answers, when the provider says."""
 
 
+class _Answer:
+    """What the chunks of a stream add up to (for :class:`ChatStream` and its async twin)."""
+
+    def __init__(self, model: str) -> None:
+        self._model = model
+        self._parts: list[str] = []
+        self._finish: str | None = None
+        self._usage: Usage | None = None
+
+    def take(self, chunk: ChatChunk) -> str:
+        """Keep what ``chunk`` says; return its new text (may be empty)."""
+        if chunk.model:
+            self._model = chunk.model
+        if chunk.finish_reason is not None:
+            self._finish = chunk.finish_reason
+        if chunk.usage is not None:
+            self._usage = chunk.usage
+        if chunk.content:
+            self._parts.append(chunk.content)
+        return chunk.content
+
+    def response(self) -> ChatResponse:
+        return ChatResponse(
+            content="".join(self._parts),
+            model=self._model,
+            usage=self._usage or Usage(),
+            finish_reason=self._finish,
+        )
+
+
+def whole_answer(response: ChatResponse) -> ChatChunk:
+    """A whole answer as the one chunk of a stream (providers that do not stream)."""
+    return ChatChunk(
+        content=response.content,
+        finish_reason=response.finish_reason,
+        usage=response.usage,
+        model=response.model,
+    )
+
+
 class ChatStream:
     """An answer as the model writes it: iterate to get each new piece of text; once it
     has ended, :attr:`response` holds the whole answer, its usage and finish reason::
@@ -111,10 +151,7 @@ class ChatStream:
 
     def __init__(self, chunks: Iterator[ChatChunk], model: str, *, streamed: bool) -> None:
         self._chunks = chunks
-        self._model = model
-        self._parts: list[str] = []
-        self._finish: str | None = None
-        self._usage: Usage | None = None
+        self._answer = _Answer(model)
         self._done = False
         self.streamed = streamed
         """Whether the provider streams (``stream`` operation); when not, the whole answer
@@ -122,15 +159,9 @@ class ChatStream:
 
     def __iter__(self) -> Iterator[str]:
         for chunk in self._chunks:
-            if chunk.model:
-                self._model = chunk.model
-            if chunk.finish_reason is not None:
-                self._finish = chunk.finish_reason
-            if chunk.usage is not None:
-                self._usage = chunk.usage
-            if chunk.content:
-                self._parts.append(chunk.content)
-                yield chunk.content
+            text = self._answer.take(chunk)
+            if text:
+                yield text
         self._done = True
 
     @property
@@ -139,12 +170,7 @@ class ChatStream:
         if not self._done:
             for _ in self:
                 pass
-        return ChatResponse(
-            content="".join(self._parts),
-            model=self._model,
-            usage=self._usage or Usage(),
-            finish_reason=self._finish,
-        )
+        return self._answer.response()
 
     def close(self) -> None:
         """Stop reading; the provider stops generating where it can."""
@@ -220,13 +246,7 @@ class Model:
         operation) give the whole answer as one piece, so the same code runs everywhere."""
         args = chat_arguments(self.info, messages, params)
         if not self._client.capabilities.supports(Operation.STREAM):
-            response = self.chat(messages, **params)
-            whole = ChatChunk(
-                content=response.content,
-                finish_reason=response.finish_reason,
-                usage=response.usage,
-                model=response.model,
-            )
+            whole = whole_answer(self.chat(messages, **params))
             return ChatStream(iter([whole]), self.id, streamed=False)
         chunks = self._client._stream(Operation.STREAM, "stream_chat", *args)
         return ChatStream(chunks, self.id, streamed=True)
