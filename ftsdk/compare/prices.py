@@ -4,14 +4,13 @@ as published; verify before budgeting)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ftsdk.dataset.tables import read_table
+from ftsdk.dataset.targets import base_of_fine_tune
 from ftsdk.errors import InvalidRequest
 
 __all__ = ["Price", "inference_price", "inference_table"]
@@ -52,17 +51,9 @@ class Price(BaseModel):
             ) from err
 
 
-@cache
 def inference_table() -> dict[str, Any]:
     """The recorded inference prices of every provider (``inference.json``), as published."""
-    text = resources.files("ftsdk.dataset").joinpath("inference.json").read_text(encoding="utf-8")
-    table: dict[str, Any] = json.loads(text)
-    return table
-
-
-def _base_name(model: str) -> str:
-    # "ft:gpt-4o-mini-2024-07-18:org:suffix:id" is billed by its base model's fine-tuned price.
-    return model.split(":")[1] if model.startswith("ft:") and model.count(":") >= 2 else model
+    return read_table("inference.json")
 
 
 def inference_price(
@@ -85,7 +76,7 @@ def inference_price(
         return None
     if entry.get("local"):
         return Price(input=0.0, output=0.0, source=f"local ({provider}): {entry['source']}")
-    name = _base_name(base_model or model) if fine_tuned else model
+    name = base_of_fine_tune(base_model or model) if fine_tuned else model
     name = entry["aliases"].get(name, name)
     prices = entry["models"].get(name)
     if prices is None:

@@ -34,10 +34,10 @@ import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from ftsdk.dataset.tables import read_table
 from ftsdk.errors import InvalidRequest
 
 __all__ = [
@@ -362,8 +362,7 @@ class Gpu:
 @cache
 def gpu_table() -> tuple[Gpu, ...]:
     """The GPUs estimates are shown for, from ``gpus.json``."""
-    text = resources.files("ftsdk.dataset").joinpath("gpus.json").read_text(encoding="utf-8")
-    return tuple(Gpu(**entry) for entry in json.loads(text)["gpus"])
+    return tuple(Gpu(**entry) for entry in read_table("gpus.json")["gpus"])
 
 
 @dataclass(frozen=True)

@@ -4,28 +4,25 @@ limits and prices are recorded there with their sources and dates)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any, Literal
 
 from ftsdk._vocab import DataFormat
+from ftsdk.dataset.tables import read_table
 from ftsdk.errors import InvalidRequest
 
 __all__ = ["Target", "price_table"]
 
 
-@cache
 def price_table() -> dict[str, Any]:
     """The recorded limits and prices of every provider (``targets.json``), as published."""
-    text = resources.files("ftsdk.dataset").joinpath("targets.json").read_text(encoding="utf-8")
-    table: dict[str, Any] = json.loads(text)
-    return table
+    return read_table("targets.json")
 
 
-def _base_of_fine_tune(model: str) -> str:
-    # "ft:gpt-4o-mini-2024-07-18:org:suffix:id" fine-tunes further on the same rules.
+def base_of_fine_tune(model: str) -> str:
+    """The base model of an OpenAI fine-tune's id, or ``model`` itself: a fine-tune
+    ("ft:gpt-4o-mini-2024-07-18:org:suffix:id") trains further, and is billed, on its base's
+    rules and prices."""
     return model.split(":")[1] if model.startswith("ft:") and model.count(":") >= 2 else model
 
 
@@ -106,7 +103,7 @@ class Target:
             "recorded": entry["recorded"],
             "sources": tuple(sorted(entry["sources"].items())),
         }
-        name = _base_of_fine_tune(model)
+        name = base_of_fine_tune(model)
         name = entry["aliases"].get(name, name)
         models: dict[str, Any] = entry["models"]
         if name in models:

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ftsdk._vocab import DataFormat
+from ftsdk.dataset.tables import read_table
 from ftsdk.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -307,7 +308,7 @@ def _guard() -> Any:
     """A compiled search for the code points toktok-rs and tiktoken read differently."""
     global _GUARD
     if _GUARD is None:
-        data = json.loads(Path(__file__).with_name("toktok_guard.json").read_text("utf-8"))
+        data = read_table("toktok_guard.json")
         runs = "".join(f"{chr(first)}-{chr(last)}" for first, last in data["ranges"])
         _GUARD = re.compile(f"[{runs}\ud800-\udfff]")
     return _GUARD
