@@ -246,7 +246,7 @@ class Model:
         operation) give the whole answer as one piece, so the same code runs everywhere."""
         args = chat_arguments(self.info, messages, params)
         if not self._client.capabilities.supports(Operation.STREAM):
-            whole = whole_answer(self.chat(messages, **params))
+            whole = whole_answer(self._client._call(Operation.CHAT, "chat", *args))
             return ChatStream(iter([whole]), self.id, streamed=False)
         chunks = self._client._stream(Operation.STREAM, "stream_chat", *args)
         return ChatStream(chunks, self.id, streamed=True)
