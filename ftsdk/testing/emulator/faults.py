@@ -3,6 +3,8 @@
     emulator.faults.add("POST /fine_tuning/jobs", status=429, retry_after=2)
     emulator.faults.add("POST /uploads/{upload_id}/parts", drop="mid_upload", calls={2})
     emulator.faults.add("POST /fine_tuning/jobs", drop="after")   # created, answer lost
+    emulator.faults.add("POST /files", drop="late")                # created, answered after
+                                                                   # the client gave up
     emulator.faults.add("POST /chat/completions", drop="mid_stream", events=3)
     emulator.faults.add("*", delay=1.5, times=None)                # every answer slow
 
@@ -30,7 +32,9 @@ __all__ = ["Fault", "FaultMiddleware", "Faults"]
 
 _PREFIXES = ("/openai/v1", "/openai", "/v1")
 _SECRET_HEADERS = {"authorization", "api-key", "x-identity-header"}
-Drop = Literal["before", "after", "mid_upload", "mid_stream"]
+Drop = Literal["before", "after", "late", "mid_upload", "mid_stream"]
+LATE_HOLD_CAP = 60.0
+"""The longest a ``late`` fault holds an answer while the client is still connected."""
 
 
 def route_of(path: str) -> str:
@@ -58,9 +62,15 @@ class Fault:
     :param drop: drop the connection ``before`` the route runs, ``after`` it ran (the
         object exists, the answer is lost), ``mid_upload`` (half the body read), or
         ``mid_stream`` (after ``events`` pieces of a streamed answer were sent).
+        ``late``: the service read the whole request and committed it (the route ran to
+        its end), then holds the answer until the client gives up waiting (its timeout:
+        it closes the connection) and sends it after, to nobody. With ``delay``, the
+        answer is held at most that many seconds instead, then sent: a slow answer that
+        a patient client still gets.
     :param events: with ``drop="mid_stream"``: the pieces of the answer (server-sent
         events, for a streamed chat answer) that reach the client before the drop.
-    :param delay: real seconds to wait before answering.
+    :param delay: real seconds to wait before answering (with ``drop="late"``: the most
+        seconds to hold the answer after the route ran).
     :param calls: hit only these matching calls (1-based); ``None`` for the next ones.
     :param times: how many times to fire; ``None`` for every match.
     """
@@ -188,7 +198,7 @@ class FaultMiddleware:
         flavor = "azure" if path.startswith("/openai") else "openai"
         fired = self.faults.pick(method, route_of(path))
         record.fault = ",".join(f.kind for f in fired) or None
-        delay = self.store.config.latency + sum(f.delay for f in fired)
+        delay = self.store.config.latency + sum(f.delay for f in fired if f.drop != "late")
         if delay:
             await asyncio.sleep(delay)
 
@@ -211,6 +221,9 @@ class FaultMiddleware:
                 if fault.drop is not None:
                     if fault.drop == "mid_stream":
                         await _cut(self.app, scope, receive, logged_send, fault.events)
+                        return
+                    if fault.drop == "late":
+                        await _late(self.app, scope, receive, logged_send, fault.delay)
                         return
                     if fault.drop == "mid_upload":
                         await _read_half(receive, headers)
@@ -280,6 +293,38 @@ async def _cut(app: ASGIApp, scope: Scope, receive: Receive, send: Send, events:
 
     with contextlib.suppress(_Cut):
         await app(scope, receive, cutting_send)
+
+
+async def _late(app: ASGIApp, scope: Scope, receive: Receive, send: Send, hold: float) -> None:
+    """Run the route to its end with its answer held back; then wait for the client to go
+    (it closes the connection when its timeout is up) and lose the answer, or, after
+    ``hold`` seconds with the client still there, send it."""
+    held: list[Message] = []
+    body_read = False
+
+    async def reading() -> Message:
+        nonlocal body_read
+        message = await receive()
+        body_read = message["type"] != "http.request" or not message.get("more_body")
+        return message
+
+    async def holding(message: Message) -> None:
+        held.append(message)
+
+    await app(scope, reading, holding)  # the request is read in full and committed
+
+    async def client_leaves() -> None:
+        while not body_read:  # a route that did not read its body: read it here
+            await reading()
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    try:
+        await asyncio.wait_for(client_leaves(), timeout=hold if hold > 0 else LATE_HOLD_CAP)
+    except TimeoutError:
+        with contextlib.suppress(Exception):  # the client may leave while it is sent
+            for message in held:
+                await send(message)
 
 
 async def _drop(send: Send) -> None:
