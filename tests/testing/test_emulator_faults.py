@@ -100,6 +100,21 @@ def test_a_late_answer_reaches_a_patient_client(
     assert emulator.requests[-1].finished
 
 
+def test_a_hand_written_answer_replaces_the_route(
+    emulator: Emulator, openai_client: openai.OpenAI
+) -> None:
+    answer = {"id": "ft:x", "object": "model", "deleted": False}
+    fault = emulator.faults.add("DELETE /models/{model}", body=answer, headers={"x-a": "1"})
+    deleted = openai_client.models.with_raw_response.delete("ft:x")
+    assert deleted.headers["x-a"] == "1"
+    assert deleted.parse().deleted is False
+    emulator.faults.add("GET /models", body={"error": {"message": "no"}}, status=422)
+    with pytest.raises(openai.UnprocessableEntityError):
+        openai_client.models.list()
+    assert fault.fired == 1
+    assert [r.fault for r in emulator.requests] == ["body", "body"]
+
+
 def test_drop_mid_upload_stores_no_part(emulator: Emulator, openai_client: openai.OpenAI) -> None:
     data = b"x" * 200_000
     up = openai_client.uploads.create(

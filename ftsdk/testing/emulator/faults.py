@@ -7,6 +7,7 @@
                                                                    # the client gave up
     emulator.faults.add("POST /chat/completions", drop="mid_stream", events=3)
     emulator.faults.add("*", delay=1.5, times=None)                # every answer slow
+    emulator.faults.add("POST /chat/completions", body={...})      # a hand-written answer
 
 Routes are written as in OpenAI's API description (``METHOD /path/{param}``) and match
 under every mount (``/v1``, ``/openai``, ``/openai/v1``); ``*`` matches any route.
@@ -57,6 +58,10 @@ class Fault:
 
     :param route: ``"METHOD /path/{param}"`` or ``"*"``.
     :param status: answer with this HTTP status and the flavor's error body.
+    :param body: answer with this JSON instead of running the route (a hand-written answer
+        the emulator would not give, such as a spec-valid edge case), with ``status``
+        (default 200) and ``headers``.
+    :param headers: extra headers for a ``body`` answer.
     :param retry_after: seconds for a ``Retry-After`` header.
     :param retry_after_ms: milliseconds for a ``retry-after-ms`` header.
     :param drop: drop the connection ``before`` the route runs, ``after`` it ran (the
@@ -77,6 +82,8 @@ class Fault:
 
     route: str
     status: int | None = None
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
     retry_after: float | None = None
     retry_after_ms: int | None = None
     drop: Drop | None = None
@@ -91,14 +98,16 @@ class Fault:
     def __post_init__(self) -> None:
         if self.route != "*":
             self._match = _pattern(self.route)
-        if self.status is None and self.drop is None and not self.delay:
-            raise ValueError("a fault needs a status, a drop or a delay")
+        if self.status is None and self.drop is None and not self.delay and self.body is None:
+            raise ValueError("a fault needs a status, a body, a drop or a delay")
 
     @property
     def kind(self) -> str:
-        """A short label for the request log: ``429``, ``drop:after``, ``slow``."""
+        """A short label for the request log: ``429``, ``drop:after``, ``slow``, ``body``."""
         if self.drop:
             return f"drop:{self.drop}"
+        if self.body is not None:
+            return "body"
         return str(self.status) if self.status else "slow"
 
     def matches(self, method: str, route: str) -> bool:
@@ -215,6 +224,9 @@ class FaultMiddleware:
 
         try:
             for fault in fired:
+                if fault.body is not None:
+                    await _written(fault, logged_send)
+                    return
                 if fault.status is not None:
                     await self._answer(fault, flavor, logged_send)
                     return
@@ -249,6 +261,23 @@ class FaultMiddleware:
         headers.append((b"x-request-id", b"req_emulated_fault"))
         await send({"type": "http.response.start", "status": fault.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+async def _written(fault: Fault, send: Send) -> None:
+    """Send ``fault.body`` as the answer, as JSON (a ``str`` or ``bytes`` body verbatim)."""
+    body = fault.body
+    if isinstance(body, str):
+        body = body.encode()
+    elif not isinstance(body, bytes):
+        body = json.dumps(body).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", b"req_emulated_answer"),
+        *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in fault.headers.items()),
+    ]
+    await send({"type": "http.response.start", "status": fault.status or 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _throttled(receive: Receive, bandwidth: float) -> Receive:
