@@ -45,6 +45,9 @@ __all__ = ["IDEMPOTENCY_KEY", "OpenAIOptions", "OpenAIProvider"]
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 IDEMPOTENCY_KEY = "ftsdk_idempotency_key"
 """Metadata key holding the core's idempotency key, found again before creating a job."""
+MAX_JOBS_SCANNED = 1000
+"""Jobs read at most when looking for the one a lost create made (a service that ignores
+the metadata filter lists every job)."""
 
 STATUSES = {
     "validating_files": JobStatus.VALIDATING,
@@ -284,15 +287,27 @@ class OpenAIProvider(Provider):
             metadata=metadata,
         )
 
+    def _find_job(self, key: str) -> FineTuningJob | None:
+        """The job an earlier attempt created with idempotency key ``key``, if any.
+
+        The metadata filter narrows the list where the service honours it; what comes back
+        is checked all the same (a service that ignores the filter lists other jobs)."""
+        client = self._client()
+        with translated(self.name):
+            listed = client.fine_tuning.jobs.list(limit=100, metadata={IDEMPOTENCY_KEY: key})
+            for scanned, job in enumerate(listed, start=1):
+                if (job.metadata or {}).get(IDEMPOTENCY_KEY) == key:
+                    return job
+                if scanned >= MAX_JOBS_SCANNED:
+                    break
+        return None
+
     def create_job(self, request: TrainingRequest) -> JobState:
         spec = request.spec
         client = self._client()
-        with translated(self.name):
-            found = client.fine_tuning.jobs.list(
-                limit=1, metadata={IDEMPOTENCY_KEY: request.idempotency_key}
-            )
-            if found.data:
-                return self._state(found.data[0])
+        found = self._find_job(request.idempotency_key)
+        if found is not None:
+            return self._state(found)
         self._check_can_create_job(request)
         kind = "dpo" if spec.method.type == "dpo" else "supervised"
         hyper = {HYPERPARAMETERS[k]: v for k, v in spec.method.explicit().items()}

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import openai
     from openai.types import FileObject, FilePurpose
 
-__all__ = ["MAX_PART_BYTES", "FILES_API_MAX_BYTES", "Uploader", "stored_name"]
+__all__ = ["FILES_API_MAX_BYTES", "MAX_PART_BYTES", "Uploader", "hash_in_name", "stored_name"]
 
 FILES_API_MAX_BYTES = 512 * 1024 * 1024
 MAX_PART_BYTES = 64 * 1024 * 1024
@@ -32,6 +32,18 @@ def stored_name(path: Path, content_hash: str) -> str:
     """The name a file is stored under: the user's name with the content hash in it, so the
     same data is found again from any machine (``train.ftsdk-3f2a….jsonl``)."""
     return f"{path.stem}.ftsdk-{content_hash[:16]}{path.suffix}"
+
+
+def hash_in_name(filename: str) -> str | None:
+    """The content hash a :func:`stored_name` holds (``None`` for other names).
+
+    >>> hash_in_name("train.ftsdk-3f2a9c0d1e2b4a5f.jsonl")
+    '3f2a9c0d1e2b4a5f'
+    """
+    _stem, marker, tail = filename.rpartition(".ftsdk-")
+    if not marker:
+        return None
+    return tail.split(".", 1)[0] or None
 
 
 class Uploader:
@@ -79,10 +91,17 @@ class Uploader:
         return self._processed(existing)
 
     def _find(self, content_hash: str, size: int, purpose: str) -> FileObject | None:
-        marker = f".ftsdk-{content_hash[:16]}"
+        """The stored file with this content, under any stem: the hash in its name (see
+        :func:`stored_name`), its size and its purpose all equal. The ``purpose`` filter
+        narrows the list where the service honours it; what comes back is checked all the
+        same."""
         with translated(self.provider):
             for f in self._client().files.list(purpose=purpose):
-                if marker in f.filename and f.bytes == size:
+                if (
+                    hash_in_name(f.filename) == content_hash[:16]
+                    and f.bytes == size
+                    and f.purpose == purpose
+                ):
                     return f
         return None
 
