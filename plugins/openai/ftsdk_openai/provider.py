@@ -30,6 +30,7 @@ from ftsdk import (
     ProviderOptions,
     TrainingRequest,
     Usage,
+    errors,
 )
 from ftsdk.credentials import resolve_secret, resolve_setting
 from ftsdk_openai.errors import translated
@@ -48,6 +49,8 @@ IDEMPOTENCY_KEY = "ftsdk_idempotency_key"
 MAX_JOBS_SCANNED = 1000
 """Jobs read at most when looking for the one a lost create made (a service that ignores
 the metadata filter lists every job)."""
+EVENT_LEVELS = {"info": "info", "warn": "warning", "warning": "warning", "error": "error"}
+"""``FineTuningJobEvent.level`` (``info``, ``warn``, ``error``) in ftsdk's words."""
 
 STATUSES = {
     "validating_files": JobStatus.VALIDATING,
@@ -388,7 +391,7 @@ class OpenAIProvider(Provider):
             JobEvent(
                 id=e.id,
                 created_at=_when(e.created_at) or datetime.now(UTC),
-                level=e.level if e.level in ("info", "warning", "error") else "info",
+                level=EVENT_LEVELS.get(str(e.level), "info"),
                 message=e.message,
                 type="metrics" if e.type == "metrics" else "message",
                 step=_whole(e.data, "step"),
@@ -432,11 +435,19 @@ class OpenAIProvider(Provider):
                 request[name] = getattr(params, name)
         return request
 
-    @staticmethod
-    def _chat_response(answer: ChatCompletion) -> ChatResponse:
+    def _chat_response(self, answer: ChatCompletion) -> ChatResponse:
+        if not answer.choices:  # spec-valid: the array has no minItems
+            raise errors.FtsdkError(
+                f"{self.display_name} answered the chat request with no choices "
+                "(choices: []): there is no message to return. A content filter or a "
+                "gateway in between can answer so; try again or check the prompt.",
+                provider=self.name,
+                request_id=answer.id or None,
+            )
         choice, usage = answer.choices[0], answer.usage
         return ChatResponse(
             content=choice.message.content or "",
+            refusal=choice.message.refusal or None,
             model=answer.model,
             finish_reason=choice.finish_reason,
             usage=Usage(
@@ -460,6 +471,7 @@ class OpenAIProvider(Provider):
         usage = chunk.usage
         return ChatChunk(
             content=(choice.delta.content or "") if choice else "",
+            refusal=(choice.delta.refusal or "") if choice else "",
             finish_reason=choice.finish_reason if choice else None,
             usage=None
             if usage is None
@@ -485,7 +497,7 @@ class OpenAIProvider(Provider):
                     piece = self._chat_chunk(chunk)
                     # The opening role chunk holds nothing: the core retries up to the first
                     # chunk we yield, so a drop before any text is retried.
-                    if piece.content or piece.finish_reason or piece.usage:
+                    if piece.content or piece.refusal or piece.finish_reason or piece.usage:
                         yield piece
         finally:
             stream.close()  # closed early too: the HTTP response goes, the server stops
@@ -563,8 +575,8 @@ class OpenAIProvider(Provider):
             with translated(self.name):
                 async for chunk in stream:
                     piece = self._chat_chunk(chunk)
-                    if piece.content or piece.finish_reason or piece.usage:  # as stream_chat
-                        yield piece
+                    if piece.content or piece.refusal or piece.finish_reason or piece.usage:
+                        yield piece  # as stream_chat
         finally:
             await stream.close()
 
@@ -574,4 +586,10 @@ class OpenAIProvider(Provider):
 
     def delete_model(self, model: ModelInfo) -> None:
         with translated(self.name):
-            self._client().models.delete(model.id)
+            answer = self._client().models.delete(model.id)
+        if not answer.deleted:  # DeleteModelResponse.deleted is a boolean, not always true
+            raise errors.FtsdkError(
+                f"{self.display_name} answered deleted: false for model {model.id!r}: "
+                "it was not deleted",
+                provider=self.name,
+            )
