@@ -21,6 +21,7 @@ from ftsdk import (
     FileRef,
     JobError,
     JobEvent,
+    JobSpec,
     JobState,
     JobStatus,
     Metric,
@@ -34,6 +35,7 @@ from ftsdk import (
 )
 from ftsdk.credentials import resolve_secret, resolve_setting
 from ftsdk_openai.errors import translated
+from ftsdk_openai.limits import check_chat_params, check_job_spec
 from ftsdk_openai.uploads import Uploader
 
 if TYPE_CHECKING:
@@ -247,6 +249,10 @@ class OpenAIProvider(Provider):
     def _check_can_upload(self) -> None:
         """Hook: raise before uploading when a known limit would refuse it."""
 
+    def check_spec(self, spec: JobSpec) -> None:
+        """Refuse, before any upload, values OpenAI's API does not accept."""
+        check_job_spec(spec, provider=self.name)
+
     def _check_can_create_job(self, request: TrainingRequest) -> None:
         """Hook: raise before creating a job when a known limit would refuse it."""
 
@@ -311,6 +317,7 @@ class OpenAIProvider(Provider):
         found = self._find_job(request.idempotency_key)
         if found is not None:
             return self._state(found)
+        check_job_spec(spec, provider=self.name)  # also when called without Client.check
         self._check_can_create_job(request)
         kind = "dpo" if spec.method.type == "dpo" else "supervised"
         hyper = {HYPERPARAMETERS[k]: v for k, v in spec.method.explicit().items()}
@@ -427,6 +434,7 @@ class OpenAIProvider(Provider):
     def _chat_request(
         self, model: ModelInfo, messages: list[dict[str, Any]], params: ChatParams
     ) -> dict[str, Any]:
+        check_chat_params(params, provider=self.name)
         request: dict[str, Any] = {"model": self._chat_model(model), "messages": messages}
         if params.max_tokens is not None:
             request["max_completion_tokens"] = params.max_tokens
