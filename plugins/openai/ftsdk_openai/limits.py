@@ -5,6 +5,7 @@ named beside each)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +21,7 @@ __all__ = [
     "STOP_SEQUENCES",
     "check_chat_params",
     "check_job_spec",
+    "checked_id",
 ]
 
 MAX_SEED = 2147483647
@@ -37,6 +39,10 @@ METADATA_KEY_CHARS, METADATA_VALUE_CHARS = 64, 512
 STOP_SEQUENCES = (1, 4)
 """``StopConfiguration`` (``CreateChatCompletionRequest.stop``): a string, or an array with
 minItems 1 and maxItems 4."""
+
+# Characters that would change what a URL path means (a new segment, a query, a fragment),
+# or that no OpenAI id holds. The openai client escapes the rest.
+_NOT_IN_IDS = re.compile(r"[/?#\\\s\x00-\x1f\x7f]")
 
 
 def _refuse(field: str, message: str, provider: str) -> InvalidRequest:
@@ -130,3 +136,21 @@ def check_chat_params(params: ChatParams, *, provider: str) -> None:
             "(StopConfiguration), or leave stop out",
             provider,
         )
+
+
+def checked_id(value: object, *, field: str, provider: str) -> str:
+    """``value`` when it can go into a URL path as one id; else :class:`InvalidRequest`
+    naming it (empty, ``.``, ``..``, or holding ``/ ? # \\``, spaces or control characters).
+    """
+    if (
+        not isinstance(value, str)
+        or value in ("", ".", "..")
+        or _NOT_IN_IDS.search(value) is not None
+    ):
+        raise _refuse(
+            field,
+            f"{value!r} is not a valid id: an id is not empty, '.' or '..', and holds no "
+            "'/', '?', '#', '\\', spaces or control characters",
+            provider,
+        )
+    return value

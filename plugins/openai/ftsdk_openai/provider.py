@@ -35,7 +35,7 @@ from ftsdk import (
 )
 from ftsdk.credentials import resolve_secret, resolve_setting
 from ftsdk_openai.errors import translated
-from ftsdk_openai.limits import check_chat_params, check_job_spec
+from ftsdk_openai.limits import check_chat_params, check_job_spec, checked_id
 from ftsdk_openai.uploads import Uploader
 
 if TYPE_CHECKING:
@@ -253,6 +253,10 @@ class OpenAIProvider(Provider):
         """Refuse, before any upload, values OpenAI's API does not accept."""
         check_job_spec(spec, provider=self.name)
 
+    def _id(self, value: str, field: str = "fine_tuning_job_id") -> str:
+        """``value`` checked to go into a URL as one id (before any request)."""
+        return checked_id(value, field=field, provider=self.name)
+
     def _check_can_create_job(self, request: TrainingRequest) -> None:
         """Hook: raise before creating a job when a known limit would refuse it."""
 
@@ -341,6 +345,7 @@ class OpenAIProvider(Provider):
             return self._state(client.fine_tuning.jobs.create(**body))
 
     def get_job(self, job_id: str) -> JobState:
+        job_id = self._id(job_id)
         with translated(self.name):
             return self._state(self._client().fine_tuning.jobs.retrieve(job_id))
 
@@ -350,14 +355,17 @@ class OpenAIProvider(Provider):
             return [self._state(job) for job in page.data]
 
     def cancel_job(self, job_id: str) -> JobState:
+        job_id = self._id(job_id)
         with translated(self.name):
             return self._state(self._client().fine_tuning.jobs.cancel(job_id))
 
     def pause_job(self, job_id: str) -> JobState:
+        job_id = self._id(job_id)
         with translated(self.name):
             return self._state(self._client().fine_tuning.jobs.pause(job_id))
 
     def resume_job(self, job_id: str) -> JobState:
+        job_id = self._id(job_id)
         with translated(self.name):
             return self._state(self._client().fine_tuning.jobs.resume(job_id))
 
@@ -390,6 +398,9 @@ class OpenAIProvider(Provider):
             after = page.data[-1].id
 
     def list_events(self, job_id: str, *, after: str | None) -> list[JobEvent]:
+        job_id = self._id(job_id)
+        if after is not None:
+            after = self._id(after, "after")
         if self.events_newest_first:
             events = list(reversed(self._events_newest_first(job_id, after)))
         else:
@@ -416,6 +427,7 @@ class OpenAIProvider(Provider):
         ]
 
     def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
+        job_id = self._id(job_id)
         with translated(self.name):
             found = list(self._client().fine_tuning.jobs.checkpoints.list(job_id, limit=100))
         return [
@@ -535,6 +547,7 @@ class OpenAIProvider(Provider):
 
     async def aget_job(self, job_id: str) -> JobState:
         """Async twin of :meth:`get_job`."""
+        job_id = self._id(job_id)
         with translated(self.name):
             return self._state(await self._aclient().fine_tuning.jobs.retrieve(job_id))
 
@@ -546,16 +559,19 @@ class OpenAIProvider(Provider):
 
     async def acancel_job(self, job_id: str) -> JobState:
         """Async twin of :meth:`cancel_job`."""
+        job_id = self._id(job_id)
         with translated(self.name):
             return self._state(await self._aclient().fine_tuning.jobs.cancel(job_id))
 
     async def apause_job(self, job_id: str) -> JobState:
         """Async twin of :meth:`pause_job`."""
+        job_id = self._id(job_id)
         with translated(self.name):
             return self._state(await self._aclient().fine_tuning.jobs.pause(job_id))
 
     async def aresume_job(self, job_id: str) -> JobState:
         """Async twin of :meth:`resume_job`."""
+        job_id = self._id(job_id)
         with translated(self.name):
             return self._state(await self._aclient().fine_tuning.jobs.resume(job_id))
 
@@ -593,11 +609,12 @@ class OpenAIProvider(Provider):
         return model.id
 
     def delete_model(self, model: ModelInfo) -> None:
+        model_id = self._id(model.id, "model")
         with translated(self.name):
-            answer = self._client().models.delete(model.id)
+            answer = self._client().models.delete(model_id)
         if not answer.deleted:  # DeleteModelResponse.deleted is a boolean, not always true
             raise errors.FtsdkError(
-                f"{self.display_name} answered deleted: false for model {model.id!r}: "
+                f"{self.display_name} answered deleted: false for model {model_id!r}: "
                 "it was not deleted",
                 provider=self.name,
             )
