@@ -205,6 +205,8 @@ class OpenAIProvider(Provider):
         """Settings every OpenAI-compatible provider shares (subclasses call it too)."""
         self.timeout = timeout
         self._lock = threading.Lock()
+        self._deletes_in_doubt: set[str] = set()
+        """Models whose delete went unanswered: "not found" on a retry means deleted."""
         self._openai: openai.OpenAI | None = None
         self._async: tuple[asyncio.AbstractEventLoop, openai.AsyncOpenAI] | None = None
         home_dir = Path(
@@ -610,8 +612,23 @@ class OpenAIProvider(Provider):
 
     def delete_model(self, model: ModelInfo) -> None:
         model_id = self._id(model.id, "model")
-        with translated(self.name):
-            answer = self._client().models.delete(model_id)
+        try:
+            with translated(self.name):
+                answer = self._client().models.delete(model_id)
+        except errors.NotFound:
+            with self._lock:
+                in_doubt = model_id in self._deletes_in_doubt
+                self._deletes_in_doubt.discard(model_id)
+            if in_doubt:
+                return  # an earlier attempt deleted it; only its answer was lost
+            raise
+        except errors.FtsdkError as err:
+            if err.retryable and err.status_code is None:  # no answer: it may have happened
+                with self._lock:
+                    self._deletes_in_doubt.add(model_id)
+            raise
+        with self._lock:
+            self._deletes_in_doubt.discard(model_id)
         if not answer.deleted:  # DeleteModelResponse.deleted is a boolean, not always true
             raise errors.FtsdkError(
                 f"{self.display_name} answered deleted: false for model {model_id!r}: "
