@@ -13,8 +13,23 @@ __all__ = ["WIND_DOWN", "translated"]
 
 WIND_DOWN = (
     "OpenAI no longer lets this account start fine-tuning jobs (403 training_not_available): "
-    "self-serve fine-tuning is being wound down, while inference on existing fine-tuned "
-    "models continues. The same JobSpec runs unchanged on {alternatives}."
+    "self-serve fine-tuning is being wound down (no new jobs from 2027-01-06; gpt-4o, "
+    "gpt-4o-mini, gpt-4.1, gpt-4.1-mini and their fine-tunes retire on 2027-01-14); "
+    "inference on existing fine-tuned models goes on until their base model retires. To "
+    "train elsewhere, keep the JobSpec and change its base_model for the provider: {moves}."
+)
+MOVES = {
+    "azure": "on azure, the same base model where Azure offers it for fine-tuning in your "
+    "region (Azure names it the same way, e.g. gpt-4o-mini-2024-07-18)",
+    "trl": "on trl, a Hugging Face Hub model id or a local model folder "
+    "(e.g. Qwen/Qwen2.5-0.5B-Instruct): a local provider cannot train an OpenAI model",
+    "autotrain": "on autotrain, a Hugging Face Hub model id (e.g. Qwen/Qwen2.5-0.5B-Instruct)",
+}
+"""What to change in a JobSpec to move it to each built-in provider."""
+OTHER_MOVE = "on {name}, a base model that {name} offers"
+NO_ALTERNATIVE = (
+    "no other installed provider trains; pip install ftsdk-azure, or ftsdk-trl with a "
+    "Hugging Face Hub model id as base_model"
 )
 
 
@@ -91,9 +106,9 @@ def translated(provider: str) -> Iterator[None]:
         request_id = err.response.headers.get("x-request-id")
         if err.status_code == 403 and code == "training_not_available":
             names = _alternatives(provider)
-            listed = ", ".join(names) if names else "another provider (pip install ftsdk-trl)"
+            moves = "; ".join(MOVES.get(n, OTHER_MOVE.format(name=n)) for n in names)
             raise errors.TrainingNotAvailable(
-                WIND_DOWN.format(alternatives=listed) + f" OpenAI said: {message}",
+                WIND_DOWN.format(moves=moves or NO_ALTERNATIVE) + f" OpenAI said: {message}",
                 alternatives=names,
                 provider=provider,
                 code=code,

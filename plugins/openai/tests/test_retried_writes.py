@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import ftsdk
-from ftsdk.errors import NotFound
+from ftsdk.errors import NotFound, TrainingNotAvailable
 from ftsdk.testing.data import date_to_words_examples, write_jsonl
 from ftsdk.testing.emulator import Emulator
 
@@ -71,3 +71,18 @@ def test_a_429_on_one_part_holds_back_the_other_parts(emulator: Emulator, tmp_pa
     answered = limited.started + limited.duration
     too_soon = [r for r in parts if answered < r.started < answered + wait * 0.9]
     assert len(too_soon) <= 1, [round(r.started - answered, 3) for r in parts]
+
+
+def test_the_wind_down_error_says_what_to_change(
+    client: ftsdk.Client, emulator: Emulator, train_path: Path
+) -> None:
+    """A local provider cannot train ``gpt-4o-mini``: the message must not say the same
+    JobSpec runs unchanged there, and must say what to change."""
+    emulator.wind_down()
+    with pytest.raises(TrainingNotAvailable) as caught:
+        client.train(base_model=BASE, training_data=train_path)
+    message = str(caught.value)
+    assert "runs unchanged" not in message
+    assert "base_model" in message
+    assert "Hugging Face Hub model id" in message
+    assert "2027-01-06" in message
