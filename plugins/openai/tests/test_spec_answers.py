@@ -129,20 +129,23 @@ def test_a_model_delete_answered_not_deleted_is_an_error(
 def test_the_services_validation_message_reaches_the_user(
     client: ftsdk.Client, emulator: Emulator, train_path: Path, status: int
 ) -> None:
+    """The error body is the live service's, as quoted in the field report
+    thiswillbeyourgithub/openwebui_custom_pipes_filters#3."""
     error = {
-        "message": "Invalid 'seed': integer above maximum value.",
+        "message": "Invalid 'metadata': too many properties. Expected an object with at "
+        "most 16 properties, but got an object with 24 properties instead.",
         "type": "invalid_request_error",
-        "param": "seed",
-        "code": "integer_above_max_value",
+        "param": "metadata",
+        "code": "object_above_max_properties",
     }
     emulator.faults.add("POST /fine_tuning/jobs", body={"error": error}, status=status)
     with pytest.raises(InvalidRequest) as caught:
         client.train(base_model=BASE, training_data=train_path)
     err = caught.value
-    assert err.field == "seed"
-    assert err.code == "integer_above_max_value"
+    assert err.field == "metadata"
+    assert err.code == "object_above_max_properties"
     assert err.status_code == status
-    assert "Invalid 'seed': integer above maximum value." in str(err)
+    assert str(error["message"]) in str(err)
     assert "Error code" not in str(err)
 
 
