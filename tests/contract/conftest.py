@@ -27,8 +27,16 @@ READY_TIMEOUT = 240.0
 STARTUP: dict[str, float] = {}
 
 
-def without_example_files(spec: Path, folder: Path) -> Path:
-    """``spec`` as Prism can load it: Azure's descriptions point their ``x-ms-examples`` (a
+def load(spec: Path) -> dict[str, Any]:
+    text = spec.read_text()
+    document: dict[str, Any] = (
+        json.loads(text) if spec.suffix == ".json" else yaml.load(text, Loader=yaml.CSafeLoader)
+    )
+    return document
+
+
+def without_example_files(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` as Prism can load it: Azure's descriptions point their ``x-ms-examples`` (a
     documentation extension Prism does not read) at example files we did not copy, and Prism
     stops on the first reference it cannot open. Everything else is kept as it is."""
 
@@ -39,11 +47,8 @@ def without_example_files(spec: Path, folder: Path) -> Path:
             return [drop(v) for v in node]
         return node
 
-    text = spec.read_text()
-    document = json.loads(text) if spec.suffix == ".json" else yaml.safe_load(text)
-    copy = folder / f"{spec.stem}.json"
-    copy.write_text(json.dumps(drop(document)))
-    return copy
+    kept: dict[str, Any] = drop(document)
+    return kept
 
 
 @pytest.fixture(scope="session")
@@ -53,14 +58,17 @@ def prisms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Prism
     if reason:
         pytest.skip(reason)
     logs = tmp_path_factory.mktemp("prism")
-    started = {
-        name: Prism(
-            spec if name == "openai" else without_example_files(spec, logs),
-            log=logs / f"{name}.log",
-        )
-        for name, spec in SPECS.items()
-        if spec.exists()
-    }
+    started: dict[str, Prism] = {}
+    for name, spec in SPECS.items():
+        if not spec.exists():
+            continue
+        if name == "openai":
+            started[name] = Prism(spec, log=logs / f"{name}.log", document=load(spec))
+        else:
+            document = without_example_files(load(spec))
+            served = logs / f"{name}.json"
+            served.write_text(json.dumps(document))
+            started[name] = Prism(served, log=logs / f"{name}.log", document=document)
     try:
         for prism in started.values():
             prism.start()

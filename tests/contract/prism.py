@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
-__all__ = ["PRISM", "Exchange", "Prism", "RecordingProxy", "free_port"]
+__all__ = ["PRISM", "Declared", "Exchange", "Prism", "RecordingProxy", "free_port"]
 
 ROOT = Path(__file__).resolve().parents[2]
 PRISM = ROOT / "node_modules" / ".bin" / "prism"
@@ -57,8 +58,10 @@ class Prism:
     several are started side by side); :meth:`wait_ready` waits for "Prism is listening".
     """
 
-    def __init__(self, spec: Path, *, log: Path) -> None:
+    def __init__(self, spec: Path, *, log: Path, document: dict[str, Any]) -> None:
         self.spec, self.log = spec, log
+        self.declared = Declared(document)
+        """What the served description declares, for :meth:`RecordingProxy.undeclared`."""
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.started_at = 0.0
@@ -158,14 +161,22 @@ class RecordingProxy:
     exchange. The client under test gets the proxy's URL as its ``base_url``: no hook inside
     the client, so what is checked is exactly what went over the wire.
 
+    :param prism: the Prism it relays to, and whose description names what may be sent.
     :param strip_prefix: removed from request paths (Azure's dated API puts ``/openai`` before
         the paths its description declares).
     :param budget: requests allowed per test; past it the proxy answers 400 itself and sets
         :attr:`over_budget`, so a client that pages forever fails instead of hanging.
     """
 
-    def __init__(self, upstream: str, *, strip_prefix: str = "", budget: int = 60) -> None:
-        self.upstream = upstream.removeprefix("http://")
+    def __init__(
+        self,
+        prism: Prism,
+        *,
+        strip_prefix: str = "",
+        budget: int = 60,
+    ) -> None:
+        self.upstream = prism.url.removeprefix("http://")
+        self.declared = prism.declared
         self.strip_prefix = strip_prefix
         self.budget = budget
         self.exchanges: list[Exchange] = []
@@ -213,6 +224,14 @@ class RecordingProxy:
     def invalid(self) -> list[Exchange]:
         """The exchanges Prism found invalid."""
         return [e for e in self.exchanges if e.invalid]
+
+    def undeclared(self) -> list[str]:
+        """Names sent that the description does not declare, with their requests."""
+        return [
+            f"{e.method} {e.path}: {name}"
+            for e in self.exchanges
+            for name in self.declared.undeclared(e)
+        ]
 
     def requests(self, method: str, pattern: str) -> list[Exchange]:
         """The exchanges whose method is ``method`` and path (query removed) matches."""
@@ -302,3 +321,82 @@ OVER_BUDGET = json.dumps(
         }
     }
 ).encode()
+
+
+class Declared:
+    """What a description declares for each operation: its query parameters and the top-level
+    fields of its JSON body. Prism checks values, but lets through names an operation does not
+    declare (a query parameter, or a body field where the schema leaves ``additionalProperties``
+    open, as Azure's do); a version-aware client must not send them.
+
+    :param document: the description as Prism serves it (OpenAPI 3 or Swagger 2.0).
+    """
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+        self.routes: list[tuple[re.Pattern[str], str, dict[str, Any]]] = []
+        for template, item in document.get("paths", {}).items():
+            pattern = re.compile("[^/]+".join(map(re.escape, re.split(r"\{[^}]+\}", template))))
+            shared = item.get("parameters", [])
+            for method, operation in item.items():
+                if method in ("get", "post", "delete", "put", "patch"):
+                    params = [self.resolve(p) for p in shared + operation.get("parameters", [])]
+                    self.routes.append((pattern, method.upper(), {**operation, "_params": params}))
+
+    def resolve(self, node: Any) -> Any:
+        while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+            target: Any = self.document
+            for key in node["$ref"].removeprefix("#/").split("/"):
+                target = target[key.replace("~1", "/").replace("~0", "~")]
+            node = target
+        return node
+
+    def fields(self, schema: Any) -> set[str] | None:
+        """The property names ``schema`` declares, ``None`` when it does not say."""
+        schema = self.resolve(schema)
+        if not isinstance(schema, dict):
+            return None
+        names = set(schema.get("properties", {}))
+        for part in schema.get("allOf", []):
+            more = self.fields(part)
+            if more is None:
+                return None
+            names |= more
+        for key in ("anyOf", "oneOf"):
+            if key in schema:
+                return None  # a union: leave it to Prism
+        return names or None
+
+    def undeclared(self, exchange: Exchange) -> list[str]:
+        """Query parameters and JSON body fields ``exchange`` sent that its operation does
+        not declare."""
+        path, _, query = exchange.path.partition("?")
+        operation = next(
+            (
+                op
+                for pattern, m, op in self.routes
+                if m == exchange.method and pattern.fullmatch(path)
+            ),
+            None,
+        )
+        if operation is None:
+            return []
+        params = operation["_params"]
+        declared = {p["name"] for p in params if p.get("in") == "query"}
+        found = [
+            f"query {name}"
+            for name in dict.fromkeys(
+                re.sub(r"\[.*", "", unquote(pair.split("=")[0]))
+                for pair in query.split("&")
+                if pair
+            )
+            if name not in declared
+        ]
+        body_schema = next((p.get("schema") for p in params if p.get("in") == "body"), None)
+        content = self.resolve(operation.get("requestBody", {})).get("content", {})
+        if "application/json" in content:
+            body_schema = content["application/json"].get("schema")
+        names = None if body_schema is None else self.fields(body_schema)
+        if names is not None and exchange.body[:1] == b"{":
+            found += [f"body {k}" for k in json.loads(exchange.body) if k not in names]
+        return found

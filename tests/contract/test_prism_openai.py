@@ -36,7 +36,7 @@ JOB = r"/fine_tuning/jobs/[^/]+"
 @pytest.fixture(scope="module")
 def referee(prisms: dict[str, Prism]) -> Iterator[RecordingProxy]:
     """The recording proxy in front of Prism serving OpenAI's description."""
-    with RecordingProxy(serving(prisms, "openai").url, budget=30) as proxy:
+    with RecordingProxy(serving(prisms, "openai"), budget=15) as proxy:
         yield proxy
 
 
@@ -71,12 +71,16 @@ def train_path(tmp_path: Path) -> Path:
 
 def valid(referee: RecordingProxy, method: str, path: str) -> list[Exchange]:
     """The requests ``method path`` (a regex) that went to Prism; fails when there were none,
-    or when Prism found any request of the test invalid."""
+    when Prism found any request of the test invalid, or when one sent a query parameter or
+    body field its operation does not declare."""
     seen = "\n".join(e.describe() for e in referee.exchanges)
     assert not referee.invalid(), "Prism refused:\n" + "\n".join(
         e.describe() for e in referee.invalid()
     )
     assert not referee.over_budget, f"the client kept asking:\n{seen}"
+    assert not referee.undeclared(), "sent what the description does not declare:\n" + "\n".join(
+        referee.undeclared()
+    )
     sent = referee.requests(method, path)
     assert sent, f"no {method} {path} reached Prism; what did:\n{seen}"
     return sent
@@ -288,7 +292,7 @@ def test_checkpoints(client: ftsdk.Client, referee: RecordingProxy) -> None:
     raises=InvalidRequest,
     reason="paging never ends when the cursor does not move: Prism's example page answers "
     "has_more: true with last id 'string', and the plugin asks for after=string again "
-    "(the proxy stops it after 30 requests: InvalidRequest 'request budget spent')",
+    "(the proxy stops it after 15 requests: InvalidRequest 'request budget spent')",
 )
 @pytest.mark.parametrize("read", ["events", "metrics", "checkpoints"])
 def test_paging_stops_when_the_cursor_does_not_move(
