@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.contract.prism import Prism, npm_missing_reason
+from tests.contract.prism import PRISM, Prism, npm_missing_reason
 
 ROOT = Path(__file__).resolve().parents[2]
 AZURE = ROOT / "specs" / "azure"
@@ -57,6 +57,8 @@ def prisms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Prism
     reason = npm_missing_reason()
     if reason:
         pytest.skip(reason)
+    if not PRISM.exists():  # npm is here: a missing Prism is a broken set-up, not a skip
+        pytest.fail(f"{PRISM.relative_to(ROOT)} is missing: run ./scripts/setup (npm ci)")
     logs = tmp_path_factory.mktemp("prism")
     started: dict[str, Prism] = {}
     for name, spec in SPECS.items():

@@ -116,12 +116,10 @@ def tail(text: str, lines: int = 30) -> str:
 
 
 def npm_missing_reason() -> str | None:
-    """Why Prism cannot run here, or ``None``."""
-    if PRISM.exists():
+    """Why Prism cannot be installed here (no npm), or ``None``."""
+    if PRISM.exists() or shutil.which("npm") is not None:
         return None
-    if shutil.which("npm") is None:
-        return "npm is not installed, so scripts/setup could not install Prism (package.json)"
-    return f"{PRISM.relative_to(ROOT)} is missing: run ./scripts/setup (it runs npm ci)"
+    return "npm is not installed, so scripts/setup could not install Prism (package.json)"
 
 
 @dataclass

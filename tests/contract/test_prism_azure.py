@@ -12,13 +12,16 @@ Not here, and why: chat and streaming (the v1 edition brought in declares no
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 import ftsdk
 from ftsdk import DPO, SFT, FileRef, JobStatus, Operation
@@ -355,6 +358,56 @@ def test_checkpoints(client: ftsdk.Client, referee: RecordingProxy) -> None:
 @pytest.mark.parametrize("read", ["events", "metrics", "checkpoints"])
 def test_paging_stops_when_the_cursor_does_not_move(client: ftsdk.Client, read: str) -> None:
     getattr(client.job("ftjob-abc"), read)()
+
+
+MINIMAL: dict[str, dict[str, Any]] = {
+    JOB: {"model": BASE, "training_file": "file-train"},
+    f"{JOB}/events": {
+        "object": "list",
+        "data": [{"created_at": 0, "level": "info", "message": "Job started", "type": "message"}],
+    },
+    f"{JOB}/checkpoints": {
+        "object": "list",
+        "data": [
+            {
+                "created_at": 0,
+                "fine_tuned_model_checkpoint": "ft:gpt-4o-mini:ckpt-step-10",
+                "fine_tuning_job_id": "ftjob-abc",
+                "metrics": {},
+                "step_number": 10,
+            }
+        ],
+    },
+}
+"""Answers holding only what 2024-10-21 requires (its job, event and checkpoint require no
+``id``, its lists no ``has_more``)."""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ValidationError,
+    reason="a spec-valid 2024-10-21 job, event or checkpoint without id (not required there) "
+    "raises a raw pydantic ValidationError: '1 validation error for JobState id Input should "
+    "be a valid string [type=string_type, input_value=None]' (provider.py _state; JobEvent in "
+    "list_events, Checkpoint in list_checkpoints the same)",
+)
+@pytest.mark.parametrize("read", ["refresh", "events", "checkpoints"])
+def test_minimal_dated_answers(
+    client: ftsdk.Client, referee: RecordingProxy, version: str, read: str
+) -> None:
+    """The user gets what the answer says, or an ftsdk error; never a raw exception."""
+    if version == "v1":
+        pytest.skip("v1 requires id, status and the rest on jobs, events and checkpoints")
+    job = client.job("ftjob-abc")
+    path = JOB if read == "refresh" else f"{JOB}/{read}"
+    referee.rewrites[("GET", path)] = partial(replace, MINIMAL[path])
+    with contextlib.suppress(ftsdk.errors.FtsdkError):
+        getattr(job, read)()
+    valid(referee, "GET", path)
+
+
+def replace(answer: dict[str, Any], _: dict[str, Any]) -> dict[str, Any]:
+    return answer
 
 
 COVERED = {

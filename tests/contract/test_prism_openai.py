@@ -12,6 +12,7 @@ answer into another spec-valid one and the test says so.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ import pytest
 
 import ftsdk
 from ftsdk import DPO, SFT, FileRef, JobStatus, Operation
-from ftsdk.errors import InvalidRequest, ProviderUnavailable, Timeout
+from ftsdk.errors import FtsdkError, InvalidRequest, ProviderUnavailable, Timeout
 from ftsdk.testing.data import date_to_words_examples, write_jsonl
 from ftsdk_openai import OpenAIProvider
 from tests.conftest import openai_schema_errors
@@ -313,6 +314,31 @@ def test_chat(
     assert (answer.content, answer.finish_reason) == ("string", "stop")
     [sent] = valid(referee, "POST", "/chat/completions")
     assert chat_schema(json.loads(sent.body)) == []
+
+
+@pytest.fixture(scope="module")
+def chat_answer_schema() -> Callable[[Any], list[str]]:
+    return openai_schema_errors("CreateChatCompletionResponse")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=IndexError,
+    reason="chat() on a spec-valid answer with choices: [] (the description sets no minItems) "
+    "raises a raw IndexError: list index out of range (provider.py _chat_response)",
+)
+def test_chat_answer_without_choices(
+    client: ftsdk.Client,
+    referee: RecordingProxy,
+    chat_answer_schema: Callable[[Any], list[str]],
+) -> None:
+    """Prism's answer with no choices: still spec-valid; the user gets an answer or an ftsdk
+    error, never a raw exception."""
+    referee.rewrites[("POST", "/chat/completions")] = lambda answer: {**answer, "choices": []}
+    with contextlib.suppress(FtsdkError):
+        client.model(BASE).chat("Say hi")
+    [sent] = valid(referee, "POST", "/chat/completions")
+    assert chat_answer_schema(json.loads(sent.answer)) == []
 
 
 def test_stream(
