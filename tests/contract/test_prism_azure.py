@@ -298,6 +298,10 @@ def test_train_dpo(
 def test_train_creates_the_job_when_the_lookup_answers_another(
     client: ftsdk.Client, referee: RecordingProxy
 ) -> None:
+    """The look-up's one page holds a job with other metadata (Prism's example)."""
+    referee.rewrites[("GET", "/fine_tuning/jobs")] = last_page
+    assert isinstance(client.provider, AzureOpenAIProvider)
+    client.provider.max_active_jobs = 2  # that job is active: room for one more
     client.train(base_model=BASE, training_data=uploaded("file-train"), method=SFT())
     assert referee.requests("POST", "/fine_tuning/jobs")
 

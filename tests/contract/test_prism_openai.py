@@ -249,6 +249,8 @@ def test_train_dpo(client: ftsdk.Client, referee: RecordingProxy) -> None:
 def test_train_creates_the_job_when_the_lookup_answers_another(
     client: ftsdk.Client, referee: RecordingProxy
 ) -> None:
+    """The look-up's one page holds a job with other metadata (Prism's example)."""
+    referee.rewrites[("GET", "/fine_tuning/jobs")] = last_page
     client.train(base_model=BASE, training_data=uploaded("file-train"), method=SFT())
     valid(referee, "POST", "/fine_tuning/jobs")
 
