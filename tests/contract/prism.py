@@ -180,8 +180,8 @@ class RecordingProxy:
         self.exchanges: list[Exchange] = []
         self.over_budget = False
         self.rewrites: dict[tuple[str, str], Rewrite] = {}
-        """(method, path regex) -> edit of Prism's JSON answer, for a spec-valid answer the
-        description's examples do not hold (an empty list)."""
+        """(method, path regex) -> edit of Prism's JSON success answer, for a spec-valid answer
+        the description's examples do not hold (an empty list)."""
         self._lock = threading.Lock()
         proxy = self
 
@@ -277,6 +277,8 @@ class RecordingProxy:
             upstream.close()
         violations = self._violations(status, answer_headers, answer)
         for (method, pattern), rewrite in list(self.rewrites.items()):
+            if not 200 <= status < 300:
+                break  # Prism's refusals reach the client as they are
             if method == handler.command and re.fullmatch(pattern, path.split("?")[0]):
                 answer = json.dumps(rewrite(json.loads(answer))).encode()
         with self._lock:
