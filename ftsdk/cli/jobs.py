@@ -3,8 +3,6 @@ resume one from any terminal."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -28,38 +26,24 @@ def _job_line(job: Job) -> str:
 
 
 def _spec_from(file: str | None, fields: dict[str, Any]) -> JobSpec:
-    from pydantic import ValidationError
+    """The spec file's fields with the flags on top; every problem at once, with its line."""
+    from ftsdk.spec import read_spec_file, validate_spec
 
-    from ftsdk import JobSpec
-    from ftsdk.errors import InvalidRequest
-
-    data: dict[str, Any] = {}
-    if file is not None:
-        text = Path(file).read_text(encoding="utf-8")
-        if file.endswith((".yaml", ".yml")):
-            try:
-                import yaml
-            except ImportError:
-                raise click.UsageError("YAML job specs need PyYAML: pip install pyyaml") from None
-            data = yaml.safe_load(text) or {}
-        else:
-            data = json.loads(text)
-    method = dict(data.get("method") or {})
-    for key in ("epochs", "batch_size", "learning_rate_multiplier", "learning_rate"):
-        if fields.get(key) is not None:
-            method[key] = fields.pop(key)
+    found = read_spec_file(file) if file is not None else None
+    data: dict[str, Any] = dict(found.data) if found is not None else {}
+    flags = {k: fields.pop(k) for k in _METHOD_FLAGS if fields.get(k) is not None}
     if fields.get("method_type"):
-        method["type"] = fields.pop("method_type")
-    data.update({k: v for k, v in fields.items() if v is not None and k != "method_type"})
-    if method:
-        method.setdefault("type", "sft")
-        data["method"] = method
-    try:
-        return JobSpec.model_validate(data)
-    except ValidationError as err:
-        first = err.errors()[0]
-        path = ".".join(str(p) for p in first["loc"])
-        raise InvalidRequest(f"{path}: {first['msg']}", field=path) from err
+        flags["type"] = fields["method_type"]
+    fields.pop("method_type", None)
+    data.update({k: v for k, v in fields.items() if v is not None})
+    method = data.get("method")
+    # A malformed method (``method: sft``) is left as it is, for validate_spec to report.
+    if isinstance(method, dict) or (method is None and flags):
+        data["method"] = {"type": "sft", **(method or {}), **flags}
+    return validate_spec(data, found)
+
+
+_METHOD_FLAGS = ("epochs", "batch_size", "learning_rate_multiplier", "learning_rate")
 
 
 @click.command()
