@@ -63,7 +63,7 @@ _METHOD_FLAGS = ("epochs", "batch_size", "learning_rate_multiplier", "learning_r
 @handle_errors
 def train(
     spec_file: str | None,
-    provider: str,
+    provider: str | None,
     settings: tuple[str, ...],
     as_json: bool,
     wait: bool,
@@ -78,7 +78,8 @@ def train(
     emit(
         as_json,
         _job_json(job),
-        f"started {_job_line(job)}\nwatch it with: ftsdk jobs watch {job.id} --provider {provider}",
+        f"started {_job_line(job)}\n"
+        f"watch it with: ftsdk jobs watch {job.id} --provider {client.name}",
     )
 
 
@@ -91,7 +92,7 @@ def jobs() -> None:
 @click.option("--limit", default=20, show_default=True)
 @provider_options
 @handle_errors
-def list_jobs(provider: str, settings: tuple[str, ...], as_json: bool, limit: int) -> None:
+def list_jobs(provider: str | None, settings: tuple[str, ...], as_json: bool, limit: int) -> None:
     """The newest jobs first."""
     found = client_from(provider, settings).jobs(limit=limit)
     emit(
@@ -103,7 +104,7 @@ def list_jobs(provider: str, settings: tuple[str, ...], as_json: bool, limit: in
 @click.argument("job_id")
 @provider_options
 @handle_errors
-def show(job_id: str, provider: str, settings: tuple[str, ...], as_json: bool) -> None:
+def show(job_id: str, provider: str | None, settings: tuple[str, ...], as_json: bool) -> None:
     """One job's state."""
     job = client_from(provider, settings).job(job_id)
     error = f"\nerror: {job.error.message}" if job.error else ""
@@ -114,7 +115,7 @@ def show(job_id: str, provider: str, settings: tuple[str, ...], as_json: bool) -
 @click.argument("job_id")
 @provider_options
 @handle_errors
-def events(job_id: str, provider: str, settings: tuple[str, ...], as_json: bool) -> None:
+def events(job_id: str, provider: str | None, settings: tuple[str, ...], as_json: bool) -> None:
     """Every event of a job, oldest first."""
     found = client_from(provider, settings).job(job_id).events(all=True)
     emit(
@@ -148,7 +149,7 @@ def _watch(job: Job, as_json: bool) -> None:
 @click.argument("job_id")
 @provider_options
 @handle_errors
-def watch(job_id: str, provider: str, settings: tuple[str, ...], as_json: bool) -> None:
+def watch(job_id: str, provider: str | None, settings: tuple[str, ...], as_json: bool) -> None:
     """Re-attach to a job and follow it until it ends (exit 1 if it fails)."""
     _watch(client_from(provider, settings).job(job_id), as_json)
 
@@ -158,7 +159,9 @@ def _transition(name: str, help_text: str) -> None:
     @click.argument("job_id")
     @provider_options
     @handle_errors
-    def command(job_id: str, provider: str, settings: tuple[str, ...], as_json: bool) -> None:
+    def command(
+        job_id: str, provider: str | None, settings: tuple[str, ...], as_json: bool
+    ) -> None:
         job = client_from(provider, settings).job(job_id)
         getattr(job, name)()
         emit(as_json, _job_json(job), _job_line(job))

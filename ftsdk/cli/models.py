@@ -18,7 +18,9 @@ def models() -> None:
 @click.option("--limit", default=20, show_default=True, help="Look through this many jobs.")
 @provider_options
 @handle_errors
-def list_models(*, limit: int, provider: str, settings: tuple[str, ...], as_json: bool) -> None:
+def list_models(
+    *, limit: int, provider: str | None, settings: tuple[str, ...], as_json: bool
+) -> None:
     """The models your fine-tuning jobs made, newest first."""
     found = client_from(provider, settings).models(limit=limit)
     rows = [model.info.model_dump(mode="json", exclude_none=True) for model in found]
@@ -43,7 +45,7 @@ def chat(
     max_tokens: int | None,
     temperature: float | None,
     stream: bool,
-    provider: str,
+    provider: str | None,
     settings: tuple[str, ...],
     as_json: bool,
 ) -> None:
@@ -78,7 +80,7 @@ def deploy(
     name: str | None,
     sku: str,
     capacity: int,
-    provider: str,
+    provider: str | None,
     settings: tuple[str, ...],
     as_json: bool,
 ) -> None:
@@ -98,7 +100,9 @@ def deploy(
 @click.argument("deployment")
 @provider_options
 @handle_errors
-def undeploy(deployment: str, provider: str, settings: tuple[str, ...], as_json: bool) -> None:
+def undeploy(
+    deployment: str, provider: str | None, settings: tuple[str, ...], as_json: bool
+) -> None:
     """Remove a deployment."""
     client = client_from(provider, settings)
     client.model(deployment, kind="deployment", deployment=deployment).undeploy()
@@ -109,7 +113,7 @@ def undeploy(deployment: str, provider: str, settings: tuple[str, ...], as_json:
 @click.argument("model_id")
 @provider_options
 @handle_errors
-def delete(model_id: str, provider: str, settings: tuple[str, ...], as_json: bool) -> None:
+def delete(model_id: str, provider: str | None, settings: tuple[str, ...], as_json: bool) -> None:
     """Delete a fine-tuned model."""
     client_from(provider, settings).model(model_id, kind="fine-tuned").delete()
     emit(as_json, {"deleted": model_id}, f"deleted {model_id}")

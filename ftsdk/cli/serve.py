@@ -58,7 +58,7 @@ def serve(
     concurrency: int,
     warm_up: bool,
     quiet: bool,
-    provider: str,
+    provider: str | None,
     settings: tuple[str, ...],
     as_json: bool,
 ) -> None:
@@ -76,7 +76,7 @@ def serve(
         if job.model is None:
             raise Conflict(
                 f"job {job_id} has no model yet (it is {job.status.value}); "
-                f"follow it with: ftsdk jobs watch {job_id} -p {provider}",
+                f"follow it with: ftsdk jobs watch {job_id} -p {client.name}",
                 provider=provider,
             )
         model, aliases = job.model, [job_id]
