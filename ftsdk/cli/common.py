@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ftsdk.cli.style import paint
+
 if TYPE_CHECKING:
     from ftsdk import Client
 
@@ -94,7 +96,8 @@ def handle_errors(command: F) -> F:
             if kwargs.get("as_json"):
                 click.echo(json.dumps({"error": error_json(err, problems)}), err=True)
                 raise SystemExit(1) from None
-            click.echo(f"error: {type(err).__name__}: {err}", err=True)
+            label = paint("error:", err=True, fg="red", bold=True)
+            click.echo(f"{label} {type(err).__name__}: {err}", err=True)
             for problem in problems[:20]:
                 click.echo(f"  {problem}", err=True)
             if len(problems) > 20:
