@@ -76,3 +76,12 @@ def test_json_errors_list_every_problem_of_a_spec(tmp_path: Path) -> None:
         f"{spec}:1: training_file: unknown field; did you mean training_data?",
         f"{spec}:1: sed: unknown field; did you mean seed?",
     ]
+
+
+def test_serve_checks_the_model_before_saying_it_serves() -> None:
+    result = ftsdk_run("serve", "no-such-model", "-p", "trl", "--port", "0")
+    assert result.returncode == 1
+    assert "Serving" not in result.stdout
+    assert "Traceback" not in result.stderr
+    assert "error: InvalidRequest: cannot serve no-such-model: " in result.stderr
+    assert "`ftsdk models list -p trl` lists the models your jobs made" in result.stderr
