@@ -88,3 +88,40 @@ def test_the_terminal_recipe_of_the_workflow_guide(tmp_path: Path) -> None:
         uploaded = sorted(f.filename.split(".")[0] for f in emu.files)
     assert printed[-1].strip() == "0 onions, salt and leek soup"  # the chat, last
     assert uploaded == ["train", "valid"]  # trained on the split, not on all the recipes
+
+
+def json_block(page: Path, heading: str) -> str:
+    """The first ``json`` block after ``heading`` on ``page``."""
+    text = page.read_text()
+    match = re.search(r"^```json\n(.*?)^```$", text[text.index(heading) :], re.M | re.S)
+    assert match is not None
+    return match[1]
+
+
+def test_the_examples_of_the_cli_guide(tmp_path: Path) -> None:
+    from ftsdk.testing.data import date_to_words_examples, write_jsonl
+
+    page = ROOT / "docs" / "guide" / "cli.md"
+    (tmp_path / "job.json").write_text(json_block(page, "A job spec file"))
+    write_jsonl(tmp_path / "train.jsonl", date_to_words_examples(20))
+    write_jsonl(tmp_path / "valid.jsonl", date_to_words_examples(10, seed=1))
+    block = bash_block(page, "```json")
+    serving = [c for c in commands(block) if c.startswith("ftsdk serve")]
+    assert len(serving) == 1  # it serves until Ctrl-C: tests/test_serve.py runs serve
+    runnable = "\n".join(c for c in commands(block) if c not in serving)
+    with Emulator(clock_speed=5000) as emu:
+        env = os.environ | {
+            "OPENAI_API_KEY": emu.api_key,
+            "OPENAI_BASE_URL": emu.openai_base_url,
+            "FTSDK_CONFIG_DIR": str(tmp_path / "config"),
+            "FTSDK_NO_PROGRESS": "1",
+        }
+        printed = run_block(runnable, tmp_path, env)
+        (job,) = emu.jobs
+    assert job.hyperparameters.get("n_epochs") == 3
+    assert printed[-1].strip()  # the fine-tuned model answered
+    stored = run_block(bash_block(page, "## Stored defaults"), tmp_path, env)
+    assert stored[2].splitlines()[:2] == [
+        "azure.endpoint = https://my-resource.openai.azure.com",
+        "provider = azure",
+    ]
