@@ -102,8 +102,8 @@ def save_config(data: dict[str, Any]) -> Path:
 
 def default_provider() -> str | None:
     """``FTSDK_PROVIDER``, else the stored ``provider``, else ``None``."""
-    stored = load_config().get("provider") if "FTSDK_PROVIDER" not in os.environ else None
-    return os.environ.get("FTSDK_PROVIDER") or (str(stored) if stored else None)
+    chosen = os.environ.get("FTSDK_PROVIDER") or load_config().get("provider")
+    return str(chosen) if chosen else None
 
 
 def provider_settings(provider: str) -> dict[str, Any]:
