@@ -24,7 +24,7 @@ from ftsdk.registry import ProviderRegistry
 from ftsdk.retry import RetryPolicy
 from ftsdk.spec import DataSource, JobSpec
 
-__all__ = ["Client", "as_spec", "client", "resolve_provider", "scrub"]
+__all__ = ["Client", "as_spec", "client", "provider_name", "resolve_provider", "scrub"]
 
 
 def _field_path(prefix: str, err: ValidationError) -> tuple[str, str]:
@@ -305,10 +305,34 @@ class Client:
         return [job.model for job in self.jobs(limit=limit) if job.model is not None]
 
 
+def provider_name(name: str | None) -> str:
+    """``name``, else ``FTSDK_PROVIDER``, else the stored default (``ftsdk config set
+    provider NAME``).
+
+    :raises ConfigurationError: none of them is set, saying how to choose one.
+    """
+    if name:
+        return name
+    from ftsdk.config import default_provider
+    from ftsdk.plugins import providers
+
+    found = default_provider()
+    if found:
+        return found
+    installed = ", ".join(providers().names()) or "none (pip install ftsdk-openai, ...)"
+    raise ConfigurationError(
+        "no provider given: pass one (-p NAME on the command line, ftsdk.client(NAME) in "
+        "Python), set FTSDK_PROVIDER=NAME, or store a default with "
+        f"`ftsdk config set provider NAME`; installed: {installed}"
+    )
+
+
 def resolve_provider(
-    name: str, registry: ProviderRegistry | None, config: dict[str, Any]
+    name: str | None, registry: ProviderRegistry | None, config: dict[str, Any]
 ) -> Provider:
-    """Build the provider registered as ``name`` with its own settings."""
+    """Build the provider registered as ``name`` (see :func:`provider_name` when it is
+    ``None``) with its own settings."""
+    name = provider_name(name)
     if registry is None:
         from ftsdk.plugins import providers
 
@@ -326,13 +350,14 @@ def resolve_provider(
 
 
 def client(
-    name: str,
+    name: str | None = None,
     *,
     registry: ProviderRegistry | None = None,
     retry: RetryPolicy | None = None,
     **config: Any,
 ) -> Client:
-    """A client for the provider registered as ``name``.
+    """A client for the provider registered as ``name``; without one, ``FTSDK_PROVIDER``
+    or the stored default (``ftsdk config set provider NAME``).
 
     >>> # ftsdk.client("openai", api_key="sk-...")
 

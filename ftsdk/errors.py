@@ -132,11 +132,21 @@ class InvalidRequest(FtsdkError):
     """A request the provider refuses, or would refuse: a bad field, a wrong value.
 
     :param field: dotted path of the offending field, e.g. ``"method.epochs"``.
+    :param problems: every problem found when there are several (a job spec's), each a
+        line a person understands.
     """
 
-    def __init__(self, message: str, *, field: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        problems: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(message, **kwargs)
         self.field = field
+        self.problems = tuple(problems)
 
 
 class InvalidDataset(InvalidRequest):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import re
 from collections.abc import Iterator
@@ -138,7 +139,9 @@ class ProviderRegistry:
             return self._registrations[name].provider
         except KeyError:
             known = ", ".join(sorted(self._registrations)) or "none"
-            message = f"no provider named {name!r}; registered: {known}"
+            close = difflib.get_close_matches(str(name), self._registrations, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}? " if close else ""
+            message = f"no provider named {name!r}; {hint}registered: {known}"
             if self.failures:
                 failed = "; ".join(f"{f.plugin} ({f.error})" for f in self.failures)
                 message += f". Plugins that failed to load: {failed}"

@@ -64,7 +64,7 @@ def test_train_watch_chat_delete(emu: Emulator, tmp_path: Path) -> None:
     assert (code, out.strip()) == (0, truth)
     code, out = run("models", "chat", shown["result_model"], question, "--stream")
     assert (code, out) == (0, truth + "\n")  # the pieces as they came, then a newline
-    code, out = run("models", "delete", shown["result_model"])
+    code, out = run("models", "delete", shown["result_model"], "--yes")
     assert code == 0
     code, out = run("models", "chat", shown["result_model"], question)
     assert code == 1

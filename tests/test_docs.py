@@ -190,3 +190,21 @@ def test_every_public_name_is_in_the_api_reference(module: str) -> None:
     assert not missing, f"add `::: {module}.NAME` to a page of docs/reference/api: {missing}"
     for name in submodules:  # a module exported by name has a page of its own
         assert f"::: {module}.{name}" in reference, name
+
+
+def test_the_demo_is_described_with_the_same_figures_everywhere() -> None:
+    pages = [README, *(ROOT / "docs" / p for p in ("providers/trl.md", "guide/compare.md"))]
+    texts = [" ".join((p if isinstance(p, str) else p.read_text()).split()) for p in pages]
+    for figure in (
+        "exact match 0 % → ~96 % (95-98 % measured)",
+        "training ~30 s on 2 CPU cores, the whole demo 1-3 minutes",
+    ):
+        assert all(figure in text for text in texts), figure
+
+
+def test_the_docs_install_from_the_repository_and_use_the_hub_cli_that_is_installed() -> None:
+    index = (ROOT / "docs" / "index.md").read_text()
+    assert "pip install ftsdk ftsdk-openai" not in index  # nothing is published
+    assert "./scripts/setup" in index
+    for page in [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]:
+        assert "huggingface-cli" not in page.read_text(), page  # the hub installs `hf`

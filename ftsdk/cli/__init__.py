@@ -7,6 +7,7 @@ import click
 
 from ftsdk._version import __version__
 from ftsdk.cli.compare import compare
+from ftsdk.cli.config import config
 from ftsdk.cli.data import data
 from ftsdk.cli.emulator import emulator
 from ftsdk.cli.jobs import jobs, train
@@ -57,3 +58,4 @@ main.add_command(jobs)
 main.add_command(models)
 main.add_command(compare)
 main.add_command(serve)
+main.add_command(config)

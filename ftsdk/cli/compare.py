@@ -172,7 +172,7 @@ def compare(
     tuned_price: str | None,
     html_path: str | None,
     json_path: str | None,
-    provider: str,
+    provider: str | None,
     settings: tuple[str, ...],
     as_json: bool,
 ) -> None:
@@ -200,10 +200,10 @@ def compare(
     chosen: list[Any] = list(scorers) or ["exact_match", "normalized_match", "similarity"]
     if judge_model is not None:
         judge_client = client
-        if judge_provider is not None and judge_provider != provider:
+        if judge_provider is not None and judge_provider != client.name:
             judge_client = client_from(judge_provider, judge_settings)
         elif judge_settings:  # the same provider: --judge-set adds to (or overrides) --set
-            judge_client = client_from(provider, (*settings, *judge_settings))
+            judge_client = client_from(client.name, (*settings, *judge_settings))
         grader = _model(judge_client, judge_model, tuned=False)
         chosen.append(judge(grader, rubric=judge_rubric) if judge_rubric else judge(grader))
     elif judge_provider is not None or judge_settings or judge_rubric:

@@ -48,7 +48,9 @@ def emulator(
     bandwidth: float | None,
     as_json: bool,
 ) -> None:
-    """Serve an offline emulator of OpenAI's and Azure OpenAI's fine-tuning APIs."""
+    """Serve an offline emulator of OpenAI's and Azure OpenAI's fine-tuning APIs, and print
+    what to export for each provider (OpenAI; Azure with an API key; Azure with Entra ID
+    and Resource Manager, for deployments)."""
     from ftsdk.testing.emulator import Emulator, EmulatorConfig
 
     emu = Emulator(
@@ -57,23 +59,42 @@ def emulator(
         host=host,
         port=port,
     ).start()
+    # A system-assigned managed identity, so that DefaultAzureCredential() in any shell
+    # gets Entra ID tokens (data plane and Resource Manager) from the emulated IMDS.
+    emu.issuer.add_managed_identity(system_assigned=True)
+    subscription, group, account = emu.config.azure_account
+    exports = {
+        "openai": {"OPENAI_BASE_URL": emu.openai_base_url, "OPENAI_API_KEY": emu.api_key},
+        "azure_api_key": {"AZURE_OPENAI_ENDPOINT": emu.url, "AZURE_OPENAI_API_KEY": emu.api_key},
+        "azure_entra": {
+            "AZURE_OPENAI_ENDPOINT": emu.url,
+            "AZURE_POD_IDENTITY_AUTHORITY_HOST": emu.entra.imds_url,
+            "AZURE_SUBSCRIPTION_ID": subscription,
+            "AZURE_RESOURCE_GROUP": group,
+            "AZURE_OPENAI_ACCOUNT": account,
+            "AZURE_RESOURCE_MANAGER_ENDPOINT": emu.url,
+        },
+    }
     info = {
         "url": emu.url,
         "openai_base_url": emu.openai_base_url,
         "azure_endpoint": emu.url,
         "azure_v1_base_url": emu.azure_v1_base_url,
         "api_key": emu.api_key,
+        "env": exports,
     }
     if as_json:
         click.echo(json.dumps(info), nl=True)
     else:
-        click.echo(
-            f"OpenAI:       OPENAI_BASE_URL={emu.openai_base_url} OPENAI_API_KEY={emu.api_key}"
-        )
-        click.echo(
-            f"Azure OpenAI: AZURE_OPENAI_ENDPOINT={emu.url} AZURE_OPENAI_API_KEY={emu.api_key}"
-        )
-        click.echo("Press Ctrl-C to stop.")
+        titles = {
+            "openai": "OpenAI",
+            "azure_api_key": "Azure OpenAI with an API key",
+            "azure_entra": "Azure OpenAI with Entra ID, and deployments (ftsdk models deploy)",
+        }
+        for name, variables in exports.items():
+            click.echo(f"# {titles[name]}:")
+            click.echo("export " + " ".join(f"{k}={v}" for k, v in variables.items()))
+        click.echo("# Then, e.g.: ftsdk jobs list -p openai. Press Ctrl-C to stop.")
     try:
         while True:
             time.sleep(3600)

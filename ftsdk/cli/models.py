@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from ftsdk.cli.common import client_from, emit, handle_errors, provider_options
+from ftsdk.cli.style import paint, to_terminal
 
 __all__ = ["models"]
 
@@ -18,11 +21,15 @@ def models() -> None:
 @click.option("--limit", default=20, show_default=True, help="Look through this many jobs.")
 @provider_options
 @handle_errors
-def list_models(*, limit: int, provider: str, settings: tuple[str, ...], as_json: bool) -> None:
+def list_models(
+    *, limit: int, provider: str | None, settings: tuple[str, ...], as_json: bool
+) -> None:
     """The models your fine-tuning jobs made, newest first."""
     found = client_from(provider, settings).models(limit=limit)
     rows = [model.info.model_dump(mode="json", exclude_none=True) for model in found]
     lines = [f"{m.id}  base={m.info.base_model}  job={m.info.job_id}" for m in found]
+    if lines and to_terminal():
+        lines.insert(0, paint("MODEL  BASE MODEL  JOB", bold=True))
     emit(as_json, rows, "\n".join(lines) or "no fine-tuned models yet")
 
 
@@ -30,8 +37,8 @@ def list_models(*, limit: int, provider: str, settings: tuple[str, ...], as_json
 @click.argument("model_id")
 @click.argument("message")
 @click.option("--system", help="A system message before yours.")
-@click.option("--max-tokens", type=int)
-@click.option("--temperature", type=float)
+@click.option("--max-tokens", type=int, help="Most tokens in the answer (default: the model's).")
+@click.option("--temperature", type=float, help="Sampling temperature; 0 is most deterministic.")
 @click.option("--stream", is_flag=True, help="Print the answer as the model writes it.")
 @provider_options
 @handle_errors
@@ -43,7 +50,7 @@ def chat(
     max_tokens: int | None,
     temperature: float | None,
     stream: bool,
-    provider: str,
+    provider: str | None,
     settings: tuple[str, ...],
     as_json: bool,
 ) -> None:
@@ -68,8 +75,10 @@ def chat(
 @models.command()
 @click.argument("model_id")
 @click.argument("name", required=False)
-@click.option("--sku", default="standard", show_default=True)
-@click.option("--capacity", default=1, show_default=True)
+@click.option("--sku", default="standard", show_default=True, help="Deployment type (Azure SKU).")
+@click.option(
+    "--capacity", default=1, show_default=True, help="Capacity units (thousands of tokens/minute)."
+)
 @provider_options
 @handle_errors
 def deploy(
@@ -78,7 +87,7 @@ def deploy(
     name: str | None,
     sku: str,
     capacity: int,
-    provider: str,
+    provider: str | None,
     settings: tuple[str, ...],
     as_json: bool,
 ) -> None:
@@ -98,7 +107,9 @@ def deploy(
 @click.argument("deployment")
 @provider_options
 @handle_errors
-def undeploy(deployment: str, provider: str, settings: tuple[str, ...], as_json: bool) -> None:
+def undeploy(
+    deployment: str, provider: str | None, settings: tuple[str, ...], as_json: bool
+) -> None:
     """Remove a deployment."""
     client = client_from(provider, settings)
     client.model(deployment, kind="deployment", deployment=deployment).undeploy()
@@ -107,9 +118,19 @@ def undeploy(deployment: str, provider: str, settings: tuple[str, ...], as_json:
 
 @models.command()
 @click.argument("model_id")
+@click.option("--yes", "-y", is_flag=True, help="Delete without asking first.")
 @provider_options
 @handle_errors
-def delete(model_id: str, provider: str, settings: tuple[str, ...], as_json: bool) -> None:
-    """Delete a fine-tuned model."""
-    client_from(provider, settings).model(model_id, kind="fine-tuned").delete()
+def delete(
+    model_id: str, yes: bool, provider: str | None, settings: tuple[str, ...], as_json: bool
+) -> None:
+    """Delete a fine-tuned model (asks first; --yes does not). It cannot be undone."""
+    client = client_from(provider, settings)
+    if not yes:
+        if not sys.stdin.isatty():  # no one to ask
+            raise click.UsageError(f"deleting {model_id} cannot be undone: add --yes to confirm")
+        click.confirm(
+            f"Delete {model_id} from {client.name}? This cannot be undone", abort=True, err=True
+        )
+    client.model(model_id, kind="fine-tuned").delete()
     emit(as_json, {"deleted": model_id}, f"deleted {model_id}")

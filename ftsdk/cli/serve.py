@@ -11,9 +11,29 @@ import click
 from ftsdk.cli.common import client_from, handle_errors, provider_options
 
 if TYPE_CHECKING:
+    from ftsdk import Model
     from ftsdk.serving import ModelServer
 
 __all__ = ["serve"]
+
+
+def _check_answers(model: Model, provider: str) -> None:
+    """Ask ``model`` for one token before serving it (a local one loads now), so that a
+    model that does not exist or cannot load stops here, not at every request."""
+    from ftsdk.errors import FtsdkError
+
+    click.echo(f"checking that {model.id} answers (loading it) ...", err=True)
+    hint = f"`ftsdk models list -p {provider}` lists the models your jobs made"
+    try:
+        model.chat("Hello", max_tokens=1)
+    except FtsdkError as err:
+        err.message = f"cannot serve {model.id}: {err.message}; {hint}"
+        err.args = (err.message, *err.args[1:])
+        raise
+    except Exception as err:  # a provider's bug or a broken model: say which model
+        raise FtsdkError(
+            f"cannot serve {model.id}: {type(err).__name__}: {err}", provider=provider
+        ) from err
 
 
 @click.command()
@@ -42,7 +62,11 @@ __all__ = ["serve"]
     help="Chat calls run at once (others wait); keep 1 for a local model.",
 )
 @click.option(
-    "--warm-up", is_flag=True, help="Ask the model for one token before serving (loads it)."
+    "--warm-up/--no-warm-up",
+    default=None,
+    help="Ask the model for one token before serving: it loads now, and a model that "
+    "cannot answer stops here with the reason. Default: on for local providers "
+    "(weights on this machine), off for hosted ones.",
 )
 @click.option("--quiet", is_flag=True, help="No log line per request.")
 @provider_options
@@ -56,15 +80,16 @@ def serve(
     name: str | None,
     api_key: str | None,
     concurrency: int,
-    warm_up: bool,
+    warm_up: bool | None,
     quiet: bool,
-    provider: str,
+    provider: str | None,
     settings: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Serve MODEL (or the model of --job JOB_ID) as an OpenAI-compatible endpoint
     (/v1/chat/completions, /v1/models) until Ctrl-C."""
     import ftsdk
+    from ftsdk.capabilities import Operation
     from ftsdk.errors import Conflict
 
     if (model_id is None) == (job_id is None):
@@ -76,7 +101,7 @@ def serve(
         if job.model is None:
             raise Conflict(
                 f"job {job_id} has no model yet (it is {job.status.value}); "
-                f"follow it with: ftsdk jobs watch {job_id} -p {provider}",
+                f"follow it with: ftsdk jobs watch {job_id} -p {client.name}",
                 provider=provider,
             )
         model, aliases = job.model, [job_id]
@@ -105,8 +130,10 @@ def serve(
             click.echo(f"  OPENAI_BASE_URL={server.base_url}  model={server.name!r}")
             click.echo("Press Ctrl-C to stop.")
 
+    if warm_up is None:  # a local provider reads no uploads: its weights are on this machine
+        warm_up = not client.capabilities.supports(Operation.UPLOAD)
     if warm_up:
-        click.echo(f"warming up {model.id} ...", err=True)
+        _check_answers(model, client.name)
     ftsdk.serve(
         model,
         host=host,
@@ -115,7 +142,6 @@ def serve(
         aliases=aliases,
         api_key=api_key,
         concurrency=concurrency,
-        warm_up=warm_up,
         on_ready=ready,
     )
     click.echo("stopped", err=True)

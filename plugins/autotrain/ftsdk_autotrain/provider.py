@@ -502,7 +502,7 @@ def _local_model(name: str, *, required: bool) -> Path | None:
         return None
     raise InvalidRequest(
         f"base_model: {name} is not a local model folder; the local AutoTrain backend never "
-        "downloads (download it first, e.g. huggingface-cli download, and pass the folder)",
+        "downloads (download it first, e.g. hf download ORG/NAME, and pass the folder)",
         field="base_model",
     )
 

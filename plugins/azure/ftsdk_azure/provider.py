@@ -85,6 +85,7 @@ class AzureOpenAIProvider(OpenAIProvider):
         "AZURE_SUBSCRIPTION_ID",
         "AZURE_RESOURCE_GROUP",
         "AZURE_OPENAI_ACCOUNT",
+        "AZURE_RESOURCE_MANAGER_ENDPOINT",
     )
 
     def __init__(
@@ -97,7 +98,7 @@ class AzureOpenAIProvider(OpenAIProvider):
         subscription_id: str | None = None,
         resource_group: str | None = None,
         account: str | None = None,
-        arm_endpoint: str = ARM_ENDPOINT,
+        arm_endpoint: str | None = None,
         arm_api_version: str = ARM_API_VERSION,
         deploy_poll_interval: float = 5.0,
         deploy_timeout: float = 3600.0,
@@ -130,7 +131,10 @@ class AzureOpenAIProvider(OpenAIProvider):
         self.resource_group = resolve_setting(resource_group, ["AZURE_RESOURCE_GROUP"])
         host = re.sub(r"^https?://", "", self.endpoint).split("/")[0]
         self.account = resolve_setting(account, ["AZURE_OPENAI_ACCOUNT"]) or host.split(".")[0]
-        self.arm_endpoint, self.arm_api_version = arm_endpoint, arm_api_version
+        self.arm_endpoint = (
+            resolve_setting(arm_endpoint, ["AZURE_RESOURCE_MANAGER_ENDPOINT"]) or ARM_ENDPOINT
+        )
+        self.arm_api_version = arm_api_version
         self.deploy_poll_interval, self.deploy_timeout = deploy_poll_interval, deploy_timeout
         self.max_active_jobs, self.max_files = max_active_jobs, max_files
         self.base_url, self.organization, self.project = self.endpoint, None, None

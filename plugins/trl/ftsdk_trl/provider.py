@@ -477,7 +477,7 @@ def resolve_base_model(name: str) -> Path:
         except Exception as err:
             raise InvalidRequest(
                 f"base_model: {name} is not in the local Hugging Face cache; download it "
-                f"first (huggingface-cli download {name}) or pass a local folder",
+                f"first (hf download {name}) or pass a local folder",
                 field="base_model",
             ) from err
     raise InvalidRequest(
