@@ -22,7 +22,7 @@ from ftsdk import (
     errors,
 )
 from ftsdk.credentials import resolve_secret, resolve_setting
-from ftsdk_azure.arm import ARM_ENDPOINT, ARM_SCOPE, Deployments
+from ftsdk_azure.arm import ARM_ENDPOINT, ARM_SCOPE, Deployments, check_name
 from ftsdk_openai import OpenAIProvider
 from ftsdk_openai.errors import translated
 from ftsdk_openai.provider import STATUSES, OpenAIOptions
@@ -286,7 +286,9 @@ class AzureOpenAIProvider(OpenAIProvider):
             raise errors.InvalidRequest(
                 f"deploy() takes sku=, capacity=, wait=; not {sorted(unknown)}", provider=self.name
             )
-        deployment = name or re.sub(r"[^A-Za-z0-9._-]", "-", model.id)[:64]
+        deployment = check_name(
+            "deployment", name or re.sub(r"[^A-Za-z0-9._-]", "-", model.id).strip("._-")[:64]
+        )
         log.warning(
             "deploying %s as %s: an Azure deployment is billed by the hour while it exists; "
             "call undeploy() when you are done",
