@@ -75,6 +75,46 @@ def test_drop_after_the_route_loses_only_the_answer(
     assert emulator.requests[-1].fault == "drop:after"
 
 
+def test_a_late_answer_commits_then_reaches_no_one(
+    emulator: Emulator, openai_client: openai.OpenAI, train_path: Path
+) -> None:
+    file_id = upload(openai_client, train_path)
+    fault = emulator.faults.add("POST /fine_tuning/jobs", drop="late")
+    with pytest.raises(openai.APITimeoutError):
+        openai_client.with_options(timeout=0.5).fine_tuning.jobs.create(
+            model=BASE, training_file=file_id, metadata={"key": "k1"}
+        )
+    [job] = emulator.jobs  # committed before the client gave up
+    assert job.metadata == {"key": "k1"}
+    assert fault.fired == 1
+    assert emulator.requests[-1].fault == "drop:late"
+
+
+def test_a_late_answer_reaches_a_patient_client(
+    emulator: Emulator, openai_client: openai.OpenAI
+) -> None:
+    """With ``delay``, the answer is held at most that long, then sent."""
+    fault = emulator.faults.add("GET /models", drop="late", delay=0.01)
+    assert openai_client.models.list().data
+    assert fault.fired == 1
+    assert emulator.requests[-1].finished
+
+
+def test_a_hand_written_answer_replaces_the_route(
+    emulator: Emulator, openai_client: openai.OpenAI
+) -> None:
+    answer = {"id": "ft:x", "object": "model", "deleted": False}
+    fault = emulator.faults.add("DELETE /models/{model}", body=answer, headers={"x-a": "1"})
+    deleted = openai_client.models.with_raw_response.delete("ft:x")
+    assert deleted.headers["x-a"] == "1"
+    assert deleted.parse().deleted is False
+    emulator.faults.add("GET /models", body={"error": {"message": "no"}}, status=422)
+    with pytest.raises(openai.UnprocessableEntityError):
+        openai_client.models.list()
+    assert fault.fired == 1
+    assert [r.fault for r in emulator.requests] == ["body", "body"]
+
+
 def test_drop_mid_upload_stores_no_part(emulator: Emulator, openai_client: openai.OpenAI) -> None:
     data = b"x" * 200_000
     up = openai_client.uploads.create(

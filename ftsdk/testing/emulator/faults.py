@@ -3,8 +3,11 @@
     emulator.faults.add("POST /fine_tuning/jobs", status=429, retry_after=2)
     emulator.faults.add("POST /uploads/{upload_id}/parts", drop="mid_upload", calls={2})
     emulator.faults.add("POST /fine_tuning/jobs", drop="after")   # created, answer lost
+    emulator.faults.add("POST /files", drop="late")                # created, answered after
+                                                                   # the client gave up
     emulator.faults.add("POST /chat/completions", drop="mid_stream", events=3)
     emulator.faults.add("*", delay=1.5, times=None)                # every answer slow
+    emulator.faults.add("POST /chat/completions", body={...})      # a hand-written answer
 
 Routes are written as in OpenAI's API description (``METHOD /path/{param}``) and match
 under every mount (``/v1``, ``/openai``, ``/openai/v1``); ``*`` matches any route.
@@ -30,7 +33,9 @@ __all__ = ["Fault", "FaultMiddleware", "Faults"]
 
 _PREFIXES = ("/openai/v1", "/openai", "/v1")
 _SECRET_HEADERS = {"authorization", "api-key", "x-identity-header"}
-Drop = Literal["before", "after", "mid_upload", "mid_stream"]
+Drop = Literal["before", "after", "late", "mid_upload", "mid_stream"]
+LATE_HOLD_CAP = 60.0
+"""The longest a ``late`` fault holds an answer while the client is still connected."""
 
 
 def route_of(path: str) -> str:
@@ -53,20 +58,32 @@ class Fault:
 
     :param route: ``"METHOD /path/{param}"`` or ``"*"``.
     :param status: answer with this HTTP status and the flavor's error body.
+    :param body: answer with this JSON instead of running the route (a hand-written answer
+        the emulator would not give, such as a spec-valid edge case), with ``status``
+        (default 200) and ``headers``.
+    :param headers: extra headers for a ``body`` answer.
     :param retry_after: seconds for a ``Retry-After`` header.
     :param retry_after_ms: milliseconds for a ``retry-after-ms`` header.
     :param drop: drop the connection ``before`` the route runs, ``after`` it ran (the
         object exists, the answer is lost), ``mid_upload`` (half the body read), or
         ``mid_stream`` (after ``events`` pieces of a streamed answer were sent).
+        ``late``: the service read the whole request and committed it (the route ran to
+        its end), then holds the answer until the client gives up waiting (its timeout:
+        it closes the connection) and sends it after, to nobody. With ``delay``, the
+        answer is held at most that many seconds instead, then sent: a slow answer that
+        a patient client still gets.
     :param events: with ``drop="mid_stream"``: the pieces of the answer (server-sent
         events, for a streamed chat answer) that reach the client before the drop.
-    :param delay: real seconds to wait before answering.
+    :param delay: real seconds to wait before answering (with ``drop="late"``: the most
+        seconds to hold the answer after the route ran).
     :param calls: hit only these matching calls (1-based); ``None`` for the next ones.
     :param times: how many times to fire; ``None`` for every match.
     """
 
     route: str
     status: int | None = None
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
     retry_after: float | None = None
     retry_after_ms: int | None = None
     drop: Drop | None = None
@@ -81,14 +98,16 @@ class Fault:
     def __post_init__(self) -> None:
         if self.route != "*":
             self._match = _pattern(self.route)
-        if self.status is None and self.drop is None and not self.delay:
-            raise ValueError("a fault needs a status, a drop or a delay")
+        if self.status is None and self.drop is None and not self.delay and self.body is None:
+            raise ValueError("a fault needs a status, a body, a drop or a delay")
 
     @property
     def kind(self) -> str:
-        """A short label for the request log: ``429``, ``drop:after``, ``slow``."""
+        """A short label for the request log: ``429``, ``drop:after``, ``slow``, ``body``."""
         if self.drop:
             return f"drop:{self.drop}"
+        if self.body is not None:
+            return "body"
         return str(self.status) if self.status else "slow"
 
     def matches(self, method: str, route: str) -> bool:
@@ -188,7 +207,7 @@ class FaultMiddleware:
         flavor = "azure" if path.startswith("/openai") else "openai"
         fired = self.faults.pick(method, route_of(path))
         record.fault = ",".join(f.kind for f in fired) or None
-        delay = self.store.config.latency + sum(f.delay for f in fired)
+        delay = self.store.config.latency + sum(f.delay for f in fired if f.drop != "late")
         if delay:
             await asyncio.sleep(delay)
 
@@ -205,12 +224,18 @@ class FaultMiddleware:
 
         try:
             for fault in fired:
+                if fault.body is not None:
+                    await _written(fault, logged_send)
+                    return
                 if fault.status is not None:
                     await self._answer(fault, flavor, logged_send)
                     return
                 if fault.drop is not None:
                     if fault.drop == "mid_stream":
                         await _cut(self.app, scope, receive, logged_send, fault.events)
+                        return
+                    if fault.drop == "late":
+                        await _late(self.app, scope, receive, logged_send, fault.delay)
                         return
                     if fault.drop == "mid_upload":
                         await _read_half(receive, headers)
@@ -236,6 +261,23 @@ class FaultMiddleware:
         headers.append((b"x-request-id", b"req_emulated_fault"))
         await send({"type": "http.response.start", "status": fault.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+async def _written(fault: Fault, send: Send) -> None:
+    """Send ``fault.body`` as the answer, as JSON (a ``str`` or ``bytes`` body verbatim)."""
+    body = fault.body
+    if isinstance(body, str):
+        body = body.encode()
+    elif not isinstance(body, bytes):
+        body = json.dumps(body).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", b"req_emulated_answer"),
+        *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in fault.headers.items()),
+    ]
+    await send({"type": "http.response.start", "status": fault.status or 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _throttled(receive: Receive, bandwidth: float) -> Receive:
@@ -280,6 +322,38 @@ async def _cut(app: ASGIApp, scope: Scope, receive: Receive, send: Send, events:
 
     with contextlib.suppress(_Cut):
         await app(scope, receive, cutting_send)
+
+
+async def _late(app: ASGIApp, scope: Scope, receive: Receive, send: Send, hold: float) -> None:
+    """Run the route to its end with its answer held back; then wait for the client to go
+    (it closes the connection when its timeout is up) and lose the answer, or, after
+    ``hold`` seconds with the client still there, send it."""
+    held: list[Message] = []
+    body_read = False
+
+    async def reading() -> Message:
+        nonlocal body_read
+        message = await receive()
+        body_read = message["type"] != "http.request" or not message.get("more_body")
+        return message
+
+    async def holding(message: Message) -> None:
+        held.append(message)
+
+    await app(scope, reading, holding)  # the request is read in full and committed
+
+    async def client_leaves() -> None:
+        while not body_read:  # a route that did not read its body: read it here
+            await reading()
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    try:
+        await asyncio.wait_for(client_leaves(), timeout=hold if hold > 0 else LATE_HOLD_CAP)
+    except TimeoutError:
+        with contextlib.suppress(Exception):  # the client may leave while it is sent
+            for message in held:
+                await send(message)
 
 
 async def _drop(send: Send) -> None:
