@@ -28,10 +28,16 @@ def _alternatives(exclude: str) -> list[str]:
     ]
 
 
+SERVICES = {"openai": "OpenAI", "azure": "Azure OpenAI"}
+"""The service each provider name reaches, as error messages name it."""
+
+
 @contextmanager
 def translated(provider: str) -> Iterator[None]:
     """Turn any ``openai`` exception raised inside into the matching ``ftsdk.errors`` one."""
     import openai
+
+    service = SERVICES.get(provider, provider)
 
     try:
         yield
@@ -65,9 +71,9 @@ def translated(provider: str) -> Iterator[None]:
             )
         raise translated_error from err
     except openai.APITimeoutError as err:
-        raise errors.Timeout(f"OpenAI did not answer in time: {err}", provider=provider) from err
+        raise errors.Timeout(f"{service} did not answer in time: {err}", provider=provider) from err
     except openai.APIConnectionError as err:
         cause = err.__cause__ or err
         raise errors.ProviderUnavailable(
-            f"connection to OpenAI failed: {type(cause).__name__}: {cause}", provider=provider
+            f"connection to {service} failed: {type(cause).__name__}: {cause}", provider=provider
         ) from err
