@@ -56,6 +56,9 @@ saying ``has_more`` ends the loop here)."""
 CLOCK_SKEW = 300.0
 """Seconds a job found again may seem to predate the create that made it (clock skew
 between this machine and Azure)."""
+JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_:.-]{0,255}")
+"""What a fine-tuning job id looks like on Azure (``ftjob-`` and 32 hex digits; ``:`` and
+``.`` allowed for other shapes): checked before it goes into a URL."""
 ARM_API_VERSION = "2024-10-01"
 DATA_SCOPE = "https://cognitiveservices.azure.com/.default"
 log = logging.getLogger("ftsdk.azure")
@@ -431,15 +434,50 @@ class AzureOpenAIProvider(OpenAIProvider):
             job = self._client().fine_tuning.jobs.create(**body, extra_body=extra)
         return self._state(job)
 
+    def _job_id(self, job_id: str) -> str:
+        """``job_id`` if it can only name a job, else :class:`~ftsdk.errors.InvalidRequest`
+        before any request (``..``, ``/``, ``?``, ``#`` never reach a URL)."""
+        if not isinstance(job_id, str) or JOB_ID.fullmatch(job_id) is None or ".." in job_id:
+            raise errors.InvalidRequest(
+                f"job_id {job_id!r} is not an Azure OpenAI fine-tuning job id "
+                "(like ftjob-0123456789abcdef0123456789abcdef)",
+                field="job_id",
+                provider=self.name,
+            )
+        return job_id
+
     def get_job(self, job_id: str) -> JobState:
+        job_id = self._job_id(job_id)
         with translated(self.name):
             return self._state(self._client().fine_tuning.jobs.retrieve(job_id), job_id)
 
     async def aget_job(self, job_id: str) -> JobState:
         """Async twin of :meth:`get_job`."""
+        job_id = self._job_id(job_id)
         with translated(self.name):
             job = await self._aclient().fine_tuning.jobs.retrieve(job_id)
         return self._state(job, job_id)
+
+    def cancel_job(self, job_id: str) -> JobState:
+        return super().cancel_job(self._job_id(job_id))
+
+    def pause_job(self, job_id: str) -> JobState:
+        return super().pause_job(self._job_id(job_id))
+
+    def resume_job(self, job_id: str) -> JobState:
+        return super().resume_job(self._job_id(job_id))
+
+    async def acancel_job(self, job_id: str) -> JobState:
+        """Async twin of :meth:`cancel_job`."""
+        return await super().acancel_job(self._job_id(job_id))
+
+    async def apause_job(self, job_id: str) -> JobState:
+        """Async twin of :meth:`pause_job`."""
+        return await super().apause_job(self._job_id(job_id))
+
+    async def aresume_job(self, job_id: str) -> JobState:
+        """Async twin of :meth:`resume_job`."""
+        return await super().aresume_job(self._job_id(job_id))
 
     def list_jobs(self, *, limit: int) -> list[JobState]:
         with translated(self.name):
@@ -471,6 +509,7 @@ class AzureOpenAIProvider(OpenAIProvider):
     def list_events(self, job_id: str, *, after: str | None) -> list[JobEvent]:
         """Events oldest first, only those after the event ``after`` (an id this provider
         gave, which may be a stand-in for an event Azure sent without one)."""
+        job_id = self._job_id(job_id)
         client = self._client()
         events = [
             event_of(e)
@@ -488,6 +527,7 @@ class AzureOpenAIProvider(OpenAIProvider):
         return events
 
     def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
+        job_id = self._job_id(job_id)
         client = self._client()
         found = self._pages(
             lambda cursor: client.fine_tuning.jobs.checkpoints.list(

@@ -103,3 +103,12 @@ def test_a_status_url_on_another_host_is_not_followed(
     client = ftsdk.client("azure", **settings("api-key"))
     client.model(BASE).deploy("dates-2").undeploy()
     assert not any("evil.example" in url for url in sent)
+
+
+@pytest.mark.parametrize("job_id", ["..", ".", "../files", "ftjob-1/cancel", "ftjob-1?x=1", "a#b"])
+def test_a_bad_job_id_sends_nothing(emulator: Emulator, settings: Any, job_id: str) -> None:
+    """Job ids reach the data plane's URLs: checked before any request, as ARM names are."""
+    client = ftsdk.client("azure", **settings("api-key"))
+    with pytest.raises(InvalidRequest, match="not an Azure OpenAI fine-tuning job id"):
+        client.job(job_id)
+    assert emulator.requests_to("GET /fine_tuning/jobs/{job_id}") == []
