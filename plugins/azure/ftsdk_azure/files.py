@@ -65,8 +65,13 @@ class AzureUploader(Uploader):
         marker = f".ftsdk-{content_hash[:16]}"
         with translated(self.provider):
             files = first_page(self._client().files.list(purpose=purpose))
-        for f in files:
-            if marker in str(getattr(f, "filename", "")) and getattr(f, "bytes", None) == size:
+        for f in files:  # the purpose filter is defined, but what comes back is checked
+            if (
+                marker in str(getattr(f, "filename", ""))
+                and getattr(f, "bytes", None) == size
+                and getattr(f, "purpose", purpose) == purpose
+                and FILE_STATES.get(str(getattr(f, "status", ""))) != "gone"
+            ):
                 return cast("FileObject", f)
         return None
 

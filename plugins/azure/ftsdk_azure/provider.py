@@ -429,7 +429,10 @@ class AzureOpenAIProvider(OpenAIProvider):
         body = self._job_body(request)
         extra = {"trainingType": body.pop("trainingType")} if "trainingType" in body else None
         with self._sent_lock:
-            self._sent.setdefault(request.idempotency_key, time.time())
+            now = time.time()
+            for key in [k for k, at in self._sent.items() if at < now - 86400]:
+                del self._sent[key]  # a day on, no retry of that call is still running
+            self._sent.setdefault(request.idempotency_key, now)
         with translated(self.name):
             job = self._client().fine_tuning.jobs.create(**body, extra_body=extra)
         return self._state(job)

@@ -287,3 +287,23 @@ def test_a_create_answered_after_the_timeout_makes_one_job(
     emulator.config.azure_max_active_jobs = 5
     again = client.train(base_model=BASE, training_data=train_path, seed=seed, suffix="late")
     assert again.id != job.id
+
+
+def test_a_deleted_file_is_not_reused(azure: Any, emulator: Emulator, train_path: Path) -> None:
+    """The content-hash look-up checks what the list says of each file, not only its name."""
+    client = azure(DATED)
+    first = client.upload(train_path)
+    [stored] = emulator.files
+    listed = {
+        "object": "file",
+        "id": first.id,
+        "bytes": first.bytes,
+        "created_at": 1,
+        "filename": stored.filename,
+        "purpose": "fine-tune",
+        "status": "deleted",
+    }
+    emulator.faults.add("GET /files", body={"object": "list", "data": [listed]}, times=None)
+    again = client.upload(train_path)
+    assert again.id != first.id
+    assert len(emulator.requests_to("POST /files")) == 2
