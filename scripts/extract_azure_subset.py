@@ -50,7 +50,7 @@ LIVE_ADDITIONS = {"v1": {"POST /fine_tuning/jobs": ["trainingType"]}}
 """Fields the live service takes that the copied edition does not list, each with its
 source: ``trainingType`` (the training tier), which Azure requires on job creation
 (BerriAI/litellm PR #24687, tested end to end on Azure; Azure/azure-sdk-for-python PR
-#44026 adds it to Azure's own SDK). Kept apart so the excerpt stays faithful."""
+#44026 proposed it for azure-ai-projects). Kept apart so the excerpt stays faithful."""
 OBJECTS = {
     "2024-10-21": {"job": "FineTuningJob", "file": "File", "file_list": "FileList"},
     "v1": {
