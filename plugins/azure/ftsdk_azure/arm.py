@@ -21,6 +21,10 @@ ARM_SCOPE = "https://management.azure.com/.default"
 SKUS = {"standard": "Standard", "globalstandard": "GlobalStandard", "developer": "DeveloperTier"}
 """ftsdk's SKU names → ARM's."""
 CONTRIBUTOR = "Cognitive Services OpenAI Contributor"
+FINAL_STATES = frozenset({"Succeeded", "Failed", "Canceled", "Deleting", "Disabled"})
+"""Provisioning states a deployment does not leave by itself (ARM's
+``DeploymentProvisioningState``: Accepted, Creating, Moving wait; these end the wait).
+``Deleting`` or ``Disabled`` while waiting for a new deployment means it will not serve."""
 
 NAMES: dict[str, tuple[re.Pattern[str], str]] = {
     "subscription_id": (
@@ -200,7 +204,7 @@ class Deployments:
             while True:
                 state = self._state(name, operation, response)
                 bar.set_postfix(state=state)
-                if state in ("Succeeded", "Failed", "Canceled"):
+                if state in FINAL_STATES:
                     break
                 if time.monotonic() > deadline:
                     raise errors.Timeout(
@@ -216,14 +220,13 @@ class Deployments:
                     )
                 )
                 bar.update(1)
-        deployment = self.get(name)
         if state != "Succeeded":
             raise errors.FtsdkError(
                 f"deployment {name} ended {state}; see the resource's activity log",
                 provider="azure",
                 code=f"provisioning{state}",
             )
-        return deployment
+        return self.get(name)
 
     def _same_origin(self, url: str | None) -> str | None:
         """ARM's status URL, used only on ARM's own scheme and host: our bearer token is never

@@ -112,3 +112,19 @@ def test_a_bad_job_id_sends_nothing(emulator: Emulator, settings: Any, job_id: s
     with pytest.raises(InvalidRequest, match="not an Azure OpenAI fine-tuning job id"):
         client.job(job_id)
     assert emulator.requests_to("GET /fine_tuning/jobs/{job_id}") == []
+
+
+def test_a_deployment_that_ends_deleting_is_not_waited_on(
+    emulator: Emulator, settings: Any
+) -> None:
+    """ARM's provisioning states are all read: ``Deleting`` ends the wait at once."""
+    emulator.faults.add(
+        "PUT /subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.CognitiveServices/"
+        "accounts/{a}/deployments/{d}",
+        status=201,
+        body={"name": "dates-3", "properties": {"provisioningState": "Deleting"}},
+    )
+    client = ftsdk.client("azure", **settings("api-key"))
+    with pytest.raises(ftsdk.errors.FtsdkError, match="deployment dates-3 ended Deleting"):
+        client.model(BASE).deploy("dates-3")
+    assert [r.method for r in emulator.requests if r.path.startswith("/subscriptions/")] == ["PUT"]
