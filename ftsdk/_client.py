@@ -156,7 +156,8 @@ class Client:
 
         :returns: the validated provider options.
         :raises UnsupportedOperation: the provider cannot train, or not this method.
-        :raises InvalidRequest: a hyperparameter or option the provider does not take,
+        :raises InvalidRequest: a hyperparameter or option the provider does not take, or
+            a value outside the range its service accepts (:meth:`Provider.check_spec`),
             with its field path in ``.field``.
         """
         self.require(Operation.TRAIN)
@@ -179,12 +180,14 @@ class Client:
                     provider=self.name,
                 )
         try:
-            return self.provider.Options.model_validate(spec.provider_options)
+            options = self.provider.Options.model_validate(spec.provider_options)
         except ValidationError as err:
             path, why = _field_path("provider_options", err)
             raise InvalidRequest(
                 f"{path}: {why} (options of {self.name})", field=path, provider=self.name
             ) from err
+        self.provider.check_spec(spec)
+        return options
 
     # -- files -------------------------------------------------------------------------
     def upload(self, data: DataSource) -> FileRef:

@@ -164,7 +164,8 @@ class TrainingNotAvailable(PermissionDenied):
     OpenAI answers ``403 training_not_available`` to accounts that may no longer start
     self-serve fine-tuning jobs; inference on existing fine-tuned models continues.
 
-    :param alternatives: registered providers that can run the same ``JobSpec``.
+    :param alternatives: registered providers that train: the same ``JobSpec`` runs there
+        with a ``base_model`` that provider offers (the message says what to change).
     """
 
     def __init__(self, message: str, *, alternatives: Sequence[str] = (), **kwargs: Any) -> None:

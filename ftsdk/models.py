@@ -79,6 +79,9 @@ class ChatResponse(BaseModel):
     model: str
     usage: Usage = Field(default_factory=Usage)
     finish_reason: str | None = None
+    refusal: str | None = None
+    """What the model said instead of answering, when it refused (OpenAI's ``refusal``);
+    ``content`` is then usually empty."""
 
 
 class ChatChunk(BaseModel):
@@ -94,6 +97,8 @@ class ChatChunk(BaseModel):
     """The request's tokens, on the last chunk, when the provider reports them."""
     model: str | None = None
     """The model that answers, when the provider says."""
+    refusal: str = ""
+    """A piece of the model's refusal since the previous chunk (may be empty)."""
 
 
 class _Answer:
@@ -104,6 +109,7 @@ class _Answer:
         self._parts: list[str] = []
         self._finish: str | None = None
         self._usage: Usage | None = None
+        self._refusal: list[str] = []
 
     def take(self, chunk: ChatChunk) -> str:
         """Keep what ``chunk`` says; return its new text (may be empty)."""
@@ -113,6 +119,8 @@ class _Answer:
             self._finish = chunk.finish_reason
         if chunk.usage is not None:
             self._usage = chunk.usage
+        if chunk.refusal:
+            self._refusal.append(chunk.refusal)
         if chunk.content:
             self._parts.append(chunk.content)
         return chunk.content
@@ -123,6 +131,7 @@ class _Answer:
             model=self._model,
             usage=self._usage or Usage(),
             finish_reason=self._finish,
+            refusal="".join(self._refusal) if self._refusal else None,
         )
 
 
@@ -133,6 +142,7 @@ def whole_answer(response: ChatResponse) -> ChatChunk:
         finish_reason=response.finish_reason,
         usage=response.usage,
         model=response.model,
+        refusal=response.refusal or "",
     )
 
 

@@ -102,6 +102,12 @@ class Provider(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release connections; called by :meth:`ftsdk.Client.close`."""
 
+    def check_spec(self, spec: JobSpec) -> None:  # noqa: B027 - optional hook
+        """Refuse, before anything is uploaded, a spec the service would refuse: a value
+        outside the ranges its API accepts. Raise :class:`ftsdk.errors.InvalidRequest`
+        naming the field (``.field``) and the allowed range. Called by
+        :meth:`ftsdk.Client.check` after the capabilities and options are checked."""
+
     def _unsupported(self, operation: Operation) -> UnsupportedOperation:
         supported = sorted(self.active_capabilities().operations)
         return UnsupportedOperation(

@@ -61,7 +61,8 @@ class Fault:
     :param body: answer with this JSON instead of running the route (a hand-written answer
         the emulator would not give, such as a spec-valid edge case), with ``status``
         (default 200) and ``headers``.
-    :param headers: extra headers for a ``body`` answer.
+    :param headers: headers for a ``body`` answer (``content-type`` too: a ``str`` body
+        with ``text/event-stream`` is a hand-written stream).
     :param retry_after: seconds for a ``Retry-After`` header.
     :param retry_after_ms: milliseconds for a ``retry-after-ms`` header.
     :param drop: drop the connection ``before`` the route runs, ``after`` it ran (the
@@ -270,12 +271,10 @@ async def _written(fault: Fault, send: Send) -> None:
         body = body.encode()
     elif not isinstance(body, bytes):
         body = json.dumps(body).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"x-request-id", b"req_emulated_answer"),
-        *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in fault.headers.items()),
-    ]
+    named = {"content-type": "application/json", "x-request-id": "req_emulated_answer"}
+    named.update({k.lower(): v for k, v in fault.headers.items()})
+    named["content-length"] = str(len(body))
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in named.items()]
     await send({"type": "http.response.start", "status": fault.status or 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

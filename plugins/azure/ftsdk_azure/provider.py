@@ -19,6 +19,7 @@ from ftsdk import (
     Capabilities,
     Checkpoint,
     JobEvent,
+    JobSpec,
     JobState,
     JobStatus,
     ModelInfo,
@@ -366,11 +367,34 @@ class AzureOpenAIProvider(OpenAIProvider):
                 supported=sorted(self.version.methods),
                 provider=self.name,
             )
-        if spec.metadata and not self.version.job_metadata:
+        self.check_spec(spec)
+
+    def check_spec(self, spec: JobSpec) -> None:
+        """Refuse, before any upload, what this API version cannot take: job metadata on
+        the dated API (it keeps none), more metadata pairs than v1's 16 (ftsdk's
+        idempotency key is one), a seed outside the version's integer range. Azure's
+        specs set no bounds on epochs, batch size or learning rate: none are invented."""
+        version = self.version
+        if spec.metadata and not version.job_metadata:
             raise errors.InvalidRequest(
-                f"metadata: azure api_version={self.version.name!r} keeps no job metadata; "
+                f"metadata: azure api_version={version.name!r} keeps no job metadata; "
                 'use api_version="v1" or leave metadata out',
                 field="metadata",
+                provider=self.name,
+            )
+        if version.job_metadata and len(spec.metadata) > 15:
+            raise errors.InvalidRequest(
+                f"metadata: {len(spec.metadata)} pairs; Azure's v1 API keeps 16, and ftsdk "
+                "uses one for its idempotency key: at most 15",
+                field="metadata",
+                provider=self.name,
+            )
+        low = 0 if version.is_v1 else -(2**31)  # v1: 0..2147483647; 2024-10-21: int32
+        if spec.seed is not None and not low <= spec.seed <= 2**31 - 1:
+            raise errors.InvalidRequest(
+                f"seed: {spec.seed} is outside {low}..{2**31 - 1}, the range azure "
+                f"api_version={version.name!r} accepts",
+                field="seed",
                 provider=self.name,
             )
 
@@ -399,7 +423,7 @@ class AzureOpenAIProvider(OpenAIProvider):
             and created >= sent_at - CLOCK_SKEW
         )
 
-    def _find_job(self, request: TrainingRequest, sent_at: float) -> JobState | None:
+    def _find_own_job(self, request: TrainingRequest, sent_at: float) -> JobState | None:
         """The job an earlier attempt of ``request`` made, from the newest jobs (paged
         with ``after``, which both versions define, at most :data:`MAX_PAGES` pages)."""
         client = self._client()
@@ -422,7 +446,7 @@ class AzureOpenAIProvider(OpenAIProvider):
         with self._sent_lock:
             sent_at = self._sent.get(request.idempotency_key)
         if sent_at is not None:  # a retry: the first attempt may have made the job
-            found = self._find_job(request, sent_at)
+            found = self._find_own_job(request, sent_at)
             if found is not None:
                 return found
         self._check_can_create_job(request)

@@ -78,10 +78,13 @@ def test_dpo_on_the_dated_api_is_refused_before_any_upload(
     assert emulator.jobs == []
 
 
-def test_metadata_on_the_dated_api_is_refused_not_dropped(azure: Any, train_path: Path) -> None:
+def test_metadata_on_the_dated_api_is_refused_before_upload_not_dropped(
+    azure: Any, emulator: Emulator, train_path: Path
+) -> None:
     with pytest.raises(InvalidRequest, match='api_version="v1"') as caught:
         azure(DATED).train(base_model=BASE, training_data=train_path, metadata={"team": "a"})
     assert caught.value.field == "metadata"
+    assert emulator.requests_to("POST /files") == []
 
 
 def test_a_dpo_job_read_through_the_dated_api_is_not_called_sft(azure: Any, tmp_path: Path) -> None:

@@ -13,8 +13,23 @@ __all__ = ["WIND_DOWN", "translated"]
 
 WIND_DOWN = (
     "OpenAI no longer lets this account start fine-tuning jobs (403 training_not_available): "
-    "self-serve fine-tuning is being wound down, while inference on existing fine-tuned "
-    "models continues. The same JobSpec runs unchanged on {alternatives}."
+    "self-serve fine-tuning is being wound down (no new jobs from 2027-01-06; gpt-4o, "
+    "gpt-4o-mini, gpt-4.1, gpt-4.1-mini and their fine-tunes retire on 2027-01-14); "
+    "inference on existing fine-tuned models goes on until their base model retires. To "
+    "train elsewhere, keep the JobSpec and change its base_model for the provider: {moves}."
+)
+MOVES = {
+    "azure": "on azure, the same base model where Azure offers it for fine-tuning in your "
+    "region (Azure names it the same way, e.g. gpt-4o-mini-2024-07-18)",
+    "trl": "on trl, a Hugging Face Hub model id or a local model folder "
+    "(e.g. Qwen/Qwen2.5-0.5B-Instruct): a local provider cannot train an OpenAI model",
+    "autotrain": "on autotrain, a Hugging Face Hub model id (e.g. Qwen/Qwen2.5-0.5B-Instruct)",
+}
+"""What to change in a JobSpec to move it to each built-in provider."""
+OTHER_MOVE = "on {name}, a base model that {name} offers"
+NO_ALTERNATIVE = (
+    "no other installed provider trains; pip install ftsdk-azure, or ftsdk-trl with a "
+    "Hugging Face Hub model id as base_model"
 )
 
 
@@ -32,6 +47,52 @@ SERVICES = {"openai": "OpenAI", "azure": "Azure OpenAI"}
 """The service each provider name reaches, as error messages name it."""
 
 
+def _text(value: object) -> str | None:
+    """A code or param as text: OpenAI sends strings, some gateways numbers."""
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _problems(detail: object) -> list[str]:
+    """``detail`` of a validation answer as lines: ``body.seed: ensure this value ...``."""
+    if isinstance(detail, str):
+        return [detail]
+    lines = []
+    for item in detail if isinstance(detail, list) else []:
+        if isinstance(item, dict):
+            where = ".".join(str(p) for p in item.get("loc") or [])
+            what = item.get("msg") or item.get("message") or ""
+            lines.append(f"{where}: {what}" if where else str(what))
+        elif isinstance(item, str):
+            lines.append(item)
+    return [line for line in lines if line]
+
+
+def _message(body: dict[str, Any], status: int) -> str:
+    """The service's own words for a failure: its ``message``, or the problems a
+    validation layer listed (``message`` or ``detail`` as a list), never just the status."""
+    for key in ("message", "detail"):
+        lines = _problems(body.get(key))
+        if lines:
+            return "; ".join(lines)
+    return f"OpenAI answered HTTP {status} without saying why"
+
+
+def _detail_param(body: dict[str, Any]) -> str | None:
+    """The field of the first problem a validation layer listed (``loc`` without ``body``)."""
+    for key in ("message", "detail"):
+        items = body.get(key)
+        for item in items if isinstance(items, list) else []:
+            loc = item.get("loc") if isinstance(item, dict) else None
+            if isinstance(loc, list) and loc:
+                path = [str(p) for p in loc if p not in ("body", "query", "path")]
+                return ".".join(path) or None
+    return None
+
+
 @contextmanager
 def translated(provider: str) -> Iterator[None]:
     """Turn any ``openai`` exception raised inside into the matching ``ftsdk.errors`` one."""
@@ -43,14 +104,17 @@ def translated(provider: str) -> Iterator[None]:
         yield
     except openai.APIStatusError as err:
         body: Any = err.body if isinstance(err.body, dict) else {}
-        code = body.get("code") if isinstance(body.get("code"), str) else None
-        message = body.get("message") if isinstance(body.get("message"), str) else str(err)
+        code = _text(body.get("code"))
+        param = _text(body.get("param"))
+        message = _message(body, err.status_code)
+        if param is None:
+            param = _detail_param(body)
         request_id = err.response.headers.get("x-request-id")
         if err.status_code == 403 and code == "training_not_available":
             names = _alternatives(provider)
-            listed = ", ".join(names) if names else "another provider (pip install ftsdk-trl)"
+            moves = "; ".join(MOVES.get(n, OTHER_MOVE.format(name=n)) for n in names)
             raise errors.TrainingNotAvailable(
-                WIND_DOWN.format(alternatives=listed) + f" OpenAI said: {message}",
+                WIND_DOWN.format(moves=moves or NO_ALTERNATIVE) + f" OpenAI said: {message}",
                 alternatives=names,
                 provider=provider,
                 code=code,
@@ -66,9 +130,7 @@ def translated(provider: str) -> Iterator[None]:
             retry_after=parse_retry_after(dict(err.response.headers)),
         )
         if isinstance(translated_error, errors.InvalidRequest):
-            translated_error.field = (
-                body.get("param") if isinstance(body.get("param"), str) else None
-            )
+            translated_error.field = param
         raise translated_error from err
     except openai.APITimeoutError as err:
         raise errors.Timeout(f"{service} did not answer in time: {err}", provider=provider) from err

@@ -21,6 +21,7 @@ from ftsdk import (
     FileRef,
     JobError,
     JobEvent,
+    JobSpec,
     JobState,
     JobStatus,
     Metric,
@@ -30,9 +31,11 @@ from ftsdk import (
     ProviderOptions,
     TrainingRequest,
     Usage,
+    errors,
 )
 from ftsdk.credentials import resolve_secret, resolve_setting
 from ftsdk_openai.errors import translated
+from ftsdk_openai.limits import check_chat_params, check_job_spec, checked_id
 from ftsdk_openai.uploads import Uploader
 
 if TYPE_CHECKING:
@@ -45,6 +48,11 @@ __all__ = ["IDEMPOTENCY_KEY", "OpenAIOptions", "OpenAIProvider"]
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 IDEMPOTENCY_KEY = "ftsdk_idempotency_key"
 """Metadata key holding the core's idempotency key, found again before creating a job."""
+MAX_JOBS_SCANNED = 1000
+"""Jobs read at most when looking for the one a lost create made (a service that ignores
+the metadata filter lists every job)."""
+EVENT_LEVELS = {"info": "info", "warn": "warning", "warning": "warning", "error": "error"}
+"""``FineTuningJobEvent.level`` (``info``, ``warn``, ``error``) in ftsdk's words."""
 
 STATUSES = {
     "validating_files": JobStatus.VALIDATING,
@@ -197,6 +205,8 @@ class OpenAIProvider(Provider):
         """Settings every OpenAI-compatible provider shares (subclasses call it too)."""
         self.timeout = timeout
         self._lock = threading.Lock()
+        self._deletes_in_doubt: set[str] = set()
+        """Models whose delete went unanswered: "not found" on a retry means deleted."""
         self._openai: openai.OpenAI | None = None
         self._async: tuple[asyncio.AbstractEventLoop, openai.AsyncOpenAI] | None = None
         home_dir = Path(
@@ -241,6 +251,14 @@ class OpenAIProvider(Provider):
     def _check_can_upload(self) -> None:
         """Hook: raise before uploading when a known limit would refuse it."""
 
+    def check_spec(self, spec: JobSpec) -> None:
+        """Refuse, before any upload, values OpenAI's API does not accept."""
+        check_job_spec(spec, provider=self.name)
+
+    def _id(self, value: str, field: str = "fine_tuning_job_id") -> str:
+        """``value`` checked to go into a URL as one id (before any request)."""
+        return checked_id(value, field=field, provider=self.name)
+
     def _check_can_create_job(self, request: TrainingRequest) -> None:
         """Hook: raise before creating a job when a known limit would refuse it."""
 
@@ -284,15 +302,28 @@ class OpenAIProvider(Provider):
             metadata=metadata,
         )
 
+    def _find_job(self, key: str) -> FineTuningJob | None:
+        """The job an earlier attempt created with idempotency key ``key``, if any.
+
+        The metadata filter narrows the list where the service honours it; what comes back
+        is checked all the same (a service that ignores the filter lists other jobs)."""
+        client = self._client()
+        with translated(self.name):
+            listed = client.fine_tuning.jobs.list(limit=100, metadata={IDEMPOTENCY_KEY: key})
+            for scanned, job in enumerate(listed, start=1):
+                if (job.metadata or {}).get(IDEMPOTENCY_KEY) == key:
+                    return job
+                if scanned >= MAX_JOBS_SCANNED:
+                    break
+        return None
+
     def create_job(self, request: TrainingRequest) -> JobState:
         spec = request.spec
         client = self._client()
-        with translated(self.name):
-            found = client.fine_tuning.jobs.list(
-                limit=1, metadata={IDEMPOTENCY_KEY: request.idempotency_key}
-            )
-            if found.data:
-                return self._state(found.data[0])
+        found = self._find_job(request.idempotency_key)
+        if found is not None:
+            return self._state(found)
+        check_job_spec(spec, provider=self.name)  # also when called without Client.check
         self._check_can_create_job(request)
         kind = "dpo" if spec.method.type == "dpo" else "supervised"
         hyper = {HYPERPARAMETERS[k]: v for k, v in spec.method.explicit().items()}
@@ -316,6 +347,7 @@ class OpenAIProvider(Provider):
             return self._state(client.fine_tuning.jobs.create(**body))
 
     def get_job(self, job_id: str) -> JobState:
+        job_id = self._id(job_id)
         with translated(self.name):
             return self._state(self._client().fine_tuning.jobs.retrieve(job_id))
 
@@ -325,14 +357,17 @@ class OpenAIProvider(Provider):
             return [self._state(job) for job in page.data]
 
     def cancel_job(self, job_id: str) -> JobState:
+        job_id = self._id(job_id)
         with translated(self.name):
             return self._state(self._client().fine_tuning.jobs.cancel(job_id))
 
     def pause_job(self, job_id: str) -> JobState:
+        job_id = self._id(job_id)
         with translated(self.name):
             return self._state(self._client().fine_tuning.jobs.pause(job_id))
 
     def resume_job(self, job_id: str) -> JobState:
+        job_id = self._id(job_id)
         with translated(self.name):
             return self._state(self._client().fine_tuning.jobs.resume(job_id))
 
@@ -365,6 +400,9 @@ class OpenAIProvider(Provider):
             after = page.data[-1].id
 
     def list_events(self, job_id: str, *, after: str | None) -> list[JobEvent]:
+        job_id = self._id(job_id)
+        if after is not None:
+            after = self._id(after, "after")
         if self.events_newest_first:
             events = list(reversed(self._events_newest_first(job_id, after)))
         else:
@@ -373,7 +411,7 @@ class OpenAIProvider(Provider):
             JobEvent(
                 id=e.id,
                 created_at=_when(e.created_at) or datetime.now(UTC),
-                level=e.level if e.level in ("info", "warning", "error") else "info",
+                level=EVENT_LEVELS.get(str(e.level), "info"),
                 message=e.message,
                 type="metrics" if e.type == "metrics" else "message",
                 step=_whole(e.data, "step"),
@@ -391,6 +429,7 @@ class OpenAIProvider(Provider):
         ]
 
     def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
+        job_id = self._id(job_id)
         with translated(self.name):
             found = list(self._client().fine_tuning.jobs.checkpoints.list(job_id, limit=100))
         return [
@@ -409,6 +448,7 @@ class OpenAIProvider(Provider):
     def _chat_request(
         self, model: ModelInfo, messages: list[dict[str, Any]], params: ChatParams
     ) -> dict[str, Any]:
+        check_chat_params(params, provider=self.name)
         request: dict[str, Any] = {"model": self._chat_model(model), "messages": messages}
         if params.max_tokens is not None:
             request["max_completion_tokens"] = params.max_tokens
@@ -417,11 +457,19 @@ class OpenAIProvider(Provider):
                 request[name] = getattr(params, name)
         return request
 
-    @staticmethod
-    def _chat_response(answer: ChatCompletion) -> ChatResponse:
+    def _chat_response(self, answer: ChatCompletion) -> ChatResponse:
+        if not answer.choices:  # spec-valid: the array has no minItems
+            raise errors.FtsdkError(
+                f"{self.display_name} answered the chat request with no choices "
+                "(choices: []): there is no message to return. A content filter or a "
+                "gateway in between can answer so; try again or check the prompt.",
+                provider=self.name,
+                request_id=answer.id or None,
+            )
         choice, usage = answer.choices[0], answer.usage
         return ChatResponse(
             content=choice.message.content or "",
+            refusal=choice.message.refusal or None,
             model=answer.model,
             finish_reason=choice.finish_reason,
             usage=Usage(
@@ -445,6 +493,7 @@ class OpenAIProvider(Provider):
         usage = chunk.usage
         return ChatChunk(
             content=(choice.delta.content or "") if choice else "",
+            refusal=(choice.delta.refusal or "") if choice else "",
             finish_reason=choice.finish_reason if choice else None,
             usage=None
             if usage is None
@@ -470,7 +519,7 @@ class OpenAIProvider(Provider):
                     piece = self._chat_chunk(chunk)
                     # The opening role chunk holds nothing: the core retries up to the first
                     # chunk we yield, so a drop before any text is retried.
-                    if piece.content or piece.finish_reason or piece.usage:
+                    if piece.content or piece.refusal or piece.finish_reason or piece.usage:
                         yield piece
         finally:
             stream.close()  # closed early too: the HTTP response goes, the server stops
@@ -500,6 +549,7 @@ class OpenAIProvider(Provider):
 
     async def aget_job(self, job_id: str) -> JobState:
         """Async twin of :meth:`get_job`."""
+        job_id = self._id(job_id)
         with translated(self.name):
             return self._state(await self._aclient().fine_tuning.jobs.retrieve(job_id))
 
@@ -511,16 +561,19 @@ class OpenAIProvider(Provider):
 
     async def acancel_job(self, job_id: str) -> JobState:
         """Async twin of :meth:`cancel_job`."""
+        job_id = self._id(job_id)
         with translated(self.name):
             return self._state(await self._aclient().fine_tuning.jobs.cancel(job_id))
 
     async def apause_job(self, job_id: str) -> JobState:
         """Async twin of :meth:`pause_job`."""
+        job_id = self._id(job_id)
         with translated(self.name):
             return self._state(await self._aclient().fine_tuning.jobs.pause(job_id))
 
     async def aresume_job(self, job_id: str) -> JobState:
         """Async twin of :meth:`resume_job`."""
+        job_id = self._id(job_id)
         with translated(self.name):
             return self._state(await self._aclient().fine_tuning.jobs.resume(job_id))
 
@@ -548,8 +601,8 @@ class OpenAIProvider(Provider):
             with translated(self.name):
                 async for chunk in stream:
                     piece = self._chat_chunk(chunk)
-                    if piece.content or piece.finish_reason or piece.usage:  # as stream_chat
-                        yield piece
+                    if piece.content or piece.refusal or piece.finish_reason or piece.usage:
+                        yield piece  # as stream_chat
         finally:
             await stream.close()
 
@@ -562,5 +615,27 @@ class OpenAIProvider(Provider):
         return {"stream_options": {"include_usage": True}}
 
     def delete_model(self, model: ModelInfo) -> None:
-        with translated(self.name):
-            self._client().models.delete(model.id)
+        model_id = self._id(model.id, "model")
+        try:
+            with translated(self.name):
+                answer = self._client().models.delete(model_id)
+        except errors.NotFound:
+            with self._lock:
+                in_doubt = model_id in self._deletes_in_doubt
+                self._deletes_in_doubt.discard(model_id)
+            if in_doubt:
+                return  # an earlier attempt deleted it; only its answer was lost
+            raise
+        except errors.FtsdkError as err:
+            if err.retryable and err.status_code is None:  # no answer: it may have happened
+                with self._lock:
+                    self._deletes_in_doubt.add(model_id)
+            raise
+        with self._lock:
+            self._deletes_in_doubt.discard(model_id)
+        if not answer.deleted:  # DeleteModelResponse.deleted is a boolean, not always true
+            raise errors.FtsdkError(
+                f"{self.display_name} answered deleted: false for model {model_id!r}: "
+                "it was not deleted",
+                provider=self.name,
+            )

@@ -22,16 +22,70 @@ if TYPE_CHECKING:
     import openai
     from openai.types import FileObject, FilePurpose
 
-__all__ = ["MAX_PART_BYTES", "FILES_API_MAX_BYTES", "Uploader", "stored_name"]
+__all__ = [
+    "FILES_API_MAX_BYTES",
+    "MAX_PART_BYTES",
+    "BackoffGate",
+    "Uploader",
+    "hash_in_name",
+    "stored_name",
+]
 
 FILES_API_MAX_BYTES = 512 * 1024 * 1024
 MAX_PART_BYTES = 64 * 1024 * 1024
+MAX_HOLD = 60.0
+"""The longest one ``Retry-After`` holds the parts back, as the core bounds its own waits."""
 
 
 def stored_name(path: Path, content_hash: str) -> str:
     """The name a file is stored under: the user's name with the content hash in it, so the
     same data is found again from any machine (``train.ftsdk-3f2a….jsonl``)."""
     return f"{path.stem}.ftsdk-{content_hash[:16]}{path.suffix}"
+
+
+def hash_in_name(filename: str) -> str | None:
+    """The content hash a :func:`stored_name` holds (``None`` for other names).
+
+    >>> hash_in_name("train.ftsdk-3f2a9c0d1e2b4a5f.jsonl")
+    '3f2a9c0d1e2b4a5f'
+    """
+    _stem, marker, tail = filename.rpartition(".ftsdk-")
+    if not marker:
+        return None
+    return tail.split(".", 1)[0] or None
+
+
+class BackoffGate:
+    """One back-off for all the parts of an upload: when the service asks one part to wait
+    (429 with ``Retry-After``), the parts sent in parallel wait too, instead of each
+    running into the same limit.
+
+    >>> gate = BackoffGate(sleep=print, clock=lambda: 100.0)
+    >>> gate.hold(2.5); gate.wait()
+    2.5
+    """
+
+    def __init__(
+        self,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sleep, self._clock = sleep, clock
+        self._lock = threading.Lock()
+        self._open_at = 0.0
+
+    def hold(self, seconds: float) -> None:
+        """Keep every part back for ``seconds`` from now (at most :data:`MAX_HOLD`)."""
+        with self._lock:
+            self._open_at = max(self._open_at, self._clock() + min(seconds, MAX_HOLD))
+
+    def wait(self) -> None:
+        """Return once the service's last ``Retry-After`` has passed."""
+        with self._lock:
+            delay = self._open_at - self._clock()
+        if delay > 0:
+            self._sleep(delay)
 
 
 class Uploader:
@@ -62,6 +116,8 @@ class Uploader:
         self.threshold, self.part_size, self.concurrency = threshold, part_size, concurrency
         self.state_dir = state_dir
         self.poll_interval, self.processing_timeout = poll_interval, processing_timeout
+        self.gate = BackoffGate()
+        """Shared by the parts in flight, so a 429 on one slows them all."""
 
     def upload(self, path: Path, *, purpose: str, content_hash: str) -> FileObject:
         """The processed file holding ``path``'s content, uploading it only if needed."""
@@ -79,10 +135,17 @@ class Uploader:
         return self._processed(existing)
 
     def _find(self, content_hash: str, size: int, purpose: str) -> FileObject | None:
-        marker = f".ftsdk-{content_hash[:16]}"
+        """The stored file with this content, under any stem: the hash in its name (see
+        :func:`stored_name`), its size and its purpose all equal. The ``purpose`` filter
+        narrows the list where the service honours it; what comes back is checked all the
+        same."""
         with translated(self.provider):
             for f in self._client().files.list(purpose=purpose):
-                if marker in f.filename and f.bytes == size:
+                if (
+                    hash_in_name(f.filename) == content_hash[:16]
+                    and f.bytes == size
+                    and f.purpose == purpose
+                ):
                     return f
         return None
 
@@ -160,8 +223,15 @@ class Uploader:
                 stream.seek(index * self.part_size)
                 chunk = stream.read(self.part_size)
 
-            with translated(self.provider):
-                part_id = self._client().uploads.parts.create(upload_id, data=chunk).id
+            self.gate.wait()
+            try:
+                with translated(self.provider):
+                    part_id = self._client().uploads.parts.create(upload_id, data=chunk).id
+            except errors.FtsdkError as err:
+                asked = getattr(err, "retry_after", None)
+                if isinstance(asked, (int, float)) and asked > 0:
+                    self.gate.hold(float(asked))
+                raise
             with lock:
                 parts[str(index)] = part_id
                 self._save_state(content_hash, state)

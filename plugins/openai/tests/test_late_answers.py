@@ -64,3 +64,40 @@ def test_a_create_answered_after_the_timeout_is_not_made_twice(
     assert fault.fired == 1
     assert stored_names(emulator) == ["train", "valid"]
     assert [j.id for j in emulator.jobs] == [job.id]
+
+
+def test_a_job_is_never_taken_from_a_list_that_ignored_the_filter(
+    client: ftsdk.Client, emulator: Emulator, train_path: Path
+) -> None:
+    """A service that ignores ``metadata[...]`` on ``GET /fine_tuning/jobs`` answers with
+    other jobs: ftsdk checks the key of what comes back instead of trusting the filter."""
+    import openai
+
+    first = client.train(base_model=BASE, training_data=train_path)
+    with openai.OpenAI(base_url=emulator.openai_base_url, api_key=emulator.api_key) as raw:
+        unfiltered = raw.fine_tuning.jobs.list().model_dump(mode="json")
+    emulator.faults.add("GET /fine_tuning/jobs", body=unfiltered, times=None)
+    second = client.train(base_model=BASE, training_data=train_path)
+    assert second.id != first.id
+    assert sorted(j.id for j in emulator.jobs) == sorted([first.id, second.id])
+
+
+def test_a_file_is_never_taken_from_a_list_that_ignored_the_purpose(
+    client: ftsdk.Client, emulator: Emulator, train_path: Path
+) -> None:
+    """A file of another purpose under the same name is not training data: a service that
+    ignores ``purpose`` on ``GET /files`` must not make ftsdk reuse it."""
+    import openai
+
+    from ftsdk.dataset import Dataset
+    from ftsdk_openai.uploads import stored_name
+
+    name = stored_name(train_path, Dataset.load(train_path).content_hash())
+    with openai.OpenAI(base_url=emulator.openai_base_url, api_key=emulator.api_key) as raw:
+        raw.files.create(file=(name, train_path.read_bytes()), purpose="assistants")
+        unfiltered = raw.files.list().model_dump(mode="json")
+    emulator.faults.add("GET /files", body=unfiltered, times=None)
+    job = client.train(base_model=BASE, training_data=train_path)
+    [made] = emulator.jobs
+    assert made.id == job.id
+    assert emulator.store.files[made.training_file].purpose == "fine-tune"
