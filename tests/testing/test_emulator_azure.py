@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -23,9 +24,13 @@ def azure(emulator: Emulator) -> openai.AzureOpenAI:
     )
 
 
-def upload(client: openai.OpenAI, path: Path) -> str:
+def upload(client: openai.OpenAI, path: Path, **extra: Any) -> str:
     with path.open("rb") as stream:
-        return client.files.create(file=stream, purpose="fine-tune").id
+        return client.files.create(file=stream, purpose="fine-tune", **extra).id
+
+
+EXPIRY = {"expires_after": {"anchor": "created_at", "seconds": 3600}}
+"""Required on the v1 API's ``POST /files`` (strict mode refuses an upload without it)."""
 
 
 def test_dated_api_lifecycle_with_azures_differences(
@@ -106,7 +111,7 @@ def test_pause_exists_on_the_v1_api_only(
     emulator: Emulator, azure: openai.AzureOpenAI, train_path: Path
 ) -> None:
     v1 = openai.OpenAI(base_url=emulator.azure_v1_base_url, api_key=emulator.api_key, max_retries=0)
-    job = v1.fine_tuning.jobs.create(model=BASE, training_file=upload(v1, train_path))
+    job = v1.fine_tuning.jobs.create(model=BASE, training_file=upload(v1, train_path, **EXPIRY))
     emulator.advance(5)
     with pytest.raises(openai.NotFoundError):
         azure.fine_tuning.jobs.pause(job.id)

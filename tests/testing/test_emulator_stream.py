@@ -134,7 +134,8 @@ def test_azure_deployments_stream_the_same_chunks(
         model="chat-1",
         messages=QUESTION,  # type: ignore[arg-type]
         stream=True,
-        stream_options={"include_usage": True},
+        # 2024-10-21's chat defines no stream_options (strict mode refuses them there)
+        **({"stream_options": {"include_usage": True}} if api_version == "v1" else {}),  # type: ignore[arg-type]
     ) as answer:
         events = [line for line in answer.iter_lines() if line]
     *chunks, done = [e.removeprefix("data: ") for e in events]
@@ -151,7 +152,10 @@ def test_azure_deployments_stream_the_same_chunks(
         "".join(c["choices"][0]["delta"].get("content") or "" for c in parsed if c["choices"])
         == plain.choices[0].message.content
     )
-    assert parsed[-1]["usage"] == plain.usage.model_dump(exclude_none=True)  # type: ignore[union-attr]
+    if api_version == "v1":
+        assert parsed[-1]["usage"] == plain.usage.model_dump(exclude_none=True)  # type: ignore[union-attr]
+    else:
+        assert not any(c.get("usage") for c in parsed)
     expected = (
         "/openai/v1/chat/completions"
         if api_version == "v1"

@@ -128,6 +128,12 @@ class Service:
                     if not version:
                         raise ApiError(404, "Resource not found", code="404")
                 self.auth.check_service(request, self.flavor)
+                if self._azure_strict():
+                    from ftsdk.testing.emulator import azure_validation
+
+                    azure_validation.check(
+                        self._azure_version(request), template, query=request.query_params.keys()
+                    )
                 return await handler(request)
             except ApiError as err:
                 return err.response(self.flavor)
@@ -135,9 +141,40 @@ class Service:
         return endpoint
 
     def _check(self, request: Request, *, json_body: Any = None, form: Any = None) -> None:
-        """Strict mode: refuse what OpenAI's API description refuses (OpenAI flavor)."""
+        """Strict mode: refuse what the API description refuses (OpenAI's for the OpenAI
+        flavor; for Azure, the description of the request's API version)."""
         if self._validate is not None and self.flavor == "openai":
             self._validate(request, json_body=json_body, form=form)
+        if self._azure_strict() and (json_body is not None or form is not None):
+            from ftsdk.testing.emulator import azure_validation
+
+            names = (
+                list(json_body)
+                if isinstance(json_body, dict)
+                else [str(name).split("[", 1)[0] for name, _ in form or []]
+            )
+            azure_validation.check(self._azure_version(request), request.state.template, body=names)
+
+    def _azure_strict(self) -> bool:
+        return self.flavor == "azure" and self.store.config.strict
+
+    def _azure_version(self, request: Request) -> str | None:
+        """The described Azure API version of ``request`` (``None`` for OpenAI, or a dated
+        version whose description is not in the emulator)."""
+        if self.flavor != "azure":
+            return None
+        from ftsdk.testing.emulator import azure_validation
+
+        return azure_validation.version_of(self.dated, request.query_params.get("api-version"))
+
+    def _shaped(self, body: dict[str, Any], kind: str) -> dict[str, Any]:
+        """``body`` with only the fields the dated Azure API's ``kind`` object has."""
+        if self.flavor != "azure" or not self.dated:
+            return body
+        from ftsdk.testing.emulator import azure_validation
+
+        allowed = azure_validation.objects("2024-10-21", kind) or frozenset(body)
+        return {k: v for k, v in body.items() if k in allowed}
 
     async def _json(self, request: Request) -> dict[str, Any]:
         try:
@@ -171,7 +208,7 @@ class Service:
             "expires_at": None,
             "status_details": f.error if status == "error" else None,
         }
-        return body
+        return self._shaped(body, "file")
 
     def _get_file(self, file_id: str) -> FileObject:
         f = self.store.files.get(file_id)
@@ -250,6 +287,9 @@ class Service:
                 for f in reversed(self.store.files.values())
                 if f.flavor == self.flavor and purpose in (None, f.purpose)
             ]
+        if self.flavor == "azure" and self.dated:
+            # 2024-10-21's FileList: every file at once, no cursor, no has_more
+            return JSONResponse({"object": "list", "data": files})
         return JSONResponse(_page(files, request, default_limit=10000))
 
     async def get_file(self, request: Request) -> Response:
@@ -374,7 +414,7 @@ class Service:
             status = _AZURE_STATUS.get(status, status)
         method_type = job.method.get("type", "supervised")
         hyper = dict(job.hyperparameters)
-        return {
+        body = {
             "object": "fine_tuning.job",
             "id": job.id,
             "model": job.model,
@@ -400,6 +440,15 @@ class Service:
             "metadata": job.metadata,
             "method": {"type": method_type, method_type: {"hyperparameters": hyper}},
         }
+        if self.flavor == "azure":
+            # As Azure answers (BerriAI/litellm PR #24687, seen live): no organization,
+            # no result files list until there are results.
+            body["organization_id"] = None
+            if not job.result_files:
+                body["result_files"] = None
+            if self.dated:
+                body.update(suffix=job.suffix, organisation_id=None)
+        return self._shaped(body, "job")
 
     def _job(self, job_id: str) -> Job:
         job = self.store.jobs.get(job_id)
@@ -706,6 +755,17 @@ class Service:
         if not isinstance(messages, list) or not messages:
             raise ApiError(400, "'messages' must be a non-empty array.", param="messages")
         stream, options = body.get("stream") is True, body.get("stream_options")
+        if options is not None and self._azure_strict() and self.dated:
+            # Azure's inference 2024-10-21 chat request defines no stream_options
+            # (specification/cognitiveservices/data-plane/AzureOpenAI/inference/stable/
+            # 2024-10-21/inference.json, not copied here; see issue 15).
+            raise ApiError(
+                400,
+                "The field 'stream_options' is not defined in API version "
+                f"{request.query_params.get('api-version')}.",
+                param="stream_options",
+                code="invalidPayload",
+            )
         if options is not None and not stream:
             raise ApiError(
                 400,

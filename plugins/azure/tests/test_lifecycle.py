@@ -124,7 +124,7 @@ def test_a_base_model_that_cannot_be_fine_tuned(client: ftsdk.Client, train_path
 
 def test_pause_needs_the_v1_api(emulator: Emulator, settings: Any, train_path: Path) -> None:
     emulator.clock.speed = 0
-    dated = ftsdk.client("azure", **settings("api-key"))
+    dated = ftsdk.client("azure", **settings("api-key", api_version="2024-10-21"))
     job = dated.train(base_model=BASE, training_data=train_path)
     emulator.advance(5)
     with pytest.raises(UnsupportedOperation, match="azure does not support 'pause'"):

@@ -43,6 +43,10 @@ def _alternatives(exclude: str) -> list[str]:
     ]
 
 
+SERVICES = {"openai": "OpenAI", "azure": "Azure OpenAI"}
+"""The service each provider name reaches, as error messages name it."""
+
+
 def _text(value: object) -> str | None:
     """A code or param as text: OpenAI sends strings, some gateways numbers."""
     if isinstance(value, str) and value:
@@ -94,6 +98,8 @@ def translated(provider: str) -> Iterator[None]:
     """Turn any ``openai`` exception raised inside into the matching ``ftsdk.errors`` one."""
     import openai
 
+    service = SERVICES.get(provider, provider)
+
     try:
         yield
     except openai.APIStatusError as err:
@@ -127,9 +133,9 @@ def translated(provider: str) -> Iterator[None]:
             translated_error.field = param
         raise translated_error from err
     except openai.APITimeoutError as err:
-        raise errors.Timeout(f"OpenAI did not answer in time: {err}", provider=provider) from err
+        raise errors.Timeout(f"{service} did not answer in time: {err}", provider=provider) from err
     except openai.APIConnectionError as err:
         cause = err.__cause__ or err
         raise errors.ProviderUnavailable(
-            f"connection to OpenAI failed: {type(cause).__name__}: {cause}", provider=provider
+            f"connection to {service} failed: {type(cause).__name__}: {cause}", provider=provider
         ) from err

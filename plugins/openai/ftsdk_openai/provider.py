@@ -510,7 +510,7 @@ class OpenAIProvider(Provider):
             stream = self._client().chat.completions.create(
                 **self._chat_request(model, messages, params),
                 stream=True,
-                stream_options={"include_usage": True},
+                **self._stream_options(),
             )
         try:
             # A failure while reading (the connection dropped) is translated as at the start.
@@ -595,7 +595,7 @@ class OpenAIProvider(Provider):
             stream = await self._aclient().chat.completions.create(
                 **self._chat_request(model, messages, params),
                 stream=True,
-                stream_options={"include_usage": True},
+                **self._stream_options(),
             )
         try:
             with translated(self.name):
@@ -609,6 +609,10 @@ class OpenAIProvider(Provider):
     def _chat_model(self, model: ModelInfo) -> str:
         """The ``model`` to name in a chat request."""
         return model.id
+
+    def _stream_options(self) -> dict[str, Any]:
+        """Hook: what a streamed chat request adds (usage in the last chunk, on OpenAI)."""
+        return {"stream_options": {"include_usage": True}}
 
     def delete_model(self, model: ModelInfo) -> None:
         model_id = self._id(model.id, "model")
