@@ -383,6 +383,10 @@ class RowShaper:
         """What makes a table with these columns unreadable: one problem for columns in no
         known format without a mapping, or one per column the mapping names and the
         ``place`` (the header, the file) lacks."""
+        try:
+            "".join(header).encode("utf-8")
+        except UnicodeEncodeError:  # bytes that are not UTF-8, read with surrogateescape
+            return [Problem("bad_utf8", f"not UTF-8 text in the {place} row", origin)]
         unmapped = self.unmapped(header, origin)
         if unmapped is not None:
             return [unmapped]
@@ -497,8 +501,20 @@ def read_parquet(path: Path, shaper: RowShaper) -> Iterator[Item]:
         yield from header_problems
         return
     row = 0
-    for batch in table.iter_batches(batch_size=1024):
-        for record in batch.to_pylist():
+    batches = table.iter_batches(batch_size=1024)
+    while True:
+        try:  # a damaged page is found only when its batch is read
+            batch = next(batches, None)
+            records = [] if batch is None else batch.to_pylist()
+        except Exception as err:  # pyarrow raises OSError, ArrowInvalid, ... for bad pages
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            yield Problem(
+                "unreadable", f"cannot read {name} from here on: {reason}", Origin(name, row=row)
+            )
+            return
+        if batch is None:
+            return
+        for record in records:
             data = shaper.shape(record)
             origin = Origin(name, row=row)
             yield _parse_json_columns(data, origin) or Example(data, origin)

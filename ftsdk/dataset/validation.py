@@ -43,8 +43,8 @@ def lone_surrogate(data: Any) -> tuple[str, str] | None:
             if not value.isascii():
                 try:
                     value.encode("utf-8")
-                except UnicodeEncodeError as err:
-                    return path, value[err.start]
+                except UnicodeEncodeError as err:  # the path may hold one too (a key)
+                    return path.encode("utf-8", "backslashreplace").decode(), value[err.start]
         elif isinstance(value, dict):
             items = list(value.items())
             for key, item in reversed(items):
