@@ -666,14 +666,16 @@ class OpenAICompatibleAPI:
         with self._live_lock:
             self._live.discard(generation)
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
         """Stop every answer being written, each at its next piece, and refuse new ones:
-        when this returns no generation runs (the server can exit without killing one)."""
+        when this returns no generation runs (the server can exit without killing one),
+        unless a provider took more than ``timeout`` seconds over its piece."""
         with self._live_lock:
             self._closing = True
             live = list(self._live)
+        deadline = time.monotonic() + timeout
         for generation in live:
-            generation.stop()
+            generation.stop(timeout=max(deadline - time.monotonic(), 0.0))
 
 
 class _Stopped(Exception):  # a signal between threads, not an error
@@ -698,6 +700,7 @@ class _Generation:
         """The next piece, ``None`` at the end; :class:`_Stopped` once stopped."""
         with self._lock:
             if self._stopped:
+                self.stream.close()  # a stop() that could not wait closes it here
                 raise _Stopped
             return next(self._pieces, None)
 
@@ -707,11 +710,16 @@ class _Generation:
             pass
         return self.stream.response
 
-    def stop(self) -> None:
-        """Stop it: the provider stops generating (after the piece being written)."""
+    def stop(self, timeout: float = -1) -> None:
+        """Stop it: the provider stops generating (after the piece being written). With a
+        ``timeout``, wait at most that long for that piece; the reader then closes it."""
         self._stopped = True  # first: the reader starts no other piece
-        with self._lock:
+        if not self._lock.acquire(timeout=timeout):
+            return
+        try:
             self.stream.close()
+        finally:
+            self._lock.release()
 
 
 async def _client_gone(request: Request) -> None:
