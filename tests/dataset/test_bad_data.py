@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ftsdk.dataset import Dataset, Target
+from ftsdk.dataset import Dataset
 from ftsdk.errors import InvalidDataset, InvalidRequest
 from ftsdk.testing.data import date_to_words_examples, write_jsonl
 
@@ -283,4 +283,3 @@ def test_write_of_a_checked_file_still_works(tmp_path: Path) -> None:
     assert out.read_bytes() == path.read_bytes()
     with pytest.raises(InvalidRequest, match="refusing to overwrite"):
         Dataset.load(path).write(path)
-    assert Target  # re-exported for the tests above
