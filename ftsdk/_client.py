@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from ftsdk.capabilities import Capabilities, Operation
 from ftsdk.credentials import redact
 from ftsdk.dataset import Dataset
+from ftsdk.dataset.sources import why_not_a_file
 from ftsdk.errors import ConfigurationError, FtsdkError, InvalidRequest, UnsupportedOperation
 from ftsdk.files import FileRef
 from ftsdk.home import ftsdk_home
@@ -269,8 +270,9 @@ class Client:
             ("training_data", spec.training_data),
             ("validation_data", spec.validation_data),
         ):
-            if isinstance(source, (str, Path)) and not Path(source).is_file():
-                raise InvalidRequest(f"{label}: no such file {str(source)!r}", field=label)
+            why = why_not_a_file(Path(source)) if isinstance(source, (str, Path)) else None
+            if why is not None:  # missing, a directory, a FIFO: said as such
+                raise InvalidRequest(f"{label}: {why}", field=label)
         if check_data:
             self.check_data(spec)
         training = self.upload(spec.training_data)

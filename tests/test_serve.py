@@ -5,6 +5,7 @@ TRL plugin)."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import threading
@@ -610,3 +611,141 @@ def test_what_the_server_sends_follows_openais_published_schemas(
     for chunk in chunks[:-1]:
         assert chunk_errors(json.loads(chunk)) == [], chunk
     assert plain_errors({"object": "chat.completion"})  # the check can fail
+
+
+def test_a_seed_beyond_64_bits_is_a_bad_request_naming_it(oai: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        oai.chat.completions.create(model="dates", messages=QUESTION, seed=2**70)
+    assert caught.value.status_code == 400
+    body = caught.value.body
+    assert isinstance(body, dict)
+    assert body["param"] == "seed"
+    assert body["type"] == "invalid_request_error"
+    assert "from -9223372036854775808 to 9223372036854775807" in body["message"]
+    ok = oai.chat.completions.create(model="dates", messages=QUESTION, seed=2**63 - 1)
+    assert ok.choices[0].message.content == TRUTH
+
+
+def test_a_lone_surrogate_is_a_bad_request_naming_where(server: ftsdk.ModelServer) -> None:
+    """JSON's ``\\ud800`` escape alone is valid JSON but not text: a 400, not a 500."""
+    body = b'{"model": "dates", "messages": [{"role": "user", "content": "convert \\ud800"}]}'
+    request = urllib.request.Request(
+        f"{server.base_url}/chat/completions",
+        data=body,
+        headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=30)
+    assert caught.value.code == 400
+    error = json.loads(caught.value.read())["error"]
+    assert error["param"] == "messages[0].content"
+    assert "lone surrogate \\ud800" in error["message"]
+
+
+class Endless(ftsdk.Provider):
+    """Writes "word " for ever, a piece at a time, until it is stopped (as a local model asked
+    for a million tokens does); "ping" is answered at once."""
+
+    name = "endless"
+    capabilities = ftsdk.Capabilities(
+        operations=frozenset({ftsdk.Operation.CHAT, ftsdk.Operation.STREAM})
+    )
+    writing = threading.Event()
+    closed = threading.Event()
+    release = threading.Event()  # ends chat(), which nothing can stop, at the test's end
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.writing, cls.closed, cls.release = (
+            threading.Event(),
+            threading.Event(),
+            threading.Event(),
+        )
+
+    def chat(
+        self, model: ModelInfo, messages: list[dict[str, Any]], params: ChatParams
+    ) -> ChatResponse:
+        if messages[-1]["content"] == "ping":
+            return ChatResponse(content="pong", model=model.id)
+        Endless.writing.set()
+        Endless.release.wait()
+        return ChatResponse(content="word " * 1000, model=model.id)
+
+    def stream_chat(
+        self, model: ModelInfo, messages: list[dict[str, Any]], params: ChatParams
+    ) -> Iterator[ftsdk.ChatChunk]:
+        if messages[-1]["content"] == "ping":
+            yield ftsdk.ChatChunk(content="pong", finish_reason="stop")
+            return
+        try:
+            while not Endless.release.is_set():
+                Endless.writing.set()
+                yield ftsdk.ChatChunk(content="word ")
+                Endless.release.wait(0.001)  # a token's time
+        finally:
+            Endless.closed.set()
+
+
+def test_a_client_that_leaves_a_long_answer_frees_the_model_for_the_next() -> None:
+    """One request for a million tokens, its client gone: the model stops writing and the
+    next request is answered (it waited 30 s, unanswered, behind a slot nobody read)."""
+    Endless.reset()
+    try:
+        with ftsdk.ModelServer(client_for(Endless).model("m")) as server:
+            connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+            body = {
+                "model": "m",
+                "messages": [{"role": "user", "content": "write for ever"}],
+                "max_completion_tokens": 1_000_000,
+            }
+            connection.request(
+                "POST",
+                "/v1/chat/completions",
+                json.dumps(body),
+                {"Content-Type": "application/json"},
+            )
+            assert Endless.writing.wait(30)
+            connection.close()  # the client leaves
+            assert Endless.closed.wait(30), "the model went on writing for nobody"
+            with openai.OpenAI(
+                base_url=server.base_url, api_key="any", max_retries=0, timeout=30
+            ) as oai:
+                ping = [{"role": "user", "content": "ping"}]
+                reply = oai.chat.completions.create(model="m", messages=ping)
+            assert reply.choices[0].message.content == "pong"
+    finally:
+        Endless.release.set()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_stopping_the_server_stops_the_answers_being_written(stream: bool) -> None:
+    """Ctrl-C on ``ftsdk serve``: no generation outlives the server (a model still writing
+    in a thread while the process exits can abort it)."""
+    Endless.reset()
+    outcome: list[str] = []
+    try:
+        server = ftsdk.ModelServer(client_for(Endless).model("m")).start()
+        oai = openai.OpenAI(base_url=server.base_url, api_key="any", max_retries=0, timeout=30)
+
+        def ask() -> None:
+            try:
+                answer = oai.chat.completions.create(
+                    model="m", messages=[{"role": "user", "content": "write"}], stream=stream
+                )
+                if stream:
+                    list(answer)  # type: ignore[arg-type]
+                outcome.append("answered")
+            except openai.APIError as err:
+                outcome.append(type(err).__name__)
+
+        asking = threading.Thread(target=ask)
+        asking.start()
+        assert Endless.writing.wait(30)
+        server.stop()
+        assert Endless.closed.is_set()  # stopped before stop() returned
+        asking.join(30)
+        oai.close()
+        assert len(outcome) == 1
+        assert outcome[0] != "answered"  # the client is told, not left waiting
+    finally:
+        Endless.release.set()

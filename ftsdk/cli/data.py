@@ -92,6 +92,15 @@ def _print_stats(report: ValidationReport) -> None:
         click.echo(line)
 
 
+def _fail_if_unreadable(report: ValidationReport) -> None:
+    """A source that cannot be read at all (missing, a directory, a FIFO) is an error of
+    its own, not a report of zero examples."""
+    unreadable = [problem for problem in report.errors if problem.kind == "unreadable"]
+    if unreadable:
+        click.echo(f"error: {unreadable[0].message}", err=True)
+        sys.exit(1)
+
+
 def _print_report(report: ValidationReport, *, name: str) -> None:
     from ftsdk.dataset import KINDS, Severity
 
@@ -137,7 +146,17 @@ _TEMPLATE = click.option(
 @click.option("--epochs", default="auto", show_default=True, help="Planned epochs, or auto.")
 @_CONTEXT
 @click.option("--max-problems", default=20, show_default=True, help="Problems shown per kind.")
-@click.option("--allow-duplicates", is_flag=True, help="Repeated examples are warnings.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Also fail on what providers accept but is often a mistake (repeated examples).",
+)
+@click.option(
+    "--allow-duplicates",
+    is_flag=True,
+    hidden=True,
+    help="Repeated examples are warnings (the default unless --strict).",
+)
 @_COLUMN
 @_TEMPLATE
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -149,19 +168,26 @@ def check(
     epochs: str,
     context: int | None,
     max_problems: int,
+    strict: bool,
     allow_duplicates: bool,
     columns: tuple[str, ...],
     template: str | None,
     as_json: bool,
 ) -> None:
-    """Check FILE; exit status 0 when it has no errors, 1 when it has."""
+    """Check FILE; exit status 0 when it has no errors, 1 when it has.
+
+    Repeated examples are warnings (providers train on them), errors with --strict.
+    """
     dataset = _load(file, columns, template)
     report = dataset.validate(
         _target(provider, model, context),
         epochs=_epochs(epochs),
         max_problems=max_problems,
-        allow_duplicates=allow_duplicates,
+        strict=strict,
+        allow_duplicates=True if allow_duplicates else None,
     )
+    if not as_json:
+        _fail_if_unreadable(report)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -235,7 +261,9 @@ def stats(
             f"--adapter, --batch-size, --max-seq-length, --lora-r, --gradient-checkpointing "
             f"and --mfu estimate local training; {target.label} trains on its own hardware"
         )
-    report = dataset.validate(target, epochs=_epochs(epochs), allow_duplicates=True)
+    report = dataset.validate(target, epochs=_epochs(epochs))
+    if not as_json:
+        _fail_if_unreadable(report)
     estimate: TrainingEstimate | None = None
     unavailable = None
     if target.hf_tokenizer is not None:

@@ -222,7 +222,8 @@ class Dataset:
         *,
         epochs: int | str = "auto",
         max_problems: int = 20,
-        allow_duplicates: bool = False,
+        strict: bool = False,
+        allow_duplicates: bool | None = None,
         count_tokens: bool = True,
     ) -> ValidationReport:
         """Check every example and the whole dataset; never raises on bad data.
@@ -231,13 +232,19 @@ class Dataset:
             is checked (no tokens, limits or cost).
         :param epochs: planned epochs, or ``"auto"`` for the provider's default rule.
         :param max_problems: problems kept per kind (every one is counted).
-        :param allow_duplicates: report repeated examples as warnings, not errors.
+        :param strict: also fail on what providers accept but is often a mistake: repeated
+            examples are errors, not warnings (OpenAI trains on them: people repeat
+            examples on purpose).
+        :param allow_duplicates: whether repeated examples are warnings (``True``) or errors
+            (``False``) whatever ``strict`` says; by default they follow ``strict``.
         :param count_tokens: count tokens with the target's tokenizer.
         :returns: the :class:`ValidationReport`; call ``.raise_for_errors()`` to fail on errors.
         """
         from ftsdk.dataset.validation import validate_items
 
         resolved = Target.for_model(*target) if isinstance(target, tuple) else target
+        if allow_duplicates is None:
+            allow_duplicates = not strict
         file_bytes = None
         if self._raw and self._path is not None:
             try:
@@ -400,6 +407,8 @@ class Dataset:
                         if (index in chosen) is held_out:
                             yield item
                         index += 1
+                    else:  # in both parts: what cannot be read is never lost without a word
+                        yield item
 
             return read
 
@@ -411,7 +420,20 @@ class Dataset:
     # -- writing -------------------------------------------------------------------------
     def _rows(self, fmt: DataFormat | None, preference: str) -> Iterator[dict[str, Any]]:
         source = self.convert(fmt, preference=preference) if fmt is not None else self
-        return iter(source)
+        broken: list[Problem] = []
+        for item in source.items():
+            if isinstance(item, Example):
+                yield item.data
+            else:
+                broken.append(item)
+        if broken:  # raised at the end: every broken line is named, and nothing is written
+            where = "; ".join(str(problem) for problem in broken[:5])
+            more = f" (and {len(broken) - 5} more)" if len(broken) > 5 else ""
+            raise InvalidDataset(
+                f"{len(broken)} line(s) of {self.name} cannot be read, so nothing was "
+                f"written (fix or remove them, then write again): {where}{more}",
+                problems=[str(problem) for problem in broken],
+            )
 
     def write(
         self,
@@ -421,9 +443,11 @@ class Dataset:
         preference: str = "openai",
     ) -> Path:
         """Write the examples as JSON Lines to ``path`` atomically, converted to ``format``
-        when given. Lines that could not be read are not written (validate first).
+        when given.
 
         :raises ftsdk.errors.InvalidRequest: ``path`` is this dataset's own source file.
+        :raises ftsdk.errors.InvalidDataset: a line cannot be read (each one is named) or an
+            example does not convert; nothing is written then, so no line is lost unsaid.
         """
         target = Path(path)
         if self._path is not None and target.resolve() == self._path.resolve():

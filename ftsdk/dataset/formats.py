@@ -21,12 +21,14 @@ from typing import Any, NamedTuple
 from ftsdk._vocab import DataFormat
 
 __all__ = [
+    "TEXT_SEPARATOR",
     "ConversionError",
     "Finding",
     "check_example",
     "convert",
     "detect_format",
     "preference_style",
+    "prompt_completion_text",
 ]
 
 ROLES = frozenset({"system", "user", "assistant", "tool", "function"})
@@ -418,6 +420,24 @@ def check_example(data: Mapping[str, Any], fmt: DataFormat) -> list[Finding]:
 # -- conversion ---------------------------------------------------------------------------
 
 
+TEXT_SEPARATOR = "\n"
+"""What joins a prompt and its completion when they become one text: a line break, so the
+last word of the prompt and the first of the completion never run together."""
+
+
+def prompt_completion_text(prompt: Any, completion: Any) -> str:
+    """The text of a prompt/completion pair: the two joined by :data:`TEXT_SEPARATOR`, unless
+    the prompt is empty or either side already has whitespace at the join.
+
+    >>> prompt_completion_text("2+2=", "4"), prompt_completion_text("Q: hi\\n", "A: hello")
+    ('2+2=\\n4', 'Q: hi\\nA: hello')
+    """
+    first = "" if prompt is None else str(prompt)
+    second = "" if completion is None else str(completion)
+    joined = not first or not second or first[-1].isspace() or second[0].isspace()
+    return f"{first}{'' if joined else TEXT_SEPARATOR}{second}"
+
+
 def _as_messages(value: Any, role: str) -> list[dict[str, Any]]:
     if isinstance(value, list):
         return value
@@ -489,7 +509,8 @@ def convert(
     """``data`` (in ``source`` format) rewritten in ``target`` format.
 
     Converts chat <-> prompt/completion (a single user turn and its answer), prompt/completion
-    -> text, and preference pairs between OpenAI's and TRL's shapes (``preference="openai"``
+    -> text (joined by :data:`TEXT_SEPARATOR`, see :func:`prompt_completion_text`), and
+    preference pairs between OpenAI's and TRL's shapes (``preference="openai"``
     or ``"trl"``). Raises :class:`ConversionError` naming the field that does not convert.
 
     >>> convert({"prompt": "2+2", "completion": "4"}, DataFormat.PROMPT_COMPLETION,
@@ -508,7 +529,7 @@ def convert(
     if source is DataFormat.CHAT and target is DataFormat.PROMPT_COMPLETION:
         return _chat_to_prompt_completion(data)
     if source is DataFormat.PROMPT_COMPLETION and target is DataFormat.TEXT:
-        return {"text": f"{data.get('prompt', '')}{data.get('completion', '')}"}
+        return {"text": prompt_completion_text(data.get("prompt"), data.get("completion"))}
     if source is DataFormat.PREFERENCE and target is DataFormat.PREFERENCE:
         return _to_trl(data) if preference == "trl" else _to_openai_preference(data)
     raise ConversionError(f"{source.value} does not convert to {target.value}")

@@ -27,7 +27,9 @@ KINDS: dict[str, str] = {
     "line_too_long": "a line longer than the reader accepts; it was skipped",
     "not_an_object": "a line that is JSON but not an object",
     "missing_column": "a CSV column that the mapping or template names is not in the header",
-    "unreadable": "a source that cannot be read at all (no such file, wrong type)",
+    "unreadable": "a source that cannot be read at all (no such file, a directory, a FIFO)",
+    "bad_unicode": "a lone surrogate (half of a UTF-16 pair, e.g. from a \\ud83d escape): "
+    "not text, and tokenizers and trainers refuse it",
     # the shape of one example
     "unknown_format": "an example in none of the known formats",
     "mixed_formats": "an example in another format than the first example",
@@ -42,12 +44,14 @@ KINDS: dict[str, str] = {
     "bad_weight": "a weight other than 0 or 1, or on a non-assistant message",
     "bad_tool_call": "a tool call or tool answer that is malformed or unmatched",
     "last_not_assistant": "the conversation ends with a turn that is not trained on",
+    "unsupported_by_template": "an example the model's chat template cannot render "
+    "(tool calls, images)",
     # tokens
     "too_many_tokens": "an example longer than the model's training context",
     "truncated": "an example the trainer will cut to its maximum length",
     "tokens_unknown": "tokens could not be counted (no tokenizer installed)",
     # the whole dataset
-    "duplicate": "the same example again",
+    "duplicate": "the same example again (a warning: an error with strict checking)",
     "too_few_examples": "fewer examples than the provider accepts",
     "few_examples": "fewer examples than the provider recommends",
     "file_too_large": "a file larger than the provider accepts",

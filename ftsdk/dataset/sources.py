@@ -7,7 +7,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import re
+import stat
 import string
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from json.scanner import make_scanner
@@ -22,12 +26,14 @@ __all__ = [
     "MAX_LINE_BYTES",
     "Example",
     "Item",
+    "open_regular",
     "read_csv",
     "read_hf",
     "read_json",
     "read_jsonl",
     "read_parquet",
     "read_records",
+    "why_not_a_file",
 ]
 
 _MASK64 = (1 << 64) - 1
@@ -46,6 +52,8 @@ class Example:
     """Where it came from."""
     fingerprint: int | None = None
     """A 64-bit hash of the example's source text, when the reader has it (duplicates)."""
+    text_checked: bool = False
+    """Whether the reader made sure every string is text (no lone surrogate)."""
 
 
 Item = Example | Problem
@@ -62,6 +70,23 @@ def _json_problem(err: json.JSONDecodeError | RecursionError, origin: Origin) ->
     return Problem("bad_json", f"not valid JSON: {msg} at column {err.colno}{hint}", origin)
 
 
+_LONG_NUMBER = re.compile(rf"-?\d{{{sys.get_int_max_str_digits() + 1},}}")
+
+
+def _number_problem(text: str, origin: Origin, field: str = "") -> Problem:
+    """The problem of JSON holding an integer longer than Python converts (4,300 digits)."""
+    found = _LONG_NUMBER.search(text)
+    size = f" of {len(found.group().lstrip('-')):,} digits" if found else ""
+    where = f" at column {found.start() + 1}" if found else ""
+    return Problem(
+        "bad_json",
+        f"not valid JSON: an integer{size}{where}; "
+        f"at most {sys.get_int_max_str_digits():,} digits are read",
+        origin,
+        field,
+    )
+
+
 def _utf8_problem(err: UnicodeDecodeError, origin: Origin) -> Problem:
     bad = err.object[err.start : err.start + 1].hex()
     return Problem(
@@ -70,11 +95,64 @@ def _utf8_problem(err: UnicodeDecodeError, origin: Origin) -> Problem:
 
 
 def _unreadable(path: Path, err: Exception) -> Problem:
-    reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+    if isinstance(err, FileNotFoundError):
+        reason = "no such file"
+    elif isinstance(err, IsADirectoryError):
+        reason = "it is a directory, not a file"
+    else:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
     return Problem("unreadable", f"cannot read {path}: {reason}", Origin(path.name))
 
 
-def read_jsonl(  # noqa: PLR0912  # one branch per way a line can be broken
+_NOT_REGULAR = {
+    stat.S_IFDIR: "it is a directory, not a file",
+    stat.S_IFIFO: "it is a FIFO (named pipe), not a regular file",
+    stat.S_IFSOCK: "it is a socket, not a regular file",
+    stat.S_IFCHR: "it is a character device, not a regular file",
+    stat.S_IFBLK: "it is a block device, not a regular file",
+}
+
+
+def why_not_a_file(path: Path) -> str | None:
+    """Why ``path`` is no data file to read (``"no such file 'x.jsonl'"``, ``"'data' is a
+    directory, not a file"``, a FIFO, ...), or ``None`` when it is a regular file."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return f"no such file {str(path)!r}"
+    except OSError as err:
+        return f"cannot read {str(path)!r}: {err.strerror or err}"
+    if stat.S_ISREG(mode):
+        return None
+    return f"{str(path)!r}: {_NOT_REGULAR.get(stat.S_IFMT(mode), 'not a regular file')}"
+
+
+def open_regular(path: Path) -> io.BufferedReader | Problem:
+    """``path`` opened for reading in binary, or the ``unreadable`` problem saying why not.
+
+    Only regular files are read: data is read more than once (checked, then uploaded or
+    copied), and a FIFO or a device would block or give other bytes the second time. The
+    file is opened without blocking, then its type checked on the open descriptor.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as err:
+        return _unreadable(path, err)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            reason = _NOT_REGULAR.get(stat.S_IFMT(mode), "not a regular file")
+            os.close(fd)
+            return Problem("unreadable", f"cannot read {path}: {reason}", Origin(path.name))
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return open(fd, "rb")  # the caller closes it
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_jsonl(  # noqa: PLR0912, PLR0915  # one branch per way a line can be broken
     path: Path, *, max_line_bytes: int = MAX_LINE_BYTES
 ) -> Iterator[Item]:
     """Examples of a JSON Lines file, one per non-blank line, streamed."""
@@ -82,10 +160,9 @@ def read_jsonl(  # noqa: PLR0912  # one branch per way a line can be broken
     loads = json.loads
     # What json.loads runs, without its wrapper (typeshed types make_scanner as a class).
     scan: Callable[[str, int], tuple[Any, int]] = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
-    try:
-        stream = path.open("rb")
-    except OSError as err:
-        yield _unreadable(path, err)
+    stream = open_regular(path)
+    if isinstance(stream, Problem):
+        yield stream
         return
     with stream:
         number = 0
@@ -105,9 +182,11 @@ def read_jsonl(  # noqa: PLR0912  # one branch per way a line can be broken
                 continue
             if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]  # a byte-order mark, as some editors write
+            parsed_fast = True  # pydantic-core refuses lone surrogates: its strings are text
             try:  # pydantic-core's JSON parser, on the bytes: twice as fast as decode + json
                 data = from_json(raw)
-            except ValueError:  # stricter than json (a lone surrogate escape): json decides
+            except ValueError:
+                parsed_fast = False  # stricter than json (a lone surrogate escape): json decides
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as err:
@@ -120,14 +199,18 @@ def read_jsonl(  # noqa: PLR0912  # one branch per way a line can be broken
                 except (StopIteration, ValueError, RecursionError):
                     if not text.strip():
                         continue
-                    try:  # the same parse again, for json.loads' own error
-                        data = loads(text)
+                    try:  # the same parse again, for json.loads' own error; without the
+                        # line's end, or a truncated line would break at "line 2 column 1"
+                        data = loads(text.rstrip("\r\n"))
                     except (json.JSONDecodeError, RecursionError) as err:
                         yield _json_problem(err, Origin(name, number))
                         continue
+                    except ValueError:  # an integer longer than Python reads
+                        yield _number_problem(text, Origin(name, number))
+                        continue
             if data.__class__ is dict:
                 # Duplicates are found within one run: Python's (keyed) 64-bit hash is enough.
-                yield Example(data, Origin(name, number), hash(raw.strip()) & _MASK64)
+                yield Example(data, Origin(name, number), hash(raw.strip()) & _MASK64, parsed_fast)
             else:
                 yield Problem(
                     "not_an_object",
@@ -136,11 +219,18 @@ def read_jsonl(  # noqa: PLR0912  # one branch per way a line can be broken
                 )
 
 
-def read_json(path: Path) -> Iterator[Item]:  # noqa: PLR0912  # an array parsed element-wise
+def read_json(  # noqa: PLR0911, PLR0912, PLR0915  # an array parsed element-wise
+    path: Path,
+) -> Iterator[Item]:
     """Examples of a JSON file holding an array of objects (loaded whole: prefer JSONL)."""
     name = path.name
+    stream = open_regular(path)
+    if isinstance(stream, Problem):
+        yield stream
+        return
     try:
-        raw = path.read_bytes()
+        with stream:
+            raw = stream.read()
     except OSError as err:
         yield _unreadable(path, err)
         return
@@ -169,6 +259,9 @@ def read_json(path: Path) -> Iterator[Item]:  # noqa: PLR0912  # an array parsed
             origin = Origin(name, err.lineno if isinstance(err, json.JSONDecodeError) else 1)
             yield _json_problem(err, origin)
             return
+        except ValueError:  # an integer longer than Python reads
+            yield _number_problem(text, Origin(name, 1))
+            return
         if isinstance(data, dict):
             yield Example(data, Origin(name, line))
         else:
@@ -183,6 +276,10 @@ def read_json(path: Path) -> Iterator[Item]:  # noqa: PLR0912  # an array parsed
         except (json.JSONDecodeError, RecursionError) as err:
             where = err.lineno if isinstance(err, json.JSONDecodeError) else line
             yield _json_problem(err, Origin(name, where))
+            return
+        except ValueError:  # an integer longer than Python reads
+            start, end = text.rfind("\n", 0, pos) + 1, text.find("\n", pos)
+            yield _number_problem(text[start : end if end >= 0 else size], Origin(name, line))
             return
         if isinstance(data, dict):
             yield Example(data, Origin(name, line))
@@ -263,6 +360,46 @@ class RowShaper:
             ]
         return []
 
+    def unmapped(self, header: list[str], origin: Origin) -> Problem | None:
+        """One problem for a whole table whose columns are in no known format and that has
+        no mapping (rather than the same problem for every row), saying how to map them."""
+        from ftsdk.dataset.formats import detect_format
+
+        if self.columns or self.template is not None or not header:
+            return None
+        if detect_format(dict.fromkeys(header)) is not None:
+            return None
+        first, second = (header + header)[:2]
+        return Problem(
+            "unknown_format",
+            f"the columns ({', '.join(header)}) are in none of the known formats "
+            "(messages, prompt/completion, a preference pair, text): map them, e.g. "
+            f"--column prompt={first} --column completion={second}, or build each example "
+            "with --template FILE (in Python: columns= or template=)",
+            origin,
+        )
+
+    def header_problems(self, header: list[str], origin: Origin, place: str) -> list[Problem]:
+        """What makes a table with these columns unreadable: one problem for columns in no
+        known format without a mapping, or one per column the mapping names and the
+        ``place`` (the header, the file) lacks."""
+        try:
+            "".join(header).encode("utf-8")
+        except UnicodeEncodeError:  # bytes that are not UTF-8, read with surrogateescape
+            return [Problem("bad_utf8", f"not UTF-8 text in the {place} row", origin)]
+        unmapped = self.unmapped(header, origin)
+        if unmapped is not None:
+            return [unmapped]
+        return [
+            Problem(
+                "missing_column",
+                f"column {column!r} is not in the {place} (columns: {', '.join(header)})",
+                origin,
+                used,
+            )
+            for column, used in self.missing(header)
+        ]
+
     def shape(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """The example for ``row``."""
         if self.columns:
@@ -280,10 +417,9 @@ _JSON_COLUMNS = ("messages", "tools", "input", "preferred_output", "non_preferre
 def read_csv(path: Path, shaper: RowShaper, *, delimiter: str = ",") -> Iterator[Item]:
     """Examples of a CSV file with a header row; columns holding JSON (``messages``) are parsed."""
     name = path.name
-    try:
-        raw = path.open("rb")
-    except OSError as err:
-        yield _unreadable(path, err)
+    raw = open_regular(path)
+    if isinstance(raw, Problem):
+        yield raw
         return
     with io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="") as text:
         reader = csv.reader(text, delimiter=delimiter)
@@ -294,15 +430,9 @@ def read_csv(path: Path, shaper: RowShaper, *, delimiter: str = ",") -> Iterator
             return
         if header is None:
             return
-        missing = shaper.missing(header)
-        if missing:
-            for column, used in missing:
-                yield Problem(
-                    "missing_column",
-                    f"column {column!r} is not in the header (columns: {', '.join(header)})",
-                    Origin(name, 1),
-                    used,
-                )
+        header_problems = shaper.header_problems(header, Origin(name, 1), "header")
+        if header_problems:
+            yield from header_problems
             return
         start = reader.line_num + 1
         while True:
@@ -346,6 +476,8 @@ def _parse_json_columns(data: dict[str, Any], origin: Origin) -> Problem | None:
             except (json.JSONDecodeError, RecursionError) as err:
                 problem = _json_problem(err, origin)
                 return Problem(problem.kind, problem.message, origin, key)
+            except ValueError:  # an integer longer than Python reads
+                return _number_problem(value, origin, key)
     return None
 
 
@@ -354,25 +486,35 @@ def read_parquet(path: Path, shaper: RowShaper) -> Iterator[Item]:
     import pyarrow.parquet as pq
 
     name = path.name
+    stream = open_regular(path)
+    if isinstance(stream, Problem):
+        yield stream
+        return
+    stream.close()
     try:
         table = pq.ParquetFile(path)
     except Exception as err:  # pyarrow raises several types for a bad file
         yield _unreadable(path, err)
         return
-    missing = shaper.missing(table.schema_arrow.names)
-    for column, used in missing:
-        yield Problem(
-            "missing_column",
-            f"column {column!r} is not in the file "
-            f"(columns: {', '.join(table.schema_arrow.names)})",
-            Origin(name),
-            used,
-        )
-    if missing:
+    header_problems = shaper.header_problems(list(table.schema_arrow.names), Origin(name), "file")
+    if header_problems:
+        yield from header_problems
         return
     row = 0
-    for batch in table.iter_batches(batch_size=1024):
-        for record in batch.to_pylist():
+    batches = table.iter_batches(batch_size=1024)
+    while True:
+        try:  # a damaged page is found only when its batch is read
+            batch = next(batches, None)
+            records = [] if batch is None else batch.to_pylist()
+        except Exception as err:  # pyarrow raises OSError, ArrowInvalid, ... for bad pages
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            yield Problem(
+                "unreadable", f"cannot read {name} from here on: {reason}", Origin(name, row=row)
+            )
+            return
+        if batch is None:
+            return
+        for record in records:
             data = shaper.shape(record)
             origin = Origin(name, row=row)
             yield _parse_json_columns(data, origin) or Example(data, origin)

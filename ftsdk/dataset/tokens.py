@@ -59,6 +59,7 @@ __all__ = [
     "HFTokenCounter",
     "OpenAITokenCounter",
     "Tally",
+    "TemplateError",
     "TokenCounter",
     "count_example",
     "counter_for",
@@ -449,6 +450,53 @@ class OpenAITokenCounter:
                 room -= 1
 
 
+class TemplateError(ValueError):
+    """A conversation the model's chat template cannot render; says what in it and where."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+    @classmethod
+    def of(cls, model: str, messages: list[Any], tools: Any, err: Exception) -> TemplateError:
+        """The error for ``messages`` whose rendering raised ``err``, naming the first part
+        that templates often cannot render (tools, tool calls, images, content parts)."""
+        what, field = _unusual_part(messages, tools)
+        reason = f"{type(err).__name__}: {err}".splitlines()[0][:200]
+        found = f" ({what})" if what else ""
+        return cls(
+            f"the chat template of {model} cannot render this example{found}: {reason}; "
+            "remove that part, or train a model whose template supports it",
+            field,
+        )
+
+
+def _unusual_part(messages: list[Any], tools: Any) -> tuple[str, str]:
+    """What in a conversation a chat template may not render, and its field path."""
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            continue
+        found = _unusual_in_message(message, f"messages[{i}]")
+        if found is not None:
+            return found
+    return ("tools are not supported", "tools") if tools else ("", "messages")
+
+
+def _unusual_in_message(message: dict[str, Any], path: str) -> tuple[str, str] | None:
+    for key, what in (("tool_calls", "tool calls"), ("function_call", "function calls")):
+        if message.get(key) is not None:
+            return f"{what} are not supported", f"{path}.{key}"
+    if message.get("role") in ("tool", "function"):
+        return "tool answers are not supported", f"{path}.role"
+    content = message.get("content")
+    if not isinstance(content, list):
+        return None
+    for j, part in enumerate(content):
+        if isinstance(part, dict) and part.get("type") == "image_url":
+            return "images are not supported", f"{path}.content[{j}]"
+    return "content as a list of parts is not supported", f"{path}.content"
+
+
 class HFTokenCounter:
     """Counts with a Hugging Face tokenizer found locally (never downloaded here).
 
@@ -480,11 +528,17 @@ class HFTokenCounter:
         return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def count_messages(self, messages: list[Any], tools: Any = None) -> int:
-        """Tokens of the conversation rendered by the model's chat template (when it has one)."""
+        """Tokens of the conversation rendered by the model's chat template (when it has one).
+
+        :raises TemplateError: the template cannot render it (tool calls, images, ...).
+        """
         if getattr(self._tokenizer, "chat_template", None):
-            ids = self._tokenizer.apply_chat_template(
-                messages, tools=tools or None, tokenize=True, return_dict=False
-            )
+            try:
+                ids = self._tokenizer.apply_chat_template(
+                    messages, tools=tools or None, tokenize=True, return_dict=False
+                )
+            except Exception as err:  # jinja2's errors, TypeError, ...: the template's own
+                raise TemplateError.of(self.name, messages, tools, err) from err
             return len(ids)
         return sum(
             self.count_text(text)

@@ -16,12 +16,44 @@ from ftsdk.dataset.formats import check_example, detect_format
 from ftsdk.dataset.problems import Origin, Problem, Severity, ValidationReport
 from ftsdk.dataset.sources import Item
 from ftsdk.dataset.targets import Target
-from ftsdk.dataset.tokens import Tally, TokenCounter, counter_for
+from ftsdk.dataset.tokens import Tally, TemplateError, TokenCounter, counter_for
 from ftsdk.errors import ConfigurationError
 
-__all__ = ["example_key", "validate_items"]
+__all__ = ["example_key", "lone_surrogate", "validate_items"]
 
 WARNING = Severity.WARNING
+_SOURCE_KINDS = frozenset({"unreadable", "missing_column", "unknown_format"})
+"""Problems a reader reports about a whole source (before its first row), not an example."""
+
+
+def _of_source(problem: Problem) -> bool:
+    origin = problem.origin
+    return problem.kind in _SOURCE_KINDS and (
+        origin is None or (origin.row is None and origin.line in (None, 1))
+    )
+
+
+def lone_surrogate(data: Any) -> tuple[str, str] | None:
+    """``(field path, the surrogate)`` of the first string (or key) in ``data`` holding a lone
+    surrogate, such as JSON's ``"\\ud800"`` escape gives: not text, no UTF-8 encodes it."""
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError as err:  # the path may hold one too (a key)
+                    return path.encode("utf-8", "backslashreplace").decode(), value[err.start]
+        elif isinstance(value, dict):
+            items = list(value.items())
+            for key, item in reversed(items):
+                where = f"{path}.{key}" if path else str(key)
+                stack.append((item, where))
+                stack.append((key, where))  # a key is checked before its value
+        elif isinstance(value, list | tuple):
+            stack.extend((item, f"{path}[{i}]") for i, item in reversed(list(enumerate(value))))
+    return None
 
 
 def example_key(data: Any) -> int:
@@ -170,15 +202,30 @@ def validate_items(  # noqa: PLR0912, PLR0915
     keys: array[int] = array("Q")
     places = _Places()
     examples = 0
+    unread = False  # the source (or its header) could not be read: its count means nothing
     with tally if tally is not None else nullcontext():
         for item in items:
             if isinstance(item, Problem):
-                if item.kind != "missing_column" or item.origin is None or item.origin.line != 1:
+                if _of_source(item):
+                    unread = True
+                else:
                     examples += 1
                 add(item)
                 continue
             examples += 1
             data, origin = item.data, item.origin
+            if not item.text_checked and (broken := lone_surrogate(data)) is not None:
+                add(
+                    Problem(
+                        "bad_unicode",
+                        f"a lone surrogate \\u{ord(broken[1]):04x}: half of a UTF-16 "
+                        "character pair, not text (tokenizers and trainers refuse it); "
+                        "write the whole pair, or remove it",
+                        origin,
+                        broken[0],
+                    )
+                )
+                continue
             found = detect_format(data)
             if found is None:
                 keys_seen = ", ".join(sorted(map(str, data))) or "none"
@@ -217,7 +264,10 @@ def validate_items(  # noqa: PLR0912, PLR0915
             keys.append(item.fingerprint if item.fingerprint is not None else example_key(data))
             places.append(origin)
             if not bad and tally is not None:
-                tally.add(origin, data, found)
+                try:
+                    tally.add(origin, data, found)
+                except TemplateError as err:
+                    add(Problem("unsupported_by_template", str(err), origin, err.field))
         if tally is not None:
             tally.close()
 
@@ -238,7 +288,7 @@ def validate_items(  # noqa: PLR0912, PLR0915
             target,
             fmt=fmt,
             first_origin=first_origin,
-            examples=examples,
+            examples=None if unread else examples,
             file_bytes=file_bytes,
         )
     if stats is not None:
@@ -270,7 +320,7 @@ def _dataset_rules(
     *,
     fmt: DataFormat | None,
     first_origin: Origin | None,
-    examples: int,
+    examples: int | None,
     file_bytes: int | None,
 ) -> None:
     if fmt is not None and fmt not in target.formats:
@@ -282,7 +332,9 @@ def _dataset_rules(
                 first_origin,
             )
         )
-    if target.min_examples is not None and examples < target.min_examples:
+    if examples is None:  # the source could not be read: that is the problem to fix
+        pass
+    elif target.min_examples is not None and examples < target.min_examples:
         report.add(
             Problem(
                 "too_few_examples",

@@ -157,7 +157,9 @@ class ModelServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving and release the port."""
+        """Stop serving and release the port: answers being written stop at their next
+        piece first, so no generation outlives the server (or the process)."""
+        self.api.close()
         self._thread.stop()
 
     @property

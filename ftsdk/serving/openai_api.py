@@ -20,6 +20,7 @@ import hmac
 import json
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
@@ -36,6 +37,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ftsdk.dataset.validation import lone_surrogate
 from ftsdk.errors import (
     Conflict,
     FtsdkError,
@@ -91,6 +93,8 @@ UNSUPPORTED = frozenset(
 )
 MAX_BODY_BYTES = 32 * 1024 * 1024
 """Largest request body read; a larger one is refused with 413 before it is all read."""
+INT64 = (-(2**63), 2**63 - 1)
+"""The range of ``seed`` in OpenAI's published API (a 64-bit integer)."""
 FINISH_REASONS = frozenset({"stop", "length", "content_filter", "tool_calls", "function_call"})
 
 
@@ -219,6 +223,13 @@ def _params(body: Mapping[str, Any]) -> ChatParams:
             values["max_tokens" if key == "max_completion_tokens" else key] = body[key]
     if isinstance(values.get("stop"), str):
         values["stop"] = [values["stop"]]
+    seed = values.get("seed")
+    if isinstance(seed, int) and not isinstance(seed, bool) and not INT64[0] <= seed <= INT64[1]:
+        raise _bad(
+            f"Invalid value for 'seed': must be an integer from {INT64[0]} to {INT64[1]}",
+            "seed",
+            "integer_out_of_range",
+        )
     try:
         return ChatParams.model_validate(values, strict=True)
     except ValidationError as err:
@@ -273,6 +284,14 @@ def parse_chat_request(body: Any) -> ChatRequest:
     """
     if not isinstance(body, dict):
         raise _bad("the request body must be a JSON object")
+    broken = lone_surrogate(body)
+    if broken is not None:  # JSON's "\\ud800" escape: valid JSON, but not text
+        where = broken[0] or "body"
+        raise _bad(
+            f"{where}: a lone surrogate \\u{ord(broken[1]):04x} (half of a UTF-16 character "
+            "pair) is not text: send the whole pair, or remove it",
+            broken[0] or None,
+        )
     _check_keys(body)
     model = body.get("model")
     if model is None:
@@ -458,6 +477,9 @@ class OpenAICompatibleAPI:
         self._api_key = api_key
         self._slots = asyncio.Semaphore(concurrency)
         self.created = int(time.time())
+        self._live: set[_Generation] = set()
+        self._live_lock = threading.Lock()
+        self._closing = False
 
     def __repr__(self) -> str:
         return f"<OpenAICompatibleAPI {self.name!r} for {self.model!r}>"
@@ -536,9 +558,38 @@ class OpenAICompatibleAPI:
             if await request.is_disconnected():
                 # The client gave up while waiting its turn (and may retry): no answer.
                 return Response(status_code=499)
-            answer = await run_in_threadpool(self._answer, chat)
+            try:
+                answer = await self._whole_answer(request, chat)
+            except _Stopped:  # the client left (nobody reads it), or the server stops
+                return Response(status_code=499 if not self._closing else 503)
         ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         return _json(completion_body(answer, model=self.name, id=ident, created=created))
+
+    async def _whole_answer(self, request: Request, chat: ChatRequest) -> ChatResponse:
+        """The whole answer, generated piece by piece so that it stops at the next piece
+        when the client goes away: a long answer nobody reads must not hold the slot."""
+        generation = await run_in_threadpool(self._open, chat)  # errors: JSON
+
+        async def stop_when_gone() -> None:
+            await _client_gone(request)
+            await run_in_threadpool(generation.stop)
+
+        answers: list[ChatResponse] = []
+        failures: list[Exception] = []
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(stop_when_gone)
+                try:
+                    answers.append(await run_in_threadpool(_answering, generation.rest))
+                except Exception as err:  # raised below, not wrapped in an ExceptionGroup
+                    failures.append(err)
+                group.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):  # a cancelled request still cleans up
+                await run_in_threadpool(self._done, generation)
+        if failures:
+            raise failures[0]
+        return answers[0]
 
     async def _stream(self, request: Request, chat: ChatRequest) -> Response:
         """A streamed answer: the provider's pieces as they come, in one slot of
@@ -548,30 +599,41 @@ class OpenAICompatibleAPI:
             if await request.is_disconnected():
                 self._slots.release()
                 return Response(status_code=499)
-            stream, pieces, first = await run_in_threadpool(self._open, chat)  # errors: JSON
+            generation = await run_in_threadpool(self._open, chat)  # errors: JSON
+            try:
+                first = await run_in_threadpool(_answering, generation.next)
+            except BaseException:
+                await run_in_threadpool(self._done, generation)
+                raise
+        except _Stopped:
+            self._slots.release()
+            return Response(status_code=503)
         except BaseException:
             self._slots.release()
             raise
         chunks = _Chunks(self.name, f"chatcmpl-{uuid.uuid4().hex}", int(time.time()),
                          chat.include_usage)  # fmt: skip
+        streamed = generation.stream.streamed
 
         async def events() -> AsyncIterator[bytes]:
             try:
                 yield _event(chunks.start())
                 piece = first
                 while piece is not None:
-                    for part in [piece] if stream.streamed else word_pieces(piece):
+                    for part in [piece] if streamed else word_pieces(piece):
                         yield _event(chunks.text(part))
-                    piece = await run_in_threadpool(_answering, next, pieces, None)
-                for body in chunks.end(stream.response):
+                    piece = await run_in_threadpool(_answering, generation.next)
+                for body in chunks.end(generation.stream.response):
                     yield _event(body)
                 yield b"data: [DONE]\n\n"
             except ApiError as err:  # the answer had started: OpenAI's error event ends it
                 yield _event(err.body())
+            except _Stopped:  # the server stops
+                yield _event(_stopping().body())
             finally:  # also when the client went away: the provider stops generating
                 try:
                     with anyio.CancelScope(shield=True):  # a cancelled request still cleans up
-                        await run_in_threadpool(stream.close)
+                        await run_in_threadpool(self._done, generation)
                 finally:
                     self._slots.release()
 
@@ -581,26 +643,99 @@ class OpenAICompatibleAPI:
             headers={"cache-control": "no-cache", "x-request-id": _request_id()},
         )
 
-    def _answer(self, chat: ChatRequest) -> ChatResponse:
-        return _answering(
-            self.model.chat, chat.messages, **chat.params.model_dump(exclude_none=True)
+    def _open(self, chat: ChatRequest) -> _Generation:
+        """Start answering ``chat`` (refused once the server stops)."""
+        with self._live_lock:
+            if self._closing:
+                raise _stopping()
+        generation = _Generation(
+            _answering(
+                self.model.stream, chat.messages, **chat.params.model_dump(exclude_none=True)
+            )
         )
+        with self._live_lock:
+            self._live.add(generation)
+            closing = self._closing
+        if closing:  # the server began to stop meanwhile
+            self._done(generation)
+            raise _stopping()
+        return generation
 
-    def _open(self, chat: ChatRequest) -> tuple[ChatStream, Iterator[str], str | None]:
-        """The stream of ``chat``, and its first piece (None: an empty answer)."""
+    def _done(self, generation: _Generation) -> None:
+        generation.stop()
+        with self._live_lock:
+            self._live.discard(generation)
 
-        def opened() -> tuple[ChatStream, Iterator[str], str | None]:
-            stream = self.model.stream(chat.messages, **chat.params.model_dump(exclude_none=True))
-            pieces = iter(stream)
-            return stream, pieces, next(pieces, None)
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop every answer being written, each at its next piece, and refuse new ones:
+        when this returns no generation runs (the server can exit without killing one),
+        unless a provider took more than ``timeout`` seconds over its piece."""
+        with self._live_lock:
+            self._closing = True
+            live = list(self._live)
+        deadline = time.monotonic() + timeout
+        for generation in live:
+            generation.stop(timeout=max(deadline - time.monotonic(), 0.0))
 
-        return _answering(opened)
+
+class _Stopped(Exception):  # a signal between threads, not an error
+    """Raised to the reader of a generation stopped from another thread."""
+
+
+def _stopping() -> ApiError:
+    return ApiError(503, "The server is shutting down; try again later.", type_="server_error")
+
+
+class _Generation:
+    """One answer being written, read piece by piece under a lock, so that another thread
+    can stop it between two pieces (its client left, the server stops)."""
+
+    def __init__(self, stream: ChatStream) -> None:
+        self.stream = stream
+        self._pieces = iter(stream)
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    def next(self) -> str | None:
+        """The next piece, ``None`` at the end; :class:`_Stopped` once stopped."""
+        with self._lock:
+            if self._stopped:
+                self.stream.close()  # a stop() that could not wait closes it here
+                raise _Stopped
+            return next(self._pieces, None)
+
+    def rest(self) -> ChatResponse:
+        """Read to the end; the whole answer."""
+        while self.next() is not None:
+            pass
+        return self.stream.response
+
+    def stop(self, timeout: float = -1) -> None:
+        """Stop it: the provider stops generating (after the piece being written). With a
+        ``timeout``, wait at most that long for that piece; the reader then closes it."""
+        self._stopped = True  # first: the reader starts no other piece
+        if not self._lock.acquire(timeout=timeout):
+            return
+        try:
+            self.stream.close()
+        finally:
+            self._lock.release()
+
+
+async def _client_gone(request: Request) -> None:
+    """Return once the client has closed its connection (its body was read already)."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
 
 
 def _answering(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)`` with ftsdk's errors as OpenAI's (any other: a logged 500)."""
     try:
         return fn(*args, **kwargs)
+    except (_Stopped, ApiError):
+        raise
     except FtsdkError as err:
         raise _from_ftsdk(err) from err
     except Exception as err:

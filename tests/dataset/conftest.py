@@ -112,3 +112,23 @@ def write_file(tmp_path: Path) -> Callable[[str, bytes | str], Path]:
         return path
 
     return write
+
+
+CONCATENATING_TEMPLATE = (
+    "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + "
+    "'<|im_end|>\\n' }}{% endfor %}"
+)
+"""A chat template that joins strings with ``+``, as ftsdk_trl.tiny's and many models' do:
+content that is not a string (a tool call's null, a list of parts) breaks it."""
+
+
+@pytest.fixture(scope="session")
+def concatenating_tokenizer(tiny_tokenizer: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny tokenizer with :data:`CONCATENATING_TEMPLATE` as its chat template."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_tokenizer)
+    tokenizer.chat_template = CONCATENATING_TEMPLATE
+    folder = tmp_path_factory.mktemp("concatenating-tokenizer")
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -189,15 +189,31 @@ def test_dataset_level_rules(write_file: WriteFile, good_lines: GoodLines) -> No
     assert code == 0
 
 
-def test_duplicates_point_at_the_first_occurrence(
+def test_duplicates_are_warnings_that_point_at_the_first_occurrence(
     write_file: WriteFile, good_lines: GoodLines
 ) -> None:
+    """OpenAI trains on repeated examples (people repeat some on purpose): a warning."""
     rows = good_lines(12)
     rows.append(line({"messages": list(reversed(json.loads(rows[1])["messages"]))[::-1]}))
     path = write_file("train.jsonl", b"".join(rows))
     report = Dataset.load(path).validate(MINI)
+    assert report.ok
+    repeated = ["train.jsonl:13: the same example as train.jsonl:2"]
+    assert [str(p) for p in report.warnings if p.kind == "duplicate"] == repeated
+    code, output = cli(path)
+    assert code == 0
+    assert "duplicate x1" in output
+
+
+def test_duplicates_are_errors_when_strict(write_file: WriteFile, good_lines: GoodLines) -> None:
+    rows = good_lines(12)
+    path = write_file("train.jsonl", b"".join([*rows, rows[1]]))
+    report = Dataset.load(path).validate(MINI, strict=True)
     assert [str(p) for p in report.errors] == ["train.jsonl:13: the same example as train.jsonl:2"]
-    assert Dataset.load(path).validate(MINI, allow_duplicates=True).ok
+    assert Dataset.load(path).validate(MINI, strict=True, allow_duplicates=True).ok
+    code, output = cli(path, "--strict")
+    assert code == 1
+    assert "train.jsonl:13: the same example as train.jsonl:2" in output
 
 
 def test_format_the_model_does_not_train_on(write_file: WriteFile) -> None:

@@ -8,7 +8,13 @@ import pytest
 
 from ftsdk.capabilities import DataFormat
 from ftsdk.dataset import Dataset
-from ftsdk.dataset.formats import ConversionError, check_example, convert, detect_format
+from ftsdk.dataset.formats import (
+    TEXT_SEPARATOR,
+    ConversionError,
+    check_example,
+    convert,
+    detect_format,
+)
 
 
 def problems(example: dict[str, Any]) -> list[str]:
@@ -125,7 +131,24 @@ def test_chat_and_prompt_completion_round_trip() -> None:
     with_system = {"messages": [{"role": "system", "content": "s"}, *chat["messages"]]}
     with pytest.raises(ConversionError, match="system messages and multi-turn"):
         convert(with_system, DataFormat.CHAT, DataFormat.PROMPT_COMPLETION)
-    assert convert(pair, DataFormat.PROMPT_COMPLETION, DataFormat.TEXT) == {"text": "2+24"}
+    assert convert(pair, DataFormat.PROMPT_COMPLETION, DataFormat.TEXT) == {"text": "2+2\n4"}
+
+
+@pytest.mark.parametrize(
+    ("prompt", "completion", "text"),
+    [
+        ("Translate: cat", "chat", "Translate: cat\nchat"),  # never "catchat"
+        ("Q: hi\nA:", " hello", "Q: hi\nA: hello"),  # a space already there: kept as is
+        ("Q: hi\n", "hello", "Q: hi\nhello"),
+        ("", "hello", "hello"),
+    ],
+)
+def test_prompt_and_completion_become_text_with_a_separator(
+    prompt: str, completion: str, text: str
+) -> None:
+    pair = {"prompt": prompt, "completion": completion}
+    assert convert(pair, DataFormat.PROMPT_COMPLETION, DataFormat.TEXT) == {"text": text}
+    assert TEXT_SEPARATOR == "\n"
     with pytest.raises(ConversionError, match="text does not convert to chat"):
         convert({"text": "x"}, DataFormat.TEXT, DataFormat.CHAT)
 

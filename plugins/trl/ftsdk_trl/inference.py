@@ -136,7 +136,7 @@ def _generation(
     inputs = {k: v.to(loaded.device) for k, v in encoded.items()}
     sample = bool(params.temperature) and params.top_p != 0  # top_p 0: the likeliest token
     settings: dict[str, Any] = {
-        "max_new_tokens": params.max_tokens or DEFAULT_MAX_TOKENS,
+        "max_new_tokens": _room(loaded, inputs["input_ids"].shape[1], params.max_tokens),
         "do_sample": sample,
         "pad_token_id": tokenizer.pad_token_id or tokenizer.eos_token_id,
         "eos_token_id": tokenizer.eos_token_id,
@@ -151,6 +151,36 @@ def _generation(
     if params.seed is not None:
         torch.manual_seed(params.seed)
     return inputs, settings
+
+
+def context_length(loaded: Loaded) -> int | None:
+    """Tokens the model reads at most (prompt and answer), from its config and tokenizer."""
+    config = getattr(loaded.model, "config", None)
+    known = [
+        getattr(config, name, None)
+        for name in ("max_position_embeddings", "n_positions", "max_sequence_length")
+    ]
+    known.append(getattr(loaded.tokenizer, "model_max_length", None))
+    sizes = [size for size in known if isinstance(size, int) and 0 < size < 10**8]
+    return min(sizes) if sizes else None
+
+
+def _room(loaded: Loaded, prompt_tokens: int, asked: int | None) -> int:
+    """New tokens to generate: as asked, capped by what the model's context leaves after
+    the prompt (a request for a million tokens ends where the model must end anyway)."""
+    from ftsdk.errors import InvalidRequest
+
+    wanted = asked or DEFAULT_MAX_TOKENS
+    context = context_length(loaded)
+    if context is None:
+        return wanted
+    if prompt_tokens >= context:
+        raise InvalidRequest(
+            f"messages: the conversation is {prompt_tokens:,} tokens; this model reads at "
+            f"most {context:,} (prompt and answer together): shorten it",
+            field="messages",
+        )
+    return min(wanted, context - prompt_tokens)
 
 
 def _answer(

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -169,3 +170,44 @@ def test_a_model_folder_is_served_and_a_bad_one_refused_at_start(
     assert result.returncode == 1
     assert "error: InvalidRequest" in result.stderr
     assert "not a transformers model, adapter or checkpoint folder" in result.stderr
+
+
+def test_a_million_tokens_are_capped_by_the_context_and_ctrl_c_ends_cleanly(
+    tiny_model: Path, subprocess_env: dict[str, str]
+) -> None:
+    """``max_completion_tokens: 1000000`` ends where the model's context (256) does, and
+    Ctrl-C while an answer is asked for stops the server cleanly: exit 0, no abort."""
+    env = subprocess_env | {"OMP_NUM_THREADS": "1"}
+    question = [{"role": "user", "content": "hi"}]
+    with (
+        ftsdk_serve(str(tiny_model), "-p", "trl", "--quiet", env=env) as served,
+        openai.OpenAI(
+            base_url=served.info["base_url"], api_key="any", max_retries=0, timeout=120
+        ) as oai,
+    ):
+        answer = oai.chat.completions.create(
+            model=str(tiny_model), messages=question, max_completion_tokens=1_000_000
+        )
+        assert answer.usage is not None
+        assert answer.usage.total_tokens == 256  # the untrained model never stops by itself
+        assert answer.choices[0].finish_reason == "length"
+        asked: list[str] = []
+
+        def ask() -> None:
+            try:
+                oai.chat.completions.create(
+                    model=str(tiny_model), messages=question, max_completion_tokens=1_000_000
+                )
+                asked.append("answered")
+            except openai.APIError as err:
+                asked.append(type(err).__name__)
+
+        asking = threading.Thread(target=ask)
+        asking.start()
+        code = served.stop()  # Ctrl-C, wherever the answer stands
+        asking.join(60)
+    assert code == 0, served.output
+    assert "terminate called" not in served.output
+    assert "Traceback" not in served.output
+    assert served.output.rstrip().endswith("stopped")
+    assert len(asked) == 1
