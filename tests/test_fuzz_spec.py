@@ -79,12 +79,6 @@ spec_like = st.dictionaries(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ftsdk train SPEC raises a traceback on malformed spec files (JSONDecodeError, "
-    "yaml ScannerError, AttributeError for a YAML list, ValueError for method: sft): "
-    "issue 18 item 1, being fixed in ftsdk/spec.py on another branch",
-)
 @FUZZ
 @given(
     content=st.one_of(
@@ -101,12 +95,6 @@ def test_fuzz_spec_files_through_ftsdk_train(content: tuple[bytes, str]) -> None
     train_with(*content)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a spec object with 'method: 1' (not a mapping) raises TypeError: 'int' object is "
-    "not iterable from ftsdk train's spec loading: issue 18 item 1, being fixed on another "
-    "branch",
-)
 @FUZZ
 @given(spec=spec_like)
 @example(spec={"method": 1})

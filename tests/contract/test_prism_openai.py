@@ -23,7 +23,7 @@ import pytest
 
 import ftsdk
 from ftsdk import DPO, SFT, FileRef, JobStatus, Operation
-from ftsdk.errors import FtsdkError, InvalidRequest, ProviderUnavailable, Timeout
+from ftsdk.errors import FtsdkError, ProviderUnavailable, Timeout
 from ftsdk.testing.data import date_to_words_examples, write_jsonl
 from ftsdk_openai import OpenAIProvider
 from tests.conftest import openai_schema_errors
@@ -239,13 +239,6 @@ def test_train_dpo(client: ftsdk.Client, referee: RecordingProxy) -> None:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="create_job trusts the metadata filter of its idempotency look-up: Prism's "
-    "GET /fine_tuning/jobs?metadata[ftsdk_idempotency_key]=... answers a job with other "
-    "metadata, and train() returns that job without POST /fine_tuning/jobs",
-)
 def test_train_creates_the_job_when_the_lookup_answers_another(
     client: ftsdk.Client, referee: RecordingProxy
 ) -> None:
@@ -290,13 +283,6 @@ def test_checkpoints(client: ftsdk.Client, referee: RecordingProxy) -> None:
     valid(referee, "GET", f"{JOB}/checkpoints")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=InvalidRequest,
-    reason="paging never ends when the cursor does not move: Prism's example page answers "
-    "has_more: true with last id 'string', and the plugin asks for after=string again "
-    "(the proxy stops it after 15 requests: InvalidRequest 'request budget spent')",
-)
 @pytest.mark.parametrize("read", ["events", "metrics", "checkpoints"])
 def test_paging_stops_when_the_cursor_does_not_move(
     client: ftsdk.Client, referee: RecordingProxy, read: str
@@ -323,12 +309,6 @@ def chat_answer_schema() -> Callable[[Any], list[str]]:
     return openai_schema_errors("CreateChatCompletionResponse")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=IndexError,
-    reason="chat() on a spec-valid answer with choices: [] (the description sets no minItems) "
-    "raises a raw IndexError: list index out of range (provider.py _chat_response)",
-)
 def test_chat_answer_without_choices(
     client: ftsdk.Client,
     referee: RecordingProxy,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import logging
 import re
 import threading
@@ -35,6 +36,7 @@ from ftsdk_azure.reading import JOB_STATUSES, checkpoint_of, event_of, field, st
 from ftsdk_azure.versions import ApiVersion, describe
 from ftsdk_openai import OpenAIProvider
 from ftsdk_openai.errors import translated
+from ftsdk_openai.paging import pages
 from ftsdk_openai.provider import HYPERPARAMETERS, IDEMPOTENCY_KEY, OpenAIOptions, omit
 
 if TYPE_CHECKING:
@@ -51,9 +53,8 @@ TRAINING_TYPES = {"standard": 1, "globalstandard": 2, "developer": 3}
 ``1`` (standard) is confirmed by a live report (BerriAI/litellm PR #24687); the others
 follow Azure's tier order (Standard, Global, Developer) and are unverified: see
 ``docs/providers/azure.md``."""
-MAX_PAGES = 20
-"""The most pages any list is read through (a service that ignores ``after`` or keeps
-saying ``has_more`` ends the loop here)."""
+MAX_JOBS_SCANNED = 2000
+"""The most jobs, newest first, looked through for the one a lost create made."""
 CLOCK_SKEW = 300.0
 """Seconds a job found again may seem to predate the create that made it (clock skew
 between this machine and Azure)."""
@@ -429,20 +430,16 @@ class AzureOpenAIProvider(OpenAIProvider):
 
     def _find_own_job(self, request: TrainingRequest, sent_at: float) -> JobState | None:
         """The job an earlier attempt of ``request`` made, from the newest jobs (paged
-        with ``after``, which both versions define, at most :data:`MAX_PAGES` pages)."""
+        with ``after``, which both versions define, at most :data:`MAX_JOBS_SCANNED`)."""
         client = self._client()
-        after: str | None = None
-        for _ in range(MAX_PAGES):
+
+        def fetch(cursor: str | None) -> Any:
             with translated(self.name):
-                page = client.fine_tuning.jobs.list(limit=100, after=after or omit())
-            jobs = first_page(page)
-            for job in jobs:
-                if field(job, "id") and self._matches(job, request, sent_at):
-                    return self._state(job)
-            last = field(jobs[-1], "id") if jobs else None
-            if field(page, "has_more") is not True or not isinstance(last, str) or last == after:
-                return None
-            after = last
+                return client.fine_tuning.jobs.list(limit=100, after=cursor or omit())
+
+        for job in itertools.islice(pages(fetch, what="jobs"), MAX_JOBS_SCANNED):
+            if field(job, "id") and self._matches(job, request, sent_at):
+                return self._state(job)
         return None
 
     def create_job(self, request: TrainingRequest) -> JobState:
@@ -522,20 +519,14 @@ class AzureOpenAIProvider(OpenAIProvider):
         return [self._state(job) for job in jobs if field(job, "id")]
 
     def _pages(self, fetch: Callable[[str | None], Any]) -> list[Any]:
-        """Every item of a list that pages with ``after``, oldest page first, at most
-        :data:`MAX_PAGES` pages; an item without ``id`` ends the paging (no cursor)."""
-        items: list[Any] = []
-        after: str | None = None
-        for _ in range(MAX_PAGES):
+        """Every item of a list that pages with ``after``, oldest page first (bounded as
+        :func:`ftsdk_openai.paging.pages` bounds it)."""
+
+        def page(cursor: str | None) -> Any:
             with translated(self.name):
-                page = fetch(after)
-            data = first_page(page)
-            items.extend(data)
-            last = field(data[-1], "id") if data else None
-            if field(page, "has_more") is not True or not isinstance(last, str) or last == after:
-                break
-            after = last
-        return items
+                return fetch(cursor)
+
+        return list(pages(page))
 
     def list_events(self, job_id: str, *, after: str | None) -> list[JobEvent]:
         """Events oldest first, only those after the event ``after`` (an id this provider

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ftsdk import Checkpoint, JobError, JobEvent, JobState, JobStatus, errors
+from ftsdk_openai.paging import item_field
 
 __all__ = [
     "FILE_STATES",
@@ -64,16 +65,8 @@ METRIC_NAMES = {
 _warned: set[str] = set()
 
 
-def field(obj: Any, name: str) -> Any:
-    """``obj.name`` when the answer has it, else ``None`` (a dict or an SDK object)."""
-    if isinstance(obj, dict):
-        return obj.get(name)
-    value = getattr(obj, name, None)
-    if value is None:
-        extra = getattr(obj, "model_extra", None)
-        if isinstance(extra, dict):
-            value = extra.get(name)
-    return value
+field = item_field
+"""``obj.name`` when the answer has it, else ``None``."""
 
 
 def _text(value: Any) -> str | None:

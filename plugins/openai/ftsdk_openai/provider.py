@@ -36,6 +36,7 @@ from ftsdk import (
 from ftsdk.credentials import resolve_secret, resolve_setting
 from ftsdk_openai.errors import translated
 from ftsdk_openai.limits import check_chat_params, check_job_spec, checked_id
+from ftsdk_openai.paging import pages
 from ftsdk_openai.uploads import Uploader
 
 if TYPE_CHECKING:
@@ -371,33 +372,30 @@ class OpenAIProvider(Provider):
         with translated(self.name):
             return self._state(self._client().fine_tuning.jobs.resume(job_id))
 
+    def _event_pages(self, job_id: str, after: str | None) -> Iterator[FineTuningJobEvent]:
+        """The job's events page after page, from just after ``after``."""
+        client = self._client()
+
+        def fetch(cursor: str | None) -> Any:
+            with translated(self.name):
+                return client.fine_tuning.jobs.list_events(
+                    job_id, limit=100, after=cursor or after or omit()
+                )
+
+        return pages(fetch, what=f"events of {job_id}")
+
     def _events_newest_first(self, job_id: str, stop_at: str | None) -> list[FineTuningJobEvent]:
         """Pages of events, newest first, until ``stop_at`` (excluded) or the oldest."""
         seen: list[FineTuningJobEvent] = []
-        after: str | None = None
-        client = self._client()
-        while True:
-            with translated(self.name):
-                page = client.fine_tuning.jobs.list_events(job_id, limit=100, after=after or omit())
-            for event in page.data:
-                if event.id == stop_at:
-                    return seen
-                seen.append(event)
-            if not page.has_more or not page.data:
-                return seen
-            after = page.data[-1].id
+        for event in self._event_pages(job_id, None):
+            if event.id == stop_at:
+                break
+            seen.append(event)
+        return seen
 
     def _events_oldest_first(self, job_id: str, after: str | None) -> list[FineTuningJobEvent]:
         """Pages of events, oldest first, from just after ``after``."""
-        found: list[FineTuningJobEvent] = []
-        client = self._client()
-        while True:
-            with translated(self.name):
-                page = client.fine_tuning.jobs.list_events(job_id, limit=100, after=after or omit())
-            found.extend(page.data)
-            if not page.has_more or not page.data:
-                return found
-            after = page.data[-1].id
+        return list(self._event_pages(job_id, after))
 
     def list_events(self, job_id: str, *, after: str | None) -> list[JobEvent]:
         job_id = self._id(job_id)
@@ -430,8 +428,15 @@ class OpenAIProvider(Provider):
 
     def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
         job_id = self._id(job_id)
-        with translated(self.name):
-            found = list(self._client().fine_tuning.jobs.checkpoints.list(job_id, limit=100))
+        client = self._client()
+
+        def fetch(cursor: str | None) -> Any:
+            with translated(self.name):
+                return client.fine_tuning.jobs.checkpoints.list(
+                    job_id, limit=100, after=cursor or omit()
+                )
+
+        found = list(pages(fetch, what=f"checkpoints of {job_id}"))
         return [
             Checkpoint(
                 id=c.id,
