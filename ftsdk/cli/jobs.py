@@ -23,6 +23,8 @@ def _job_json(job: Job) -> dict[str, Any]:
 
 
 def _job_line(job: Job) -> str:
+    if job.raw_status == "damaged" and job.error is not None:  # say what, not "None"
+        return f"{job.id}  {job.status.value:<10} (damaged)  {job.error.message}"
     model = f"  model={job.state.result_model}" if job.state.result_model else ""
     return f"{job.id}  {job.status.value:<10} ({job.raw_status})  {job.state.base_model}{model}"
 
