@@ -504,7 +504,7 @@ class JobDir:
 
     def _state_of(self, provider: str, status: Mapping[str, Any]) -> JobState:
         word = status.get("status", "queued")
-        if word not in _STATUSES:
+        if not isinstance(word, str) or word not in _STATUSES:
             known = ", ".join(sorted(_STATUSES))
             shown = repr(word)[:80]
             raise self.damage(self.status_file, f"says status {shown}, none of {known}")

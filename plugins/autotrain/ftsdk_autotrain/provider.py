@@ -459,8 +459,18 @@ class AutoTrainProvider(Provider):
     def _model_path(self, model: ModelInfo) -> Path:
         if model.path is not None:
             return model.path
-        if _is_folder(Path(model.id).expanduser()):
-            path = Path(model.id).expanduser().resolve()
+        folder = _folder(model.id)
+        if folder is not None:
+            if not any(
+                (folder / name).is_file() for name in ("config.json", "adapter_config.json")
+            ):
+                raise InvalidRequest(  # before the AutoTrain runtime is built to load it
+                    f"{model.id}: neither config.json nor adapter_config.json in it "
+                    "(not a transformers model or adapter folder)",
+                    field="model",
+                    provider=self.name,
+                )
+            path = folder.resolve()
             compat = _needs_compat(path)
             return path if not compat else _compatible_model(path, _compat_cache(self.home, path))
         if model.id.startswith("atjob-"):
@@ -484,12 +494,17 @@ class AutoTrainProvider(Provider):
         )
 
 
-def _is_folder(path: Path) -> bool:
-    """Whether ``path`` is a folder; a name no file system takes (too long) is none."""
+def _folder(name: str) -> Path | None:
+    """``name`` (``~`` expanded) if it is a folder; ``None`` for any other name, including
+    ``""`` (not the current folder) and one no file system takes (too long, a NUL in it)
+    or an unknown ``~user``."""
+    if not name.strip():
+        return None
     try:
-        return path.is_dir()
-    except (OSError, ValueError):
-        return False
+        path = Path(name).expanduser()
+        return path if path.is_dir() else None
+    except (OSError, ValueError, RuntimeError):
+        return None
 
 
 def _unfinished(status: dict[str, Any]) -> bool:
@@ -523,8 +538,8 @@ def _local_path(ref: Any) -> Path:
 
 def _local_model(name: str, *, required: bool) -> Path | None:
     """The base model's local folder; hosted runs may name a Hub id instead."""
-    path = Path(name).expanduser()
-    if _is_folder(path):
+    path = _folder(name)
+    if path is not None:
         if not (path / "config.json").is_file():
             raise InvalidRequest(
                 f"base_model: {name} has no config.json (not a transformers model folder)",

@@ -258,16 +258,16 @@ class TRLProvider(Provider):
     def _state(self, job: JobDir) -> JobState:
         self.store.poll(job)
         try:
-            status = job.check_runner(job.read_status(), "the training process")
+            status = job.read_status()
+            result = status.get("result_model")
+            if result is not None and _result_path(job, result) is None:
+                raise job.damage(job.status_file, f"names a model outside its folder ({result})")
+            status = job.check_runner(status, "the training process")
         except DamagedJob as err:  # listed and watched as damaged; other jobs unaffected
             return job.damaged_state(self.name, err)
         except FileNotFoundError as err:  # removed since it was found
             raise NotFound(f"job {job.id} was removed", provider=self.name) from err
-        state = job.job_state(self.name, status)
-        if state.result_model is not None and not _inside(Path(state.result_model), job.path):
-            outside = f"names a model outside its folder ({state.result_model})"
-            return job.damaged_state(self.name, job.damage(job.status_file, outside))
-        return state
+        return job.job_state(self.name, status)
 
     def list_jobs(self, *, limit: int) -> list[JobState]:
         """The newest jobs first."""
@@ -435,8 +435,8 @@ class TRLProvider(Provider):
     def _model_path(self, model: ModelInfo) -> Path:
         if model.path is not None:
             return model.path
-        folder = Path(model.id).expanduser()
-        if _is_folder(folder):  # weights, an adapter, or a checkpoint
+        folder = _folder(model.id)
+        if folder is not None:  # weights, an adapter, or a checkpoint
             if not any(
                 (folder / name).is_file() for name in ("config.json", "adapter_config.json")
             ):
@@ -455,7 +455,8 @@ class TRLProvider(Provider):
             state = self._state(job)
             if state.raw_status == "damaged" and state.error is not None:
                 raise DamagedJob(state.error.message, path=job.status_file, provider=self.name)
-            if not state.result_model:  # not retried: it may be hours, or never
+            result = _result_path(job, state.result_model) if state.result_model else None
+            if result is None:  # not retried: it may be hours, or never
                 raise InvalidRequest(
                     f"job {job_id} has no model (it is {state.status.value}); "
                     f"wait for it: ftsdk jobs watch {job_id} -p trl",
@@ -463,7 +464,7 @@ class TRLProvider(Provider):
                     provider=self.name,
                     code="no_model_yet",
                 )
-            return Path(state.result_model)
+            return result
         return resolve_base_model(model.id)
 
 
@@ -503,12 +504,24 @@ def _checkpoint(job: JobDir, name: str, provider: str) -> Path:
     return folder
 
 
-def _is_folder(path: Path) -> bool:
-    """Whether ``path`` is a folder; a name no file system takes (too long) is none."""
+def _folder(name: str) -> Path | None:
+    """``name`` (``~`` expanded) if it is a folder; ``None`` for any other name, including
+    ``""`` (not the current folder) and one no file system takes (too long, a NUL in it)
+    or an unknown ``~user``."""
+    if not name.strip():
+        return None
     try:
-        return path.is_dir()
-    except (OSError, ValueError):
-        return False
+        path = Path(name).expanduser()
+        return path if path.is_dir() else None
+    except (OSError, ValueError, RuntimeError):
+        return None
+
+
+def _result_path(job: JobDir, result: str) -> Path | None:
+    """The job's result model as a path in its folder (a relative one from the folder), or
+    ``None`` when it leads outside."""
+    path = job.path / result
+    return path if _inside(path, job.path) else None
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -561,8 +574,8 @@ def resolve_base_model(name: str) -> Path:
 
     :raises InvalidRequest: neither.
     """
-    path = Path(name).expanduser()
-    if _is_folder(path):
+    path = _folder(name)
+    if path is not None:
         if not (path / "config.json").is_file():
             raise InvalidRequest(
                 f"base_model: {name} has no config.json (not a transformers model folder)",
