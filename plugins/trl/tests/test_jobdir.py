@@ -17,6 +17,7 @@ from ftsdk.errors import ConfigurationError, InvalidRequest, JobFailed, NotFound
 from ftsdk.jobdir import DamagedJob, JobDir, write_json_atomic
 from ftsdk.jobs import JobStatus
 from ftsdk.models import ModelInfo
+from ftsdk.testing.data import date_to_words_examples
 from ftsdk.testing.local import date_files
 
 
@@ -260,7 +261,7 @@ def test_a_job_that_cannot_resume_is_refused_at_once_not_retried(tmp_path: Path)
 
 
 def test_a_read_only_home_is_a_configuration_error_naming_it(
-    tmp_path: Path, tiny_model: Path
+    tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     train, _ = date_files(tmp_path, train=4, held_out=0)
     blocked = tmp_path / "file-home"
@@ -274,3 +275,7 @@ def test_a_read_only_home_is_a_configuration_error_naming_it(
         with pytest.raises(ConfigurationError, match=f"{home}.*FTSDK_HOME"):
             client.train(base_model=str(tiny_model), training_data=train)
         assert client.jobs() == []
+    monkeypatch.setenv("FTSDK_HOME", str(blocked))  # where records are written as JSONL
+    records = ftsdk.Dataset.from_records(date_to_words_examples(4))
+    with pytest.raises(ConfigurationError, match=f"{blocked}.*FTSDK_HOME"):
+        ftsdk.client("trl").train(base_model=str(tiny_model), training_data=records)
