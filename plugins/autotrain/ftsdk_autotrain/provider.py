@@ -375,13 +375,14 @@ class AutoTrainProvider(Provider):
     def cancel_job(self, job_id: str) -> JobState:
         """Stop the runner and AutoTrain under it (one process group); mark it ``cancelled``."""
         job = self._job(job_id)
-        state = self._state(job)
-        if state.status.is_terminal:
-            return state
-        job.update_status(status="cancelled", raw_status="cancelled", finished_at=now_iso())
-        stop_process(job.process())
-        self.store.reap(job)
-        job.add_event("cancelled")
+        with job.locked():  # one transition at a time
+            state = self._state(job)
+            if state.status.is_terminal:
+                return state
+            job.update_status(status="cancelled", raw_status="cancelled", finished_at=now_iso())
+            stop_process(job.process())
+            self.store.reap(job)
+            job.add_event("cancelled")
         return self._state(job)
 
     def close(self) -> None:

@@ -299,15 +299,17 @@ class TRLProvider(Provider):
 
     # -- controlling ---------------------------------------------------------------------
     def cancel_job(self, job_id: str) -> JobState:
-        """Stop the runner (its whole process group) and mark the job ``cancelled``."""
+        """Stop the runner (its whole process group) and mark the job ``cancelled``, under
+        the job's lock (a resume at the same time waits, then finds it cancelled)."""
         job = self._job(job_id)
-        state = self._state(job)
-        if state.status.is_terminal:
-            return state
-        stop_process(job.process())
-        self.store.reap(job)
-        job.update_status(status="cancelled", raw_status="cancelled", finished_at=now_iso())
-        job.add_event("cancelled")
+        with job.locked():
+            state = self._state(job)
+            if state.status.is_terminal:
+                return state
+            stop_process(job.process())
+            self.store.reap(job)
+            job.update_status(status="cancelled", raw_status="cancelled", finished_at=now_iso())
+            job.add_event("cancelled")
         return self._state(job)
 
     def pause_job(self, job_id: str) -> JobState:

@@ -9,9 +9,12 @@ training pauses and resumes in test_jobs.py.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -113,3 +116,36 @@ def test_race_pause_resume_cycles_never_look_failed_to_watchers(
     assert [statuses[-1] for statuses in seen] == ["succeeded"] * WATCHERS
     assert not any("failed" in statuses for statuses in seen), seen
     assert all("paused" in statuses for statuses in seen)  # they watched the cycles
+
+
+def test_race_cancel_and_resume_at_once_leave_no_runner_behind(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def stand_in(job_path: Path, *, resume: bool, num_processes: int | None) -> list[str]:
+        return [sys.executable, "-c", RUNNER, str(job_path)]
+
+    monkeypatch.setattr(trl_provider, "launch_command", stand_in)
+    client = ftsdk.client("trl", home=str(home))
+    for _ in range(10):
+        folder = client.provider.store.create()
+        write_json_atomic(
+            folder.spec_file,
+            {"model_path": "/m", "train_file": "/t", "method": {}, "options": {}},
+        )
+        folder.update_status(status="paused", raw_status="paused", step=0, total_steps=10**6)
+        resumer = threading.Thread(
+            target=lambda job_id=folder.id: only_ftsdk_errors(
+                lambda: ftsdk.client("trl", home=str(home)).job(job_id).resume()
+            )
+        )
+        resumer.start()
+        client.job(folder.id).cancel()
+        resumer.join()
+        client.provider.store.reap(folder, timeout=5)
+        assert folder.read_status()["status"] == "cancelled"
+        assert folder.process() is None  # no runner left training a cancelled job
+
+
+def only_ftsdk_errors(call: Callable[[], object]) -> None:
+    with contextlib.suppress(ftsdk.errors.FtsdkError):
+        call()
