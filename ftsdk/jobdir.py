@@ -60,6 +60,7 @@ from ftsdk.home import make_folder
 from ftsdk.jobs import JobError, JobEvent, JobState, JobStatus, Metric
 
 __all__ = [
+    "local_folder",
     "DamagedJob",
     "JobDir",
     "JobStore",
@@ -764,6 +765,19 @@ def runner_env(environ: Mapping[str, str], **extra: str) -> dict[str, str]:
         and not _SECRET_WORDS & set(re.split(r"[^A-Z0-9]+", name.upper()))
     }
     return kept | extra
+
+
+def local_folder(name: str) -> Path | None:
+    """A model named by a local path: ``name`` (``~`` expanded) if it is a folder;
+    ``None`` for any other name, including ``""`` (not the current folder) and one no file
+    system takes (too long, a NUL in it) or an unknown ``~user``."""
+    if not name.strip():
+        return None
+    try:
+        path = Path(name).expanduser()
+        return path if path.is_dir() else None
+    except (OSError, ValueError, RuntimeError):
+        return None
 
 
 def newest_first(states: Iterable[JobState], limit: int) -> list[JobState]:

@@ -28,6 +28,7 @@ from ftsdk.jobdir import (
     DamagedJob,
     JobDir,
     JobStore,
+    local_folder,
     newest_first,
     now_iso,
     runner_env,
@@ -460,7 +461,7 @@ class AutoTrainProvider(Provider):
     def _model_path(self, model: ModelInfo) -> Path:
         if model.path is not None:
             return model.path
-        folder = _folder(model.id)
+        folder = local_folder(model.id)
         if folder is not None:
             if not any(
                 (folder / name).is_file() for name in ("config.json", "adapter_config.json")
@@ -495,19 +496,6 @@ class AutoTrainProvider(Provider):
         )
 
 
-def _folder(name: str) -> Path | None:
-    """``name`` (``~`` expanded) if it is a folder; ``None`` for any other name, including
-    ``""`` (not the current folder) and one no file system takes (too long, a NUL in it)
-    or an unknown ``~user``."""
-    if not name.strip():
-        return None
-    try:
-        path = Path(name).expanduser()
-        return path if path.is_dir() else None
-    except (OSError, ValueError, RuntimeError):
-        return None
-
-
 def _unfinished(status: dict[str, Any]) -> bool:
     """A local run that should have a live runner (a submitted hosted run has none)."""
     raw = str(status.get("raw_status", ""))
@@ -539,7 +527,7 @@ def _local_path(ref: Any) -> Path:
 
 def _local_model(name: str, *, required: bool) -> Path | None:
     """The base model's local folder; hosted runs may name a Hub id instead."""
-    path = _folder(name)
+    path = local_folder(name)
     if path is not None:
         if not (path / "config.json").is_file():
             raise InvalidRequest(

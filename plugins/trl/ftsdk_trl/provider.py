@@ -30,6 +30,7 @@ from ftsdk.jobdir import (
     DamagedJob,
     JobDir,
     JobStore,
+    local_folder,
     newest_first,
     now_iso,
     runner_env,
@@ -437,7 +438,7 @@ class TRLProvider(Provider):
     def _model_path(self, model: ModelInfo) -> Path:
         if model.path is not None:
             return model.path
-        folder = _folder(model.id)
+        folder = local_folder(model.id)
         if folder is not None:  # weights, an adapter, or a checkpoint
             if not any(
                 (folder / name).is_file() for name in ("config.json", "adapter_config.json")
@@ -506,19 +507,6 @@ def _checkpoint(job: JobDir, name: str, provider: str) -> Path:
     return folder
 
 
-def _folder(name: str) -> Path | None:
-    """``name`` (``~`` expanded) if it is a folder; ``None`` for any other name, including
-    ``""`` (not the current folder) and one no file system takes (too long, a NUL in it)
-    or an unknown ``~user``."""
-    if not name.strip():
-        return None
-    try:
-        path = Path(name).expanduser()
-        return path if path.is_dir() else None
-    except (OSError, ValueError, RuntimeError):
-        return None
-
-
 def _result_path(job: JobDir, result: str) -> Path | None:
     """The job's result model as a path in its folder (a relative one from the folder), or
     ``None`` when it leads outside."""
@@ -576,7 +564,7 @@ def resolve_base_model(name: str) -> Path:
 
     :raises InvalidRequest: neither.
     """
-    path = _folder(name)
+    path = local_folder(name)
     if path is not None:
         if not (path / "config.json").is_file():
             raise InvalidRequest(
