@@ -17,7 +17,7 @@ from ftsdk.dataset import Dataset
 from ftsdk.dataset.sources import why_not_a_file
 from ftsdk.errors import ConfigurationError, FtsdkError, InvalidRequest, UnsupportedOperation
 from ftsdk.files import FileRef
-from ftsdk.home import ftsdk_home
+from ftsdk.home import ftsdk_home, make_folder
 from ftsdk.jobs import Job, JobState
 from ftsdk.models import Model, ModelInfo
 from ftsdk.provider import Provider, ProviderOptions, TrainingRequest
@@ -243,7 +243,7 @@ class Client:
             folder = ftsdk_home() / "datasets" / dataset.content_hash()[:16]
             path = folder / f"{stem}.jsonl"
             if not path.is_file():
-                folder.mkdir(parents=True, exist_ok=True)
+                make_folder(folder)  # a ConfigurationError naming it, if it cannot be
                 dataset.write(path)
             return path
         if not path.is_file():

@@ -1,16 +1,29 @@
 """The job folder shared by local providers (ftsdk.jobdir): process identity, a real detached
-runner, dead-runner detection, events by id, metrics after a resume, checkpoints."""
+runner, dead-runner detection, events by id, metrics after a resume, checkpoints, the lock,
+damaged files, the runner's environment."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import psutil
+import pytest
 
-from ftsdk.jobdir import JobDir, newest_first, stop_process, write_json_atomic
+from ftsdk.errors import ConfigurationError
+from ftsdk.jobdir import (
+    DamagedJob,
+    JobDir,
+    JobStore,
+    newest_first,
+    read_jsonl,
+    runner_env,
+    stop_process,
+    write_json_atomic,
+)
 from ftsdk.jobs import JobStatus
 
 
@@ -116,3 +129,80 @@ def test_jobs_list_newest_first(tmp_path: Path) -> None:
         status = job.update_status(status="succeeded", created_at=created)
         states.append(job.job_state("trl", status))
     assert [s.id for s in newest_first(states, limit=2)] == ["job-2", "job-0"]
+
+
+def test_the_lock_nests_in_a_thread_and_excludes_other_processes(tmp_path: Path) -> None:
+    job = folder(tmp_path)
+    job.update_status(status="queued")
+    script = (
+        "import sys, time; from pathlib import Path; from ftsdk.jobdir import JobDir\n"
+        "t = time.monotonic(); JobDir(Path(sys.argv[1])).update_status(step=1)\n"
+        "print(time.monotonic() - t)\n"
+    )
+    with job.locked(), job.locked():  # nests: update_status inside takes it again
+        job.update_status(step=0)
+        other = subprocess.Popen(
+            [sys.executable, "-c", script, str(job.path)], stdout=subprocess.PIPE, text=True
+        )
+        with pytest.raises(subprocess.TimeoutExpired):
+            other.wait(timeout=2)  # the other process waits for the lock
+        assert job.read_status()["step"] == 0
+    assert other.wait(timeout=30) == 0
+    assert job.read_status()["step"] == 1
+
+
+def test_a_damaged_status_is_a_damaged_job_not_running_forever(tmp_path: Path) -> None:
+    job = folder(tmp_path)
+    write_json_atomic(job.status_file, {"status": "exploded"})
+    state = job.job_state("trl", {"status": "exploded"})
+    assert (state.status, state.raw_status) == (JobStatus.FAILED, "damaged")
+    assert state.error is not None
+    assert "status.json says status 'exploded', none of cancelled, failed" in state.error.message
+    with pytest.raises(DamagedJob, match="says status 'exploded'"):
+        job.update_status(step=3)  # a writer never builds on a damaged status
+    with pytest.raises(DamagedJob, match=r"spec\.json is missing"):
+        job.read_spec()
+
+
+def test_jsonl_lines_that_are_no_json_object_keep_their_place(tmp_path: Path) -> None:
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(b'{"a": 1}\n\xff\xfe\n[1]\n{"b": 2\n{"c": 3}\n{"partial"')
+    assert read_jsonl(path) == [{"a": 1}, {}, {}, {}, {"c": 3}]
+
+
+def test_a_runner_env_keeps_no_credential(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {
+        "PATH": "/bin",
+        "HOME": "/root",
+        "CUDA_VISIBLE_DEVICES": "0",
+        "TOKENIZERS_PARALLELISM": "false",
+        "OPENAI_API_KEY": "sk-1",
+        "OPENAI_BASE_URL": "http://127.0.0.1:1",
+        "AZURE_OPENAI_API_KEY": "k",
+        "AZURE_CLIENT_SECRET": "s",
+        "AWS_SECRET_ACCESS_KEY": "s",
+        "AWS_SESSION_TOKEN": "t",
+        "HF_TOKEN": "hf_1",
+        "GH_TOKEN": "t",
+        "DB_PASSWORD": "p",
+        "GOOGLE_APPLICATION_CREDENTIALS": "/k.json",
+        "SSH_AUTH_SOCK": "/tmp/agent",
+        "my_api_key": "lower case too",
+    }
+    kept = runner_env(env, PYTHONUNBUFFERED="1")
+    assert sorted(kept) == [
+        "CUDA_VISIBLE_DEVICES",
+        "HOME",
+        "PATH",
+        "PYTHONUNBUFFERED",
+        "TOKENIZERS_PARALLELISM",
+    ]
+
+
+def test_a_home_that_is_a_file_is_a_configuration_error(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.write_text("a file")
+    store = JobStore(home, "trl", prefix="trljob")
+    with pytest.raises(ConfigurationError, match=f"{home}.*FTSDK_HOME"):
+        store.create()
+    assert store.folders() == []

@@ -25,6 +25,8 @@ def _job_line(job: Job, progress: str = "") -> str:
     """One job on one line: id, status, base model, result model, then ``progress``."""
     state = job.state
     status = paint(f"{job.status.value:<10}", fg=status_colour(job.status.value))
+    if job.raw_status == "damaged" and job.error is not None:  # say what, not "None"
+        return f"{job.id}  {status} (damaged)  {job.error.message}"
     model = f"  model={state.result_model}" if state.result_model else ""
     return f"{job.id}  {status} ({job.raw_status})  {state.base_model}{model}{progress}"
 

@@ -23,8 +23,18 @@ from pydantic import Field, PositiveInt, SecretStr, field_validator
 from ftsdk import Capabilities, JobSpec, Provider, ProviderOptions
 from ftsdk.capabilities import DataFormat, Operation
 from ftsdk.credentials import resolve_secret, resolve_setting
-from ftsdk.errors import Conflict, InvalidRequest, ProviderUnavailable
-from ftsdk.jobdir import JobDir, JobStore, newest_first, now_iso, stop_process, write_json_atomic
+from ftsdk.errors import InvalidRequest, NotFound, ProviderUnavailable
+from ftsdk.jobdir import (
+    DamagedJob,
+    JobDir,
+    JobStore,
+    local_folder,
+    newest_first,
+    now_iso,
+    runner_env,
+    stop_process,
+    write_json_atomic,
+)
 from ftsdk.jobs import JobEvent, JobState, Metric
 from ftsdk.models import ChatParams, ChatResponse, ModelInfo, Usage
 from ftsdk.provider import TrainingRequest
@@ -266,8 +276,7 @@ class AutoTrainProvider(Provider):
 
     def _start(self, job: JobDir, *, hosted: bool) -> None:
         command = [sys.executable, "-m", "ftsdk_autotrain.runner", str(job.path)]
-        env = dict(os.environ)
-        env.pop("HF_TOKEN", None)
+        env = runner_env(os.environ)  # no credential the runner does not need
         if hosted and self.hf_token is not None:  # only the hosted runner gets it, in memory
             env["HF_TOKEN"] = self.hf_token.get_secret_value()
         if self.python:
@@ -282,13 +291,18 @@ class AutoTrainProvider(Provider):
 
     def _state(self, job: JobDir) -> JobState:
         self.store.poll(job)
-        status = job.read_status()
-        if status.get("raw_status") == "submitted" or str(status.get("raw_status", "")).startswith(
-            "space:"
-        ):
-            status = self._hosted_status(job, status)
-        if _unfinished(status):
-            status = job.check_runner(status, "the AutoTrain runner")
+        try:
+            status = job.read_status()
+            if status.get("raw_status") == "submitted" or str(
+                status.get("raw_status", "")
+            ).startswith("space:"):
+                status = self._hosted_status(job, status)
+            if _unfinished(status):
+                status = job.check_runner(status, "the AutoTrain runner")
+        except DamagedJob as err:  # listed and watched as damaged; other jobs unaffected
+            return job.damaged_state(self.name, err)
+        except FileNotFoundError as err:  # removed since it was found
+            raise NotFound(f"job {job.id} was removed", provider=self.name) from err
         return job.job_state(self.name, status)
 
     def _hosted_status(  # noqa: PLR0911 - one return per Space stage
@@ -303,7 +317,7 @@ class AutoTrainProvider(Provider):
         space = status.get("hosted_result")
         if status.get("status") not in ("queued", "running") or not isinstance(space, str):
             return status
-        if not job.read_spec()["backend"].startswith("spaces-"):
+        if not str(job.read_spec().get("backend")).startswith("spaces-"):
             return status
         import httpx
 
@@ -319,7 +333,10 @@ class AutoTrainProvider(Provider):
             return status  # unreachable now: keep what we knew
         if stage == "PAUSED":
             owner = space.split("/")[0]
-            model = f"{owner}/{job.read_spec()['params']['project_name']}"
+            params = job.read_spec().get("params")
+            if not isinstance(params, dict) or not isinstance(params.get("project_name"), str):
+                raise job.damage(job.spec_file, "lacks the project name of the Space's run")
+            model = f"{owner}/{params['project_name']}"
             found = httpx.get(f"{endpoint}/api/models/{model}", headers=headers)
             if found.status_code == 200:
                 job.add_event(f"the Space {space} finished; model {model}")
@@ -370,13 +387,14 @@ class AutoTrainProvider(Provider):
     def cancel_job(self, job_id: str) -> JobState:
         """Stop the runner and AutoTrain under it (one process group); mark it ``cancelled``."""
         job = self._job(job_id)
-        state = self._state(job)
-        if state.status.is_terminal:
-            return state
-        job.update_status(status="cancelled", raw_status="cancelled", finished_at=now_iso())
-        stop_process(job.process())
-        self.store.reap(job)
-        job.add_event("cancelled")
+        with job.locked():  # one transition at a time
+            state = self._state(job)
+            if state.status.is_terminal:
+                return state
+            job.update_status(status="cancelled", raw_status="cancelled", finished_at=now_iso())
+            stop_process(job.process())
+            self.store.reap(job)
+            job.add_event("cancelled")
         return self._state(job)
 
     def close(self) -> None:
@@ -432,8 +450,8 @@ class AutoTrainProvider(Provider):
         from ftsdk_autotrain.runtime import runtime_for
 
         python = runtime_for(self.home, self.python).ensure()
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "HF_TOKEN")}
-        env |= {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        env = runner_env(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+        env.pop("PYTHONPATH", None)  # ftsdk's packages must not shadow the runtime's
         server = subprocess.Popen(
             [str(python), str(Path(__file__).parent / "_runtime" / "chat.py"), str(path)],
             stdin=subprocess.PIPE,
@@ -454,15 +472,34 @@ class AutoTrainProvider(Provider):
     def _model_path(self, model: ModelInfo) -> Path:
         if model.path is not None:
             return model.path
-        if Path(model.id).expanduser().is_dir():
-            path = Path(model.id).expanduser().resolve()
+        folder = local_folder(model.id)
+        if folder is not None:
+            if not any(
+                (folder / name).is_file() for name in ("config.json", "adapter_config.json")
+            ):
+                raise InvalidRequest(  # before the AutoTrain runtime is built to load it
+                    f"{model.id}: neither config.json nor adapter_config.json in it "
+                    "(not a transformers model or adapter folder)",
+                    field="model",
+                    provider=self.name,
+                )
+            path = folder.resolve()
             compat = _needs_compat(path)
             return path if not compat else _compatible_model(path, _compat_cache(self.home, path))
         if model.id.startswith("atjob-"):
-            result = self._job(model.id).read_status().get("result_model")
-            if not result:
-                raise Conflict(f"job {model.id} has no model yet", provider=self.name)
-            return Path(result)
+            job = self._job(model.id)
+            state = self._state(job)
+            if state.raw_status == "damaged" and state.error is not None:
+                raise DamagedJob(state.error.message, path=job.status_file, provider=self.name)
+            if not state.result_model:  # not retried: it may be hours, or never
+                raise InvalidRequest(
+                    f"job {model.id} has no model (it is {state.status.value}); "
+                    f"wait for it: ftsdk jobs watch {model.id} -p autotrain",
+                    field="model",
+                    provider=self.name,
+                    code="no_model_yet",
+                )
+            return Path(state.result_model)
         raise InvalidRequest(
             f"model {model.id!r} is not a local model folder or an autotrain job id",
             field="model",
@@ -501,8 +538,8 @@ def _local_path(ref: Any) -> Path:
 
 def _local_model(name: str, *, required: bool) -> Path | None:
     """The base model's local folder; hosted runs may name a Hub id instead."""
-    path = Path(name).expanduser()
-    if path.is_dir():
+    path = local_folder(name)
+    if path is not None:
         if not (path / "config.json").is_file():
             raise InvalidRequest(
                 f"base_model: {name} has no config.json (not a transformers model folder)",

@@ -200,7 +200,7 @@ def stage_rows(
 
     >>> stage_rows([{"prompt": "2+2=", "completion": "4"}], DataFormat.PROMPT_COMPLETION,
     ...            chat_template=False)
-    ([{'text': '2+2=4'}], False)
+    ([{'text': '2+2=\\n4'}], False)
     """
     from ftsdk.dataset.formats import convert
 

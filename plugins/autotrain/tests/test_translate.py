@@ -108,7 +108,7 @@ def test_staged_rows_per_format() -> None:
     assert is_chat
     assert rows[0]["text"][-1] == {"role": "assistant", "content": "4"}
     assert stage_rows([pc], DataFormat.PROMPT_COMPLETION, chat_template=False) == (
-        [{"text": "2+2=4"}],
+        [{"text": "2+2=\n4"}],  # joined with TEXT_SEPARATOR
         False,
     )
     assert stage_rows([{"text": "hi"}], DataFormat.TEXT, chat_template=True) == (

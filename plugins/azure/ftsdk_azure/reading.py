@@ -17,6 +17,7 @@ from typing import Any
 
 from ftsdk import Checkpoint, JobError, JobEvent, JobState, JobStatus, errors
 from ftsdk_openai.paging import item_field
+from ftsdk_openai.provider import METRIC_NAMES
 
 __all__ = [
     "FILE_STATES",
@@ -54,14 +55,6 @@ FILE_STATES = {
     "deleted": "gone",
 }
 """File status words → what waiting for a file does with them."""
-METRIC_NAMES = {
-    "train_loss": "train_loss",
-    "valid_loss": "valid_loss",
-    "train_mean_token_accuracy": "train_accuracy",
-    "valid_mean_token_accuracy": "valid_accuracy",
-    "full_valid_loss": "full_valid_loss",
-    "full_valid_mean_token_accuracy": "full_valid_accuracy",
-}
 _warned: set[str] = set()
 
 

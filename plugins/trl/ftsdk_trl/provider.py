@@ -26,8 +26,18 @@ from pydantic import PositiveFloat, PositiveInt, SecretStr
 from ftsdk import Capabilities, Provider, ProviderOptions
 from ftsdk.capabilities import DataFormat, Operation
 from ftsdk.credentials import resolve_secret, resolve_setting
-from ftsdk.errors import Conflict, InvalidRequest, MissingCredentials, ProviderUnavailable
-from ftsdk.jobdir import JobDir, JobStore, newest_first, now_iso, stop_process, write_json_atomic
+from ftsdk.errors import InvalidRequest, MissingCredentials, NotFound, ProviderUnavailable
+from ftsdk.jobdir import (
+    DamagedJob,
+    JobDir,
+    JobStore,
+    local_folder,
+    newest_first,
+    now_iso,
+    runner_env,
+    stop_process,
+    write_json_atomic,
+)
 from ftsdk.jobs import Checkpoint, JobEvent, JobState, JobStatus, Metric
 from ftsdk.models import ChatChunk, ChatParams, ChatResponse, ModelInfo
 from ftsdk.provider import TrainingRequest
@@ -227,16 +237,19 @@ class TRLProvider(Provider):
         return self._state(job)
 
     def _start(self, job: JobDir, *, resume: bool) -> None:
-        options = job.read_spec().get("options") or {}
-        command = launch_command(job.path, resume=resume, num_processes=options["num_processes"])
-        env = dict(os.environ)
-        env.pop("HF_TOKEN", None)  # training never needs it; keep it out of the job's process
-        env |= {
-            "PYTHONUNBUFFERED": "1",
-            "TOKENIZERS_PARALLELISM": "false",
-            "HF_HUB_OFFLINE": "1",  # the base model was resolved to local files
-            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-        }
+        options = _runner_options(job)
+        command = launch_command(
+            job.path, resume=resume, num_processes=options.get("num_processes")
+        )
+        # training reads local files only: no credential goes to its process (pushing to
+        # the Hub happens in the caller's process, with the token passed per call)
+        env = runner_env(
+            os.environ,
+            PYTHONUNBUFFERED="1",
+            TOKENIZERS_PARALLELISM="false",
+            HF_HUB_OFFLINE="1",  # the base model was resolved to local files
+            HF_HUB_DISABLE_PROGRESS_BARS="1",
+        )
         self.store.start(job, command, env)
 
     # -- reading -----------------------------------------------------------------------
@@ -246,7 +259,16 @@ class TRLProvider(Provider):
 
     def _state(self, job: JobDir) -> JobState:
         self.store.poll(job)
-        status = job.check_runner(job.read_status(), "the training process")
+        try:
+            status = job.read_status()
+            result = status.get("result_model")
+            if result is not None and _result_path(job, result) is None:
+                raise job.damage(job.status_file, f"names a model outside its folder ({result})")
+            status = job.check_runner(status, "the training process")
+        except DamagedJob as err:  # listed and watched as damaged; other jobs unaffected
+            return job.damaged_state(self.name, err)
+        except FileNotFoundError as err:  # removed since it was found
+            raise NotFound(f"job {job.id} was removed", provider=self.name) from err
         return job.job_state(self.name, status)
 
     def list_jobs(self, *, limit: int) -> list[JobState]:
@@ -279,23 +301,32 @@ class TRLProvider(Provider):
 
     # -- controlling ---------------------------------------------------------------------
     def cancel_job(self, job_id: str) -> JobState:
-        """Stop the runner (its whole process group) and mark the job ``cancelled``."""
+        """Stop the runner (its whole process group) and mark the job ``cancelled``, under
+        the job's lock (a resume at the same time waits, then finds it cancelled)."""
         job = self._job(job_id)
-        state = self._state(job)
-        if state.status.is_terminal:
-            return state
-        stop_process(job.process())
-        self.store.reap(job)
-        job.update_status(status="cancelled", raw_status="cancelled", finished_at=now_iso())
-        job.add_event("cancelled")
+        with job.locked():
+            state = self._state(job)
+            if state.status.is_terminal:
+                return state
+            stop_process(job.process())
+            self.store.reap(job)
+            job.update_status(status="cancelled", raw_status="cancelled", finished_at=now_iso())
+            job.add_event("cancelled")
         return self._state(job)
 
     def pause_job(self, job_id: str) -> JobState:
-        """Ask the runner to save a checkpoint and stop; wait (``pause_timeout``) for it."""
+        """Ask the runner to save a checkpoint and stop; wait (``pause_timeout``) for it.
+
+        :raises InvalidRequest: the job is not queued or running (not retried: it stays so).
+        """
         job = self._job(job_id)
         state = self._state(job)
         if state.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
-            raise Conflict(f"job {job_id} is {state.status.value}; only a running job pauses")
+            raise InvalidRequest(
+                f"job {job_id} is {state.status.value}; only a queued or running job pauses",
+                provider=self.name,
+                code="job_not_running",
+            )
         job.request("pause")
         job.add_event("pause requested")
         deadline = time.monotonic() + self.pause_timeout
@@ -309,19 +340,31 @@ class TRLProvider(Provider):
 
     def resume_job(self, job_id: str) -> JobState:
         """Start a new runner from the last checkpoint (a paused job, or one whose process
-        died, killed or crashed)."""
+        died, killed or crashed).
+
+        The status is checked, set to ``queued`` and the runner started and recorded under
+        the job's lock, so no reader ever sees the queued job with the old, dead runner.
+
+        :raises InvalidRequest: the job cannot resume (not paused or failed, no checkpoint,
+            damaged); not retried, since waiting does not change that.
+        """
         job = self._job(job_id)
-        state = self._state(job)
-        if state.status not in (JobStatus.PAUSED, JobStatus.FAILED):
-            raise Conflict(
-                f"job {job_id} is {state.status.value}; only a paused or failed job resumes"
-            )
-        if state.status is JobStatus.FAILED and job.last_checkpoint() is None:
-            raise Conflict(f"job {job_id} failed before its first checkpoint; start it again")
-        job.clear_request()
-        job.update_status(status="queued", raw_status="resuming", error=None, finished_at=None)
-        job.add_event("resume requested")
-        self._start(job, resume=True)
+        with job.locked():
+            state = self._state(job)
+            why = None
+            if state.raw_status == "damaged" and state.error is not None:
+                why = state.error.message
+            elif state.status not in (JobStatus.PAUSED, JobStatus.FAILED):
+                why = f"job {job_id} is {state.status.value}; only a paused or failed job resumes"
+            elif state.status is JobStatus.FAILED and job.last_checkpoint() is None:
+                why = f"job {job_id} failed before its first checkpoint; start it again"
+            if why is not None:
+                raise InvalidRequest(why, provider=self.name, code="job_not_resumable")
+            _runner_options(job)  # a damaged spec.json fails here, before the status changes
+            job.clear_request()
+            job.update_status(status="queued", raw_status="resuming", error=None, finished_at=None)
+            job.add_event("resume requested")
+            self._start(job, resume=True)
         return self._state(job)
 
     def close(self) -> None:
@@ -412,8 +455,8 @@ class TRLProvider(Provider):
     def _model_path(self, model: ModelInfo) -> Path:
         if model.path is not None:
             return model.path
-        folder = Path(model.id).expanduser()
-        if folder.is_dir():  # weights, an adapter, or a checkpoint
+        folder = local_folder(model.id)
+        if folder is not None:  # weights, an adapter, or a checkpoint
             if not any(
                 (folder / name).is_file() for name in ("config.json", "adapter_config.json")
             ):
@@ -428,12 +471,72 @@ class TRLProvider(Provider):
             job_id, _, checkpoint = model.id.partition(":")
             job = self._job(job_id)
             if checkpoint:
-                return job.checkpoints_dir / checkpoint
-            result = job.read_status().get("result_model")
-            if not result:
-                raise Conflict(f"job {job_id} has no model yet", provider=self.name)
-            return Path(result)
+                return _checkpoint(job, checkpoint, self.name)
+            state = self._state(job)
+            if state.raw_status == "damaged" and state.error is not None:
+                raise DamagedJob(state.error.message, path=job.status_file, provider=self.name)
+            result = _result_path(job, state.result_model) if state.result_model else None
+            if result is None:  # not retried: it may be hours, or never
+                raise InvalidRequest(
+                    f"job {job_id} has no model (it is {state.status.value}); "
+                    f"wait for it: ftsdk jobs watch {job_id} -p trl",
+                    field="model",
+                    provider=self.name,
+                    code="no_model_yet",
+                )
+            return result
         return resolve_base_model(model.id)
+
+
+def _runner_options(job: JobDir) -> dict[str, Any]:
+    """The options in the job's spec.json, checked as the runner reads them.
+
+    :raises DamagedJob: spec.json is damaged or lacks what the runner reads.
+    """
+    spec = job.read_spec()
+    options = spec.get("options") if spec.get("options") is not None else {}
+    processes = options.get("num_processes") if isinstance(options, dict) else None
+    if not (
+        isinstance(spec.get("model_path"), str)
+        and isinstance(spec.get("train_file"), str)
+        and isinstance(spec.get("method"), dict)
+        and isinstance(options, dict)
+        and (processes is None or (isinstance(processes, int) and 0 < processes < 1024))
+    ):
+        raise job.damage(job.spec_file, "lacks the model, data, method or options to train")
+    return options
+
+
+def _checkpoint(job: JobDir, name: str, provider: str) -> Path:
+    """The folder of checkpoint ``name`` (``checkpoint-<step>``) of ``job``, never outside it.
+
+    :raises NotFound: no such complete checkpoint in the job (or a name that is not one).
+    """
+    found = {f"checkpoint-{step}": folder for step, folder in job.checkpoints()}
+    folder = found.get(name)
+    if folder is None or not _inside(folder, job.checkpoints_dir):
+        shown = name[:80] + "…" if len(name) > 80 else name
+        have = ", ".join(found) or "none yet"
+        raise NotFound(
+            f"job {job.id} has no checkpoint {shown!r} (its checkpoints: {have})",
+            provider=provider,
+        )
+    return folder
+
+
+def _result_path(job: JobDir, result: str) -> Path | None:
+    """The job's result model as a path in its folder (a relative one from the folder), or
+    ``None`` when it leads outside."""
+    path = job.path / result
+    return path if _inside(path, job.path) else None
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path``, links followed, is in ``folder``."""
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError, ValueError):
+        return False
 
 
 def launch_command(job_path: Path, *, resume: bool, num_processes: int | None) -> list[str]:
@@ -478,8 +581,8 @@ def resolve_base_model(name: str) -> Path:
 
     :raises InvalidRequest: neither.
     """
-    path = Path(name).expanduser()
-    if path.is_dir():
+    path = local_folder(name)
+    if path is not None:
         if not (path / "config.json").is_file():
             raise InvalidRequest(
                 f"base_model: {name} has no config.json (not a transformers model folder)",

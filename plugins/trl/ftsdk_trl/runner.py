@@ -50,7 +50,10 @@ def _is_main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
-def _callback(job: JobDir, main: bool, save_every_s: float | None) -> Any:
+def _callback(job: JobDir, main: bool, save_every_s: float | None, replayed: int = 0) -> Any:
+    """The trainer callback that writes the job folder; steps up to ``replayed`` were
+    logged by an earlier run (killed after its last checkpoint): their metrics are written
+    again (the later row wins), their events are not (one event per step, as metrics)."""
     from transformers import TrainerCallback
 
     class JobFolderCallback(TrainerCallback):
@@ -110,6 +113,8 @@ def _callback(job: JobDir, main: bool, save_every_s: float | None) -> Any:
                 self.last_tokens = (now, float(tokens))
             step = state.global_step
             job.add_metrics(step, values)
+            if step <= replayed:
+                return
             shown = ", ".join(
                 f"{k}={values[k]:.4g}" for k in ("train_loss", "valid_loss") if k in values
             )
@@ -137,14 +142,23 @@ def run(job: JobDir, *, resume: bool) -> str:
     from ftsdk_trl.training import build_trainer
 
     checkpoint = job.last_checkpoint() if resume else None
+    replayed = max((row["step"] for row in job.metrics()), default=0) if resume else 0
     if main:
         job.update_status(status="running", raw_status="loading")
         if checkpoint is not None:
             job.add_event(f"resuming from {checkpoint.name}")
+            step = int(checkpoint.name.removeprefix("checkpoint-"))
+            if replayed > step:
+                job.add_event(
+                    f"steps {step + 1}-{replayed} run again (logged before the runner "
+                    "stopped, after the checkpoint): their metrics are replaced, their "
+                    "events not repeated",
+                    level="warning",
+                )
         elif resume:
             job.add_event("no checkpoint yet: starting over", level="warning")
     minutes = options.get("save_minutes")
-    callback = _callback(job, main, minutes * 60 if minutes else None)
+    callback = _callback(job, main, minutes * 60 if minutes else None, replayed)
     trainer = build_trainer(
         model_path=spec["model_path"],
         method=spec["method"],

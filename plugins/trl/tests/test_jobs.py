@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import ftsdk
-from ftsdk.errors import Conflict, InvalidDataset, InvalidRequest, JobFailed
+from ftsdk.errors import InvalidDataset, InvalidRequest, JobFailed
 from ftsdk.jobs import Job, JobStatus
 from ftsdk.testing.data import date_to_words_examples
 from ftsdk.testing.local import (
@@ -147,8 +147,8 @@ def test_cancel_stops_the_process(
     assert again.status is JobStatus.CANCELLED
     with pytest.raises(JobFailed, match="cancelled"):
         again.wait(progress=False)
-    with pytest.raises(Conflict):
-        again.resume()
+    with pytest.raises(InvalidRequest, match="is cancelled; only a paused or failed job resumes"):
+        again.resume()  # at once: waiting never makes a cancelled job resumable
 
 
 def test_pause_then_resume_continues_from_the_checkpoint(
@@ -194,8 +194,12 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(
             provider_options=FAST | {"save_steps": 20},
         )
 
+    def past_a_checkpoint(job: ftsdk.Job) -> bool:  # steps logged after it: run again
+        saved = job.checkpoints()
+        return bool(saved) and max(m.step for m in job.metrics()) >= saved[-1].step + 3
+
     whole, killed = start(), start()
-    wait_until(killed, lambda j: bool(j.checkpoints()), every=0.02)
+    wait_until(killed, past_a_checkpoint, every=0.02)
     proc = JobDir(home / "trl" / "jobs" / killed.id).process()
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
@@ -210,8 +214,10 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(
     killed.wait(poll_interval=0.5, progress=False)
     whole.wait(poll_interval=0.5, progress=False)
     assert killed.state.step == whole.state.step == 120
-    events = [e.message for e in killed.events(all=True)]
-    assert f"training: step {checkpoint} of 120" in events  # not from step 0
+    events = killed.events(all=True)
+    assert f"training: step {checkpoint} of 120" in [e.message for e in events]  # not from 0
+    logged = [e.step for e in events if e.type == "metrics"]
+    assert logged == list(range(1, 121))  # one event a step, as metrics: no replay twice
     first = {m.step: m.values for m in whole.metrics()}
     second = {m.step: m.values for m in killed.metrics()}
     # the learning rate schedule continues where it was, not restarted
@@ -357,3 +363,38 @@ def test_learning_rate_and_its_multiplier_together_are_refused(
             method=ftsdk.SFT(learning_rate=1e-3, learning_rate_multiplier=2),
         )
     assert client.jobs() == []
+
+
+def test_the_runner_gets_no_credentials(
+    client: ftsdk.Client,
+    tiny_model: Path,
+    dates: tuple[Path, list[dict[str, Any]]],
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ftsdk_trl.jobdir import JobDir
+
+    secrets = {
+        "OPENAI_API_KEY": "sk-test-openai",
+        "AZURE_OPENAI_API_KEY": "test-azure-key",
+        "AZURE_CLIENT_SECRET": "test-entra-secret",
+        "AWS_SECRET_ACCESS_KEY": "test-aws",
+        "GITHUB_TOKEN": "ghp_test",
+        "WANDB_API_KEY": "test-wandb",
+        "HF_TOKEN": "hf_test",
+    }
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    job = client.train(
+        base_model=str(tiny_model),
+        training_data=dates[0],
+        method=ftsdk.SFT(max_steps=500, batch_size=4),
+        provider_options=FAST,
+    )
+    runner = JobDir(home / "trl" / "jobs" / job.id).process()
+    env = runner.environ()
+    job.cancel()
+    assert sorted(set(secrets) & set(env)) == []
+    assert not any(value in env.values() for value in secrets.values())
+    assert env["HF_HUB_OFFLINE"] == "1"
+    assert env["PATH"] == os.environ["PATH"]  # the rest of the environment is kept
