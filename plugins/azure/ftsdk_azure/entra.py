@@ -6,6 +6,7 @@ become ftsdk errors that say what to set; the original is chained for whoever de
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,8 @@ CHOICES = (
 """The ways to give Microsoft Entra ID credentials that ``DefaultAzureCredential`` finds."""
 CHAIN_FAILED = "failed to retrieve a token from the included credentials"
 """What a ``ChainedTokenCredential`` (``DefaultAzureCredential``) says when none worked."""
+REFUSAL = re.compile(r"AADSTS\d+: [^\n]*?(?=\. |\.?$)", re.MULTILINE)
+"""Entra ID's reason for refusing a credential: its code and first sentence."""
 MAX_REASON = 300
 
 
@@ -47,13 +50,18 @@ def auth_error(err: ClientAuthenticationError, scope: str) -> errors.FtsdkError:
     wants = _wants(scope)
     arm = scope.startswith("https://management.")
     text = str(getattr(err, "message", None) or err).strip()
-    if isinstance(err, CredentialUnavailableError) or CHAIN_FAILED in text:
+    # A chain that stopped at a refusal (e.g. EnvironmentCredential with a wrong secret)
+    # quotes Entra ID's AADSTS line among its attempts: that is the reason to give.
+    refused = REFUSAL.search(text)
+    if isinstance(err, CredentialUnavailableError) or (CHAIN_FAILED in text and not refused):
         key = "" if arm else "set AZURE_OPENAI_API_KEY, or "
         return errors.MissingCredentials(
             f"no Microsoft Entra ID credential could get a token ({wants}): {key}{CHOICES}",
             provider="azure",
         )
-    reason = text.splitlines()[0][:MAX_REASON] if text else type(err).__name__
+    reason = (refused[0] if refused else text.splitlines()[0] if text else type(err).__name__)[
+        :MAX_REASON
+    ]
     instead = "" if arm else ", set AZURE_OPENAI_API_KEY instead"
     return errors.AuthenticationError(
         f"Microsoft Entra ID refused the credential ({wants}): {reason}. Check its tenant, "

@@ -85,3 +85,23 @@ def test_a_refused_secret_is_an_authentication_error(emulator: Emulator, setting
     assert wrong not in message
     assert app.client_secret not in message
     assert isinstance(caught.value.__cause__, ClientAuthenticationError)
+
+
+def test_a_default_chain_that_met_a_refusal_says_so(
+    emulator: Emulator, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DefaultAzureCredential stops at a service principal Entra ID refuses: that refusal is
+    the reason given, not "no credential"."""
+    from azure.identity import DefaultAzureCredential
+
+    app = emulator.issuer.add_app()
+    wrong = "also-not-the-secret-987"
+    for name, value in emulator.entra.service_principal_env(app).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", wrong)
+    credential = DefaultAzureCredential(**emulator.entra.credential_kwargs())
+    client = ftsdk.client("azure", **settings("entra", credential=credential))
+    with pytest.raises(AuthenticationError) as caught:
+        client.jobs()
+    assert "AADSTS7000215: Invalid client secret provided" in str(caught.value)
+    assert wrong not in str(caught.value)
