@@ -97,6 +97,9 @@ def test_responses_stream_joins_to_the_answer(oai: openai.OpenAI) -> None:
     final = events[-1]
     assert final.type == "response.completed"
     assert final.response.output_text == TRUTH
+    # the client's stream helper rebuilds the response from the events, checking each
+    with oai.responses.stream(model="dates", input=QUESTION) as helper:  # type: ignore[arg-type]
+        assert helper.get_final_response().output_text == TRUTH
 
 
 def test_a_short_limit_makes_an_incomplete_response(oai: openai.OpenAI) -> None:
