@@ -16,6 +16,7 @@ import openai
 import pytest
 
 import ftsdk
+from ftsdk.models import ChatParams, ChatResponse, ModelInfo, Usage
 from ftsdk.testing.data import date_to_words_examples, write_jsonl
 from ftsdk.testing.emulator import Emulator
 
@@ -194,3 +195,43 @@ def test_the_banner_gives_settings_that_work_as_printed(
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+class Stutter(ftsdk.Provider):
+    """Streams the question back a word at a time and fails at the word ``boom``."""
+
+    name = "stutter"
+    capabilities = ftsdk.Capabilities(
+        operations=frozenset({ftsdk.Operation.CHAT, ftsdk.Operation.STREAM})
+    )
+
+    def chat(
+        self, model: ModelInfo, messages: list[dict[str, Any]], params: ChatParams
+    ) -> ChatResponse:
+        return ChatResponse(content=str(messages[-1]["content"]), model=model.id)
+
+    def stream_chat(
+        self, model: ModelInfo, messages: list[dict[str, Any]], params: ChatParams
+    ) -> Iterator[ftsdk.ChatChunk]:
+        for i, word in enumerate(str(messages[-1]["content"]).split(" ")):
+            if word == "boom":
+                raise ftsdk.errors.ProviderUnavailable("the GPU fell over", provider="stutter")
+            yield ftsdk.ChatChunk(content=word if i == 0 else f" {word}")
+        yield ftsdk.ChatChunk(finish_reason="stop", usage=Usage(completion_tokens=2))
+
+
+def test_a_failure_mid_stream_ends_it_with_an_error_event() -> None:
+    registry = ftsdk.ProviderRegistry()
+    registry.register(Stutter, distribution="tests")
+    model = ftsdk.client("stutter", registry=registry).model("m")
+    with (
+        ftsdk.ModelServer(model) as server,
+        openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0) as oai,
+    ):
+        events = list(oai.responses.create(model="m", input="one two boom three", stream=True))
+        text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+        assert text == "one two"
+        assert events[-1].type == "error"
+        assert "the GPU fell over" in events[-1].message
+        again = oai.responses.create(model="m", input="ok then")
+        assert again.output_text == "ok then"
