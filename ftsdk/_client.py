@@ -152,14 +152,21 @@ class Client:
                 close()
 
     # -- checks ------------------------------------------------------------------------
-    def check(self, spec: JobSpec) -> ProviderOptions:
-        """Check ``spec`` against the provider's declaration without calling it.
+    def check(self, spec: JobSpec, *, check_data: bool = True) -> ProviderOptions:
+        """Run every check :meth:`train` runs before it uploads anything, without calling
+        the provider's service: a spec ``check`` passes is not refused by ``train`` for
+        anything these checks can see.
 
+        :param check_data: also check the data files (they exist and are files; every
+            example against the provider's rules, see :meth:`check_data`). ``False``
+            checks the spec alone, like ``train(check_data=False)``.
         :returns: the validated provider options.
         :raises UnsupportedOperation: the provider cannot train, or not this method.
-        :raises InvalidRequest: a hyperparameter or option the provider does not take, or
-            a value outside the range its service accepts (:meth:`Provider.check_spec`),
-            with its field path in ``.field``.
+        :raises InvalidRequest: a hyperparameter or option the provider does not take, a
+            value outside the range its service accepts, or anything else the provider
+            refuses whatever the data (:meth:`Provider.check_spec`), with its field path in
+            ``.field``; a data file that is missing or not a file.
+        :raises InvalidDataset: the data breaks the provider's rules, every problem listed.
         """
         self.require(Operation.TRAIN)
         method = spec.method.type
@@ -188,7 +195,20 @@ class Client:
                 f"{path}: {why} (options of {self.name})", field=path, provider=self.name
             ) from err
         self.provider.check_spec(spec)
+        if check_data:
+            self._check_files(spec)
+            self.check_data(spec)
         return options
+
+    @staticmethod
+    def _check_files(spec: JobSpec) -> None:
+        for label, source in (
+            ("training_data", spec.training_data),
+            ("validation_data", spec.validation_data),
+        ):
+            why = why_not_a_file(Path(source)) if isinstance(source, (str, Path)) else None
+            if why is not None:  # missing, a directory, a FIFO: said as such
+                raise InvalidRequest(f"{label}: {why}", field=label)
 
     # -- files -------------------------------------------------------------------------
     def upload(self, data: DataSource) -> FileRef:
@@ -265,16 +285,9 @@ class Client:
 
     def _prepare(self, spec: JobSpec, *, check_data: bool) -> TrainingRequest:
         """Every check, then the uploads: the request for ``create_job``."""
-        options = self.check(spec)
-        for label, source in (
-            ("training_data", spec.training_data),
-            ("validation_data", spec.validation_data),
-        ):
-            why = why_not_a_file(Path(source)) if isinstance(source, (str, Path)) else None
-            if why is not None:  # missing, a directory, a FIFO: said as such
-                raise InvalidRequest(f"{label}: {why}", field=label)
-        if check_data:
-            self.check_data(spec)
+        options = self.check(spec, check_data=check_data)
+        if not check_data:
+            self._check_files(spec)
         training = self.upload(spec.training_data)
         validation = None if spec.validation_data is None else self.upload(spec.validation_data)
         return TrainingRequest(

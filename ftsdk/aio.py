@@ -32,7 +32,7 @@ from ftsdk.models import (
     needs_deployment,
     whole_answer,
 )
-from ftsdk.provider import Provider
+from ftsdk.provider import Provider, ProviderOptions
 from ftsdk.registry import ProviderRegistry
 from ftsdk.retry import RetryPolicy
 from ftsdk.spec import DataSource, JobSpec
@@ -166,6 +166,10 @@ class AsyncClient:
     def model(self, model_id: str, **info: Any) -> AsyncModel:
         """A handle to a model by id."""
         return AsyncModel(self, self.sync.model(model_id, **info).info)
+
+    def check(self, spec: JobSpec, *, check_data: bool = True) -> ProviderOptions:
+        """See :meth:`ftsdk.Client.check` (blocking: it reads the data)."""
+        return self.sync.check(spec, check_data=check_data)
 
     def check_data(self, spec: JobSpec) -> None:
         """See :meth:`ftsdk.Client.check_data` (blocking: it reads the data)."""

@@ -10,6 +10,7 @@ import ftsdk
 from ftsdk import SFT, JobSpec, JobStatus, Operation
 from ftsdk.errors import (
     ConfigurationError,
+    InvalidDataset,
     InvalidRequest,
     MissingCredentials,
     RateLimited,
@@ -77,7 +78,7 @@ def test_auto_values_count_as_unset(client: ftsdk.Client) -> None:
         training_data=Path("x.jsonl"),
         method=SFT(learning_rate_multiplier="auto"),
     )
-    assert client.check(spec).region == "local"
+    assert client.check(spec, check_data=False).region == "local"
 
 
 def test_unknown_provider_option_names_its_path(client: ftsdk.Client, train_file: Path) -> None:
@@ -93,7 +94,7 @@ def test_wrong_option_type_names_its_path(client: ftsdk.Client) -> None:
         base_model="tiny", training_data=Path("t.jsonl"), provider_options={"priority": "high"}
     )
     with pytest.raises(InvalidRequest, match=r"provider_options\.priority"):
-        client.check(spec)
+        client.check(spec, check_data=False)
 
 
 def test_method_the_provider_does_not_train(client: ftsdk.Client, train_file: Path) -> None:
@@ -183,3 +184,19 @@ def test_bad_chat_parameter_is_an_invalid_request(client: ftsdk.Client) -> None:
 def test_capabilities_of_the_client(client: ftsdk.Client) -> None:
     assert client.capabilities.supports(Operation.CHAT)
     assert not client.capabilities.supports("deploy")
+
+
+def test_check_refuses_what_train_refuses_before_uploading(
+    client: ftsdk.Client, tmp_path: Path
+) -> None:
+    """``check`` runs the data checks ``train`` runs, not the spec's alone (issue 18.13)."""
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n')
+    for data, refused in ((bad, InvalidDataset), (tmp_path / "gone.jsonl", InvalidRequest)):
+        spec = JobSpec(base_model="tiny", training_data=data)
+        with pytest.raises(refused) as by_train:
+            client.train(spec)
+        with pytest.raises(refused) as by_check:
+            client.check(spec)
+        assert str(by_check.value) == str(by_train.value)
+    assert client.provider.calls == []

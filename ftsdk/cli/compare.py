@@ -227,7 +227,7 @@ def compare(
         max_tokens=max_tokens,
         concurrency=concurrency,
         prices=prices or None,
-    )
+    ).model_copy(update={"made_with": "cli"})  # its price hints name --base-price/--tuned-price
     if json_path is not None:
         report.to_json(json_path)
     notes = []

@@ -87,7 +87,7 @@ def serve(
     as_json: bool,
 ) -> None:
     """Serve MODEL (or the model of --job JOB_ID) as an OpenAI-compatible endpoint
-    (/v1/chat/completions, /v1/models) until Ctrl-C."""
+    (/v1/chat/completions, /v1/responses, /v1/models; /health) until Ctrl-C."""
     import ftsdk
     from ftsdk.capabilities import Operation
     from ftsdk.errors import Conflict
@@ -118,17 +118,16 @@ def serve(
     def ready(server: ModelServer) -> None:
         if as_json:
             info = {
-                "base_url": server.base_url,
-                "model": server.name,
+                **server.client_settings(),
+                "api_key_required": server.requires_key,
                 "provider": server.model.provider,
                 "host": server.host,
                 "port": server.port,
+                "health_url": server.health_url,
             }
             click.echo(json.dumps(info))
         else:
-            click.echo(f"Serving {server.name} ({server.model.provider}) at {server.base_url}")
-            click.echo(f"  OPENAI_BASE_URL={server.base_url}  model={server.name!r}")
-            click.echo("Press Ctrl-C to stop.")
+            click.echo("\n".join(server.banner()))
 
     if warm_up is None:  # a local provider reads no uploads: its weights are on this machine
         warm_up = not client.capabilities.supports(Operation.UPLOAD)

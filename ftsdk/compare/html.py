@@ -25,6 +25,7 @@ td.good { background: #e3f5e6; } td.bad { background: #fbe5e5; }
 .muted { color: #6e6e73; font-size: 0.9em; }
 pre { margin: 0; white-space: pre-wrap; word-break: break-word;
       font: 12px ui-monospace, monospace; }
+pre.shots { background: #f7f7fa; border: 1px solid #e5e5ea; padding: 8px; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #e5e5ea; }
 """
 
@@ -46,15 +47,36 @@ def _summary(report: ComparisonReport) -> str:
     return f'<table id="summary"><tr>{head}</tr>{body}</table>'
 
 
-def _prompt(item: ItemResult) -> str:
+def _turns(messages: list[dict[str, Any]]) -> str:
+    """``role: content`` lines, content parts joined."""
     from ftsdk.compare.run import _text
 
     turns = []
-    for m in item.messages:
+    for m in messages:
         content = m.get("content", "")
         shown = _text(content) if isinstance(content, list) else None  # content parts
         turns.append(f"{m.get('role', '?')}: {content if shown is None else shown}")
     return "\n".join(turns)
+
+
+def _prompt(item: ItemResult) -> str:
+    return _turns(item.messages)
+
+
+def shown_answer(answer: str, completion_tokens: int) -> str:
+    """An answer as the report shows it: an empty or blank one says what the model wrote
+    (its tokens, its whitespace made visible) rather than showing an empty cell.
+
+    >>> shown_answer("", 14)
+    '(empty answer: 14 completion tokens)'
+    >>> shown_answer("\\n\\n ", 3)
+    "(blank answer: only whitespace, '\\\\n\\\\n ', in 3 completion tokens)"
+    """
+    if answer.strip():
+        return answer
+    if not answer:
+        return f"(empty answer: {completion_tokens} completion tokens)"
+    return f"(blank answer: only whitespace, {answer!r}, in {completion_tokens} completion tokens)"
 
 
 def _answer(item: ItemResult) -> str:
@@ -62,7 +84,10 @@ def _answer(item: ItemResult) -> str:
         return f'<td class="bad"><pre>error: {escape(item.error)}</pre></td>'
     first = next(iter(item.scores.values()), None)
     cls = "" if first is None else (" class='good'" if first >= 0.999 else " class='bad'")
-    return f"<td{cls}><pre>{escape(item.answer or '')}</pre></td>"
+    text = item.answer or ""
+    shown = shown_answer(text, item.completion_tokens)
+    pre = "<pre>" if shown is text else '<pre class="muted">'
+    return f"<td{cls}>{pre}{escape(shown)}</pre></td>"
 
 
 def _scores(item: ItemResult, scorers: list[str]) -> str:
@@ -96,11 +121,25 @@ def _items(report: ComparisonReport) -> str:
     return f'<table id="items"><tr>{head}</tr>{"".join(rows)}</table>'
 
 
-def _price(side: Any) -> str:
+def _price(side: Any, hint: str) -> str:
     if side.price is None:
-        return f"{side.label}: no recorded price (cost n/a)"
+        return f"{side.label}: no recorded price (cost n/a); {hint}"
     p = side.price
-    return f"{side.label}: ${p.input:g} / ${p.output:g} per 1M input / output tokens ({p.source})"
+    text = f"{side.label}: ${p.input:g} / ${p.output:g} per 1M input / output tokens ({p.source})"
+    return text + (f"; to count it, {hint}" if p.input == p.output == 0 else "")
+
+
+def _few_shot(report: ComparisonReport) -> str:
+    """The few-shot turns each side was given before every eval item, as sent."""
+    parts = []
+    for side in (report.base, report.tuned):
+        if side.few_shot_messages:
+            parts.append(
+                f"<p>{escape(side.label)}: these {len(side.few_shot_messages)} turns came "
+                "before every example's own messages (after its system message):</p>"
+                f'<pre class="shots">{escape(_turns(side.few_shot_messages))}</pre>'
+            )
+    return "<h2>Few-shot prompt</h2>" + "".join(parts) if parts else ""
 
 
 def render(
@@ -139,8 +178,11 @@ def render(
 </ul>
 <h2>Summary</h2>
 {_summary(report)}
-<p class="muted">{escape(_price(b))}<br>{escape(_price(t))}<br>{escape(report.price_note)}</p>
+<p class="muted">{escape(_price(b, report.price_hint))}<br>{
+        escape(_price(t, report.price_hint))
+    }<br>{escape(report.price_note)}</p>
 {judge}
+{_few_shot(report)}
 <h2>Plots</h2>
 {images}
 <h2>Every example</h2>

@@ -18,6 +18,13 @@ if TYPE_CHECKING:
 
 __all__ = ["ComparisonReport", "Difference", "ItemResult", "Side", "Summary", "summarize"]
 
+PRICES_IN_PYTHON = (
+    "pass prices={'base': (INPUT, OUTPUT), 'tuned': (INPUT, OUTPUT)} to compare() "
+    "(USD per 1M tokens)"
+)
+PRICES_ON_THE_COMMAND_LINE = (
+    "pass --base-price INPUT,OUTPUT and --tuned-price INPUT,OUTPUT (USD per 1M tokens)"
+)
 PRICE_NOTE = (
     "Costs use list prices as published (see each side's price source); verify before "
     "budgeting. They count tokens only: no cached-input or batch discounts, no hourly hosting."
@@ -81,6 +88,8 @@ class Side(BaseModel):
     provider: str
     few_shot: int = 0
     """Examples prepended to every request as user/assistant turns."""
+    few_shot_messages: list[dict[str, Any]] = Field(default_factory=list)
+    """Those turns, as sent before every eval item's own messages."""
     price: Price | None = None
     items: list[ItemResult]
     summary: Summary
@@ -190,6 +199,15 @@ class ComparisonReport(BaseModel):
     judge_tokens: dict[str, int] = Field(default_factory=dict)
     """Tokens the judges used (``prompt_tokens``, ``completion_tokens``), not in the costs."""
     price_note: str = PRICE_NOTE
+    made_with: Literal["python", "cli"] = "python"
+    """Where the comparison was run, so that the report says how to give prices there:
+    ``prices=`` to :func:`~ftsdk.compare.compare`, or ``--base-price`` / ``--tuned-price``
+    to ``ftsdk compare``."""
+
+    @property
+    def price_hint(self) -> str:
+        """How to give your own prices, in the words of where the report was made."""
+        return PRICES_ON_THE_COMMAND_LINE if self.made_with == "cli" else PRICES_IN_PYTHON
 
     def tuned_wins(self, scorer: str | None = None) -> bool:
         """Whether the fine-tuned model scored higher than the base on ``scorer`` (default:
@@ -264,7 +282,7 @@ class ComparisonReport(BaseModel):
             listed = ", ".join(f"{s} {n}" for s, n in errors.items())
             lines.append(f"items a scorer could not score: {listed}")
         if self.base.price is None or self.tuned.price is None:
-            lines.append("cost n/a: no recorded price for that model; pass prices=/--*-price")
+            lines.append(f"cost n/a: no recorded price for that model; {self.price_hint}")
         return "\n".join(lines)
 
     def __str__(self) -> str:

@@ -270,6 +270,7 @@ class _Runner:
             model=model.id,
             provider=model.provider,
             few_shot=few_shot,
+            few_shot_messages=shots,
             price=price,
             items=results,
             summary=summarize(results, names, price),

@@ -35,7 +35,11 @@ if TYPE_CHECKING:
     from ftsdk.models import Model
     from ftsdk.serving.thread import ServerThread
 
-__all__ = ["ModelServer", "serve"]
+__all__ = ["NO_KEY", "ModelServer", "serve"]
+
+NO_KEY = "unused"
+"""The ``api_key`` to give the ``openai`` client for a server that checks none (the client
+refuses to start without one)."""
 
 
 def _require_extra() -> None:
@@ -49,8 +53,8 @@ def _require_extra() -> None:
 
 
 class ModelServer:
-    """One model behind OpenAI's ``/v1/models`` and ``/v1/chat/completions``, served with
-    uvicorn from a background thread.
+    """One model behind OpenAI's ``/v1/models``, ``/v1/chat/completions`` and
+    ``/v1/responses`` (and ``/health``), served with uvicorn from a background thread.
 
     The port is bound when the server is built (``port=0`` picks a free one, read back from
     :attr:`port`); :meth:`start` returns once it accepts connections.
@@ -129,6 +133,42 @@ class ModelServer:
         """``http://host:port/v1``: the ``base_url`` for ``openai.OpenAI``."""
         return f"{self.url}/v1"
 
+    @property
+    def health_url(self) -> str:
+        """``http://host:port/health``: 200 while serving, no key asked."""
+        return f"{self.url}/health"
+
+    @property
+    def requires_key(self) -> bool:
+        """Whether clients must send the ``api_key`` this server was given."""
+        return self.api._api_key is not None
+
+    def client_settings(self) -> dict[str, str | None]:
+        """What an OpenAI client needs: ``base_url``, ``api_key``, ``model``. The ``openai``
+        client refuses to start without a key, so one is given when none is checked
+        (:data:`NO_KEY`); a required key is ``None`` here: it is never shown."""
+        return {
+            "base_url": self.base_url,
+            "api_key": None if self.requires_key else NO_KEY,
+            "model": self.name,
+        }
+
+    def banner(self) -> list[str]:
+        """The lines that tell a person how to call this server, ready to copy."""
+        if self.requires_key:
+            key, note = "KEY", "KEY: the key given with --api-key (or $FTSDK_SERVE_API_KEY)"
+        else:
+            key, note = NO_KEY, "any value: no key is checked, but the openai client needs one"
+        return [
+            f"Serving {self.name!r} ({self.model.provider}) at {self.base_url}",
+            f"  export OPENAI_BASE_URL={self.base_url}",
+            f"  export OPENAI_API_KEY={key}    # {note}",
+            f"  model={self.name!r}: POST /v1/chat/completions, POST /v1/responses",
+            f"  Python: OpenAI(base_url={self.base_url!r}, api_key={key!r})",
+            f"  health: GET {self.health_url}",
+            "Press Ctrl-C to stop.",
+        ]
+
     def __repr__(self) -> str:
         return f"<ModelServer {self.name!r} on {self.base_url}>"
 
@@ -193,12 +233,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _announce(server: ModelServer) -> None:
-    print(
-        f"Serving {server.name!r} ({server.model.provider}) at {server.base_url}"
-        " - OpenAI clients: base_url=" + server.base_url + "; press Ctrl-C to stop.",
-        file=sys.stderr,
-        flush=True,
-    )
+    print("\n".join(server.banner()), file=sys.stderr, flush=True)
 
 
 def serve(

@@ -1,7 +1,8 @@
 """The OpenAI-compatible HTTP API in front of one ftsdk :class:`~ftsdk.Model`.
 
 ``GET /v1/models``, ``GET /v1/models/{id}`` and ``POST /v1/chat/completions`` (plain, or
-streamed as server-sent ``chat.completion.chunk`` events ending with ``data: [DONE]``), in
+streamed as server-sent ``chat.completion.chunk`` events ending with ``data: [DONE]``), and
+``POST /v1/responses`` (:mod:`ftsdk.serving.responses_api`), in
 OpenAI's request, response and error shapes, so the ``openai`` client and the tools built
 on it work unchanged. Every error is ``{"error": {"message", "type", "param", "code"}}``.
 
@@ -451,7 +452,8 @@ class _RequestLog:
 
 
 class OpenAICompatibleAPI:
-    """The ASGI app serving ``model`` as ``name`` (see the module's docstring).
+    """The ASGI app serving ``model`` as ``name`` (see the module's docstring), with
+    ``GET /health`` for readiness probes.
 
     :param aliases: other ids clients may pass as ``model`` for it.
     :param api_key: the key clients must send as ``Authorization: Bearer KEY``; ``None``
@@ -486,11 +488,15 @@ class OpenAICompatibleAPI:
 
     def app(self) -> ASGIApp:
         """The ASGI application."""
+        from ftsdk.serving.responses_api import responses_endpoint
+
         starlette = Starlette(
             routes=[
                 Route("/v1/models", self.list_models, methods=["GET"]),
                 Route("/v1/models/{model:path}", self.get_model, methods=["GET"]),
                 Route("/v1/chat/completions", self.chat_completions, methods=["POST"]),
+                Route("/v1/responses", responses_endpoint(self), methods=["POST"]),
+                Route("/health", self.health, methods=["GET"]),
             ],
             exception_handlers={ApiError: _api_error, HTTPException: _http_error},
         )
@@ -534,6 +540,12 @@ class OpenAICompatibleAPI:
         """``GET /v1/models``: the served model."""
         self._authorize(request)
         return _json({"object": "list", "data": [self._model_object()]})
+
+    async def health(self, request: Request) -> Response:
+        """``GET /health``: 200 while serving (no key asked: for load balancers and
+        readiness probes; it says nothing a client could misuse)."""
+        status = "stopping" if self._closing else "ok"
+        return _json({"status": status, "model": self.name}, 503 if self._closing else 200)
 
     async def get_model(self, request: Request) -> Response:
         """``GET /v1/models/{id}``."""

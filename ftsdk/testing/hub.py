@@ -5,7 +5,8 @@ pushing a model can be tested offline: point ``HF_ENDPOINT`` (or ``HfApi(endpoin
 
 Files are committed inline (every file answered ``uploadMode: regular``); a token must be
 sent, and the one the test registered; repositories and their files are kept in
-:attr:`HubEmulator.repos`.
+:attr:`HubEmulator.repos`. A ``README.md`` is checked first, as the Hub does
+(``POST /api/validate-yaml``): its YAML metadata header must parse to a mapping.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 
@@ -53,6 +55,8 @@ class HubEmulator:
             # huggingface_hub (1.x+) fetches this registry by itself, to fill its user agent.
             Route("/api/agent-harnesses", self._harnesses, methods=["GET"]),
             Route("/api/repos/create", self._create, methods=["POST"]),
+            # upload_folder sends a README.md here before hashing anything.
+            Route("/api/validate-yaml", self._validate_yaml, methods=["POST"]),
             Route(
                 "/api/models/{ns}/{name}/preupload/{revision}", self._preupload, methods=["POST"]
             ),
@@ -117,6 +121,21 @@ class HubEmulator:
             self.repos[repo_id] = HubRepo(repo_id, private)
         return JSONResponse({"url": f"{self.url}/{repo_id}", "name": repo_id})
 
+    async def _validate_yaml(self, request: Request) -> Response:
+        """The Hub's answer for a repo card: ``{"errors": [...], "warnings": [...]}``, each
+        ``{"message": ...}``, status 400 when there are errors. Only the YAML itself is
+        checked (the Hub also checks known keys such as ``license`` against its lists)."""
+        if (denied := self._denied(request)) is not None:
+            return denied
+        body = await request.json()
+        content = body.get("content") if isinstance(body, dict) else None
+        if not isinstance(content, str):
+            return JSONResponse({"errors": [{"message": '"content" must be a string'}]}, 400)
+        problems, warnings = card_metadata_problems(content)
+        return JSONResponse(
+            {"errors": problems, "warnings": warnings}, status_code=400 if problems else 200
+        )
+
     async def _preupload(self, request: Request) -> Response:
         if (denied := self._denied(request)) is not None:
             return denied
@@ -171,3 +190,33 @@ class HubEmulator:
                 "siblings": [{"rfilename": name} for name in sorted(repo.files)],
             }
         )
+
+
+METADATA = re.compile(r"\A\s*---\r?\n(.*?)(?:\r?\n)?^---\s*$", re.DOTALL | re.MULTILINE)
+"""A repo card's YAML header, between ``---`` lines at its top (huggingface_hub's
+``REGEX_YAML_BLOCK``)."""
+NO_METADATA = "empty or missing yaml metadata in repo card"
+
+
+def card_metadata_problems(content: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """The errors and warnings the Hub gives for a ``README.md``'s metadata.
+
+    >>> card_metadata_problems("---\\nlibrary_name: peft\\n---\\n# Card")
+    ([], [])
+    >>> card_metadata_problems("# Card")[1]
+    [{'message': 'empty or missing yaml metadata in repo card'}]
+    """
+    import yaml
+
+    match = METADATA.match(content)
+    if match is None:
+        return [], [{"message": NO_METADATA}]
+    try:
+        data = yaml.safe_load(match.group(1))
+    except yaml.YAMLError as err:
+        return [{"message": f"Invalid YAML in README.md metadata: {err}"}], []
+    if data is None:
+        return [], [{"message": NO_METADATA}]
+    if not isinstance(data, dict):
+        return [{"message": "README.md metadata must be a YAML mapping (key: value)"}], []
+    return [], []

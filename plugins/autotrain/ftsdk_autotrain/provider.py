@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PositiveInt, SecretStr, field_validator
 
-from ftsdk import Capabilities, Provider, ProviderOptions
+from ftsdk import Capabilities, JobSpec, Provider, ProviderOptions
 from ftsdk.capabilities import DataFormat, Operation
 from ftsdk.credentials import resolve_secret, resolve_setting
 from ftsdk.errors import InvalidRequest, NotFound, ProviderUnavailable
@@ -159,13 +159,12 @@ class AutoTrainProvider(Provider):
         return self.store.get(job_id)
 
     # -- creating ----------------------------------------------------------------------
-    def create_job(self, request: TrainingRequest) -> JobState:
-        """Validate the data, stage AutoTrain's data folder and parameters, start the runner."""
-        existing = self.store.for_key(request.idempotency_key)
-        if existing is not None:
-            return self.get_job(existing)
-        spec = request.spec
-        options: AutoTrainOptions = request.options  # type: ignore[assignment]
+    def check_spec(self, spec: JobSpec) -> None:
+        """What AutoTrain refuses whatever the data: a hosted backend without a token,
+        validation data, a local base model folder on a hosted backend, a local run's base
+        model that is not a local folder. :meth:`ftsdk.Client.check` runs it, so a spec
+        ``check`` passes is not refused by ``train``."""
+        options = AutoTrainOptions.model_validate(spec.provider_options)
         hosted = options.backend != "local"
         if hosted and self.hf_token is None:
             raise InvalidRequest(
@@ -174,23 +173,35 @@ class AutoTrainProvider(Provider):
                 field="provider_options.backend",
                 provider=self.name,
             )
-        if request.validation_file is not None:
+        if spec.validation_data is not None:
             raise InvalidRequest(
                 "validation_data: AutoTrain 0.8.36 cannot evaluate on validation data (it "
                 "drops the split, then its evaluation fails); leave it out",
                 field="validation_data",
                 provider=self.name,
             )
-        method = spec.method.model_dump(mode="json")
-        train_path = _local_path(request.training_file)
-        model_path = _local_model(spec.base_model, required=not hosted)
-        if hosted and model_path is not None:
+        if hosted and _local_model(spec.base_model, required=False) is not None:
             raise InvalidRequest(
                 f"base_model: {options.backend} trains on Hugging Face, which cannot read the "
                 f"local folder {spec.base_model}; push it to the Hub and pass its id",
                 field="base_model",
                 provider=self.name,
             )
+        _local_model(spec.base_model, required=not hosted)
+
+    def create_job(self, request: TrainingRequest) -> JobState:
+        """Validate the spec and data, stage AutoTrain's data folder and parameters, start
+        the runner."""
+        existing = self.store.for_key(request.idempotency_key)
+        if existing is not None:
+            return self.get_job(existing)
+        spec = request.spec
+        self.check_spec(spec)
+        options: AutoTrainOptions = request.options  # type: ignore[assignment]
+        hosted = options.backend != "local"
+        method = spec.method.model_dump(mode="json")
+        train_path = _local_path(request.training_file)
+        model_path = None if hosted else _local_model(spec.base_model, required=True)
         fmt = _check_data(train_path, spec.method.type, spec.base_model)
         has_template = model_path is not None and _has_chat_template(model_path)
         needs_template = fmt in (DataFormat.CHAT, DataFormat.PREFERENCE) and not has_template

@@ -176,6 +176,26 @@ def test_validation_data_and_missing_model_are_refused(
         offline_client.train(base_model="org/not-here", training_data=data)
 
 
+def test_check_refuses_what_train_refuses(
+    offline_client: ftsdk.Client, tiny_model: Path, tmp_path: Path
+) -> None:
+    """``client.check`` passed validation data that ``train`` then refused (issue 18.13)."""
+    data = write_jsonl(tmp_path / "t.jsonl", date_to_words_examples(20))
+    refused = [
+        {"base_model": str(tiny_model), "validation_data": data},
+        {"base_model": "org/not-here"},
+        {"base_model": "org/model", "provider_options": {"backend": "spaces-a10g-large"}},
+    ]
+    for fields in refused:
+        spec = ftsdk.JobSpec(training_data=data, **fields)
+        with pytest.raises(InvalidRequest) as by_check:
+            offline_client.check(spec)
+        with pytest.raises(InvalidRequest) as by_train:
+            offline_client.train(spec)
+        assert by_check.value.field == by_train.value.field
+        assert str(by_check.value) == str(by_train.value)
+
+
 def test_options_refuse_unknown_backends_and_tokens() -> None:
     from pydantic import ValidationError
 

@@ -31,6 +31,7 @@ from ftsdk import (
 )
 from ftsdk.credentials import resolve_secret, resolve_setting
 from ftsdk_azure.arm import ARM_ENDPOINT, ARM_SCOPE, Deployments, check_name
+from ftsdk_azure.entra import token_provider
 from ftsdk_azure.files import DEFAULT_FILE_TTL, AzureUploader, first_page
 from ftsdk_azure.reading import JOB_STATUSES, checkpoint_of, event_of, field, state_of
 from ftsdk_azure.versions import ApiVersion, describe
@@ -214,9 +215,9 @@ class AzureOpenAIProvider(OpenAIProvider):
         return self.credential
 
     def _token_provider(self, scope: str) -> Callable[[], str]:
-        from azure.identity import get_bearer_token_provider
-
-        return get_bearer_token_provider(self._entra(), scope)
+        """Tokens for ``scope``; a credential that fails raises ftsdk's
+        ``MissingCredentials`` or ``AuthenticationError`` saying what to set."""
+        return token_provider(self._entra(), scope)
 
     def _make_client(self) -> openai.OpenAI:
         import openai

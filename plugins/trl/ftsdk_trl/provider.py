@@ -9,6 +9,7 @@ in this process only for ``chat``.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -25,7 +26,7 @@ from pydantic import PositiveFloat, PositiveInt, SecretStr
 from ftsdk import Capabilities, Provider, ProviderOptions
 from ftsdk.capabilities import DataFormat, Operation
 from ftsdk.credentials import resolve_secret, resolve_setting
-from ftsdk.errors import InvalidRequest, MissingCredentials, NotFound
+from ftsdk.errors import InvalidRequest, MissingCredentials, NotFound, ProviderUnavailable
 from ftsdk.jobdir import (
     DamagedJob,
     JobDir,
@@ -431,6 +432,22 @@ class TRLProvider(Provider):
             status = err.response.status_code if err.response is not None else 500
             raise error_for_status(
                 status, f"the Hub refused the push: {err}", provider=self.name
+            ) from err
+        except json.JSONDecodeError as err:  # huggingface_hub reads some answers unchecked
+            raise ProviderUnavailable(
+                f"the Hub at {api.endpoint} answered something that is not JSON, so it is "
+                "not a Hugging Face Hub (or is failing): check HF_ENDPOINT, or try later",
+                provider=self.name,
+            ) from err
+        except ValueError as err:  # README.md's metadata, a repo id: huggingface_hub's checks
+            raise InvalidRequest(
+                f"the Hub refused the push: {err}".rstrip()
+                + (
+                    f"; fix the YAML header (between the --- lines) of {folder / 'README.md'}"
+                    if "README.md" in str(err)
+                    else ""
+                ),
+                provider=self.name,
             ) from err
         endpoint = (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
         return f"{endpoint}/{repo_id}"
