@@ -272,6 +272,28 @@ def _streaming(body: Mapping[str, Any]) -> tuple[bool, bool]:
     return bool(stream), bool((options or {}).get("include_usage"))
 
 
+def request_model(body: Any, check_keys: Callable[[Mapping[str, Any]], None]) -> str:
+    """The checks every request body starts with (a JSON object of text, its keys by
+    ``check_keys``); its ``model``."""
+    if not isinstance(body, dict):
+        raise _bad("the request body must be a JSON object")
+    broken = lone_surrogate(body)
+    if broken is not None:  # JSON's "\\ud800" escape: valid JSON, but not text
+        where = broken[0] or "body"
+        raise _bad(
+            f"{where}: a lone surrogate \\u{ord(broken[1]):04x} (half of a UTF-16 character "
+            "pair) is not text: send the whole pair, or remove it",
+            broken[0] or None,
+        )
+    check_keys(body)
+    model = body.get("model")
+    if model is None:
+        raise _bad("you must provide a model parameter", "model", "missing_required_parameter")
+    if not isinstance(model, str):
+        raise _bad("model: must be a string", "model")
+    return model
+
+
 def parse_chat_request(body: Any) -> ChatRequest:
     """Check a chat completions body the way OpenAI does; :class:`ApiError` (400) names the
     first bad parameter.
@@ -283,22 +305,7 @@ def parse_chat_request(body: Any) -> ChatRequest:
     Traceback (most recent call last):
     ftsdk.serving.openai_api.ApiError: messages: must be a non-empty array of messages
     """
-    if not isinstance(body, dict):
-        raise _bad("the request body must be a JSON object")
-    broken = lone_surrogate(body)
-    if broken is not None:  # JSON's "\\ud800" escape: valid JSON, but not text
-        where = broken[0] or "body"
-        raise _bad(
-            f"{where}: a lone surrogate \\u{ord(broken[1]):04x} (half of a UTF-16 character "
-            "pair) is not text: send the whole pair, or remove it",
-            broken[0] or None,
-        )
-    _check_keys(body)
-    model = body.get("model")
-    if model is None:
-        raise _bad("you must provide a model parameter", "model", "missing_required_parameter")
-    if not isinstance(model, str):
-        raise _bad("model: must be a string", "model")
+    model = request_model(body, _check_keys)
     messages = _messages(body.get("messages"))
     n = body.get("n")
     if n is not None and n != 1:

@@ -24,7 +24,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from ftsdk.dataset.validation import lone_surrogate
 from ftsdk.models import ChatParams, ChatResponse
 from ftsdk.serving.openai_api import (
     ApiError,
@@ -37,6 +36,7 @@ from ftsdk.serving.openai_api import (
     _request_id,
     _Stopped,
     _stopping,
+    request_model,
     word_pieces,
 )
 
@@ -176,21 +176,7 @@ def parse_responses_request(body: Any) -> ResponsesRequest:
     ...                         ).chat.messages[0]
     {'role': 'system', 'content': 'Be brief.'}
     """
-    if not isinstance(body, dict):
-        raise _bad("the request body must be a JSON object")
-    broken = lone_surrogate(body)
-    if broken is not None:
-        raise _bad(
-            f"{broken[0] or 'body'}: a lone surrogate \\u{ord(broken[1]):04x} is not text: "
-            "send the whole UTF-16 pair, or remove it",
-            broken[0] or None,
-        )
-    _check_keys(body)
-    model = body.get("model")
-    if model is None:
-        raise _bad("you must provide a model parameter", "model", "missing_required_parameter")
-    if not isinstance(model, str):
-        raise _bad("model: must be a string", "model")
+    model = request_model(body, _check_keys)
     instructions = body.get("instructions")
     if instructions is not None and not isinstance(instructions, str):
         raise _bad("instructions: must be a string", "instructions")
