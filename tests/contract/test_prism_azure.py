@@ -126,7 +126,10 @@ def arm(prisms: dict[str, Prism]) -> Iterator[RecordingProxy]:
 @pytest.fixture(scope="module")
 def chat_schema() -> Callable[[Any], list[str]]:
     """createChatCompletionRequest of the dated inference description, with jsonschema."""
-    return schema_errors(load(SPECS["azure-inference-2024-10-21"]), "createChatCompletionRequest")
+    spec = SPECS["azure-inference-2024-10-21"]
+    if not spec.exists():
+        pytest.skip(f"{spec} is not here")
+    return schema_errors(load(spec), "createChatCompletionRequest")
 
 
 @pytest.fixture
