@@ -13,6 +13,7 @@ Chat and streaming on the v1 API are skipped: the v1 edition brought in declares
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.client
 import json
@@ -603,6 +604,29 @@ def test_chat_sends_only_declared_fields(
 ) -> None:
     chat_client.model(BASE, deployment="gpt-4o-mini").chat("Say hi")
     valid(inference, "POST", "/deployments/gpt-4o-mini/chat/completions", lenient=False)
+
+
+def test_async_chat_and_stream(inference: RecordingProxy, version: str, tmp_path: Path) -> None:
+    """The same chat through AsyncAzureOpenAI, the async client's own code path."""
+    if version == "v1":
+        pytest.skip(V1_HAS_NO_CHAT)
+
+    async def drive() -> None:
+        async with ftsdk.async_client(
+            "azure",
+            endpoint=inference.url,
+            api_key="contract-key",
+            api_version=version,
+            home=tmp_path,
+            retry=ftsdk.RetryPolicy(max_attempts=1),
+        ) as client:
+            model = client.model(FINE_TUNED, job_id="ftjob-abc", deployment="dates-ft")
+            assert (await model.chat("Say hi", max_tokens=5)).content == "string"
+            [chunk async for chunk in model.stream("Say hi")]
+
+    inference.reset()
+    asyncio.run(drive())
+    assert len(valid(inference, "POST", "/deployments/dates-ft/chat/completions")) == 2
 
 
 # -- deployments (Resource Manager 2024-10-01) ---------------------------------------------
