@@ -193,20 +193,26 @@ OPENAI_SPEC = ROOT.parent / "shared" / "specs" / "openai-openapi.yaml"
 def openai_schema_errors(name: str) -> Callable[[Any], list[str]]:
     """A check of a JSON object against the schema ``name`` of OpenAI's published API
     description (``../shared/specs``): what is wrong with it, ``[]`` when nothing."""
-    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
-    from referencing import Registry, Resource
-    from referencing.jsonschema import DRAFT202012
-
-    from ftsdk.testing.emulator.openapi import normalize_schema
-
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
         from extract_openai_subset import load_spec
     finally:
         sys.path.remove(str(ROOT / "scripts"))
     spec, _ = load_spec(OPENAI_SPEC)
+    return schema_errors(spec, name)
+
+
+def schema_errors(spec: dict[str, Any], name: str) -> Callable[[Any], list[str]]:
+    """A check of a JSON object against ``components/schemas/name`` of the OpenAPI 3
+    description ``spec``, with jsonschema: what is wrong with it, ``[]`` when nothing."""
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    from ftsdk.testing.emulator.openapi import normalize_schema
+
     schemas = {n: normalize_schema(s) for n, s in spec["components"]["schemas"].items()}
-    uri = "urn:openai-openapi"
+    uri = "urn:openapi"
     registry: Registry[Any] = Registry().with_resource(
         uri,
         Resource.from_contents(

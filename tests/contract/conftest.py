@@ -20,9 +20,15 @@ SPECS = {
     "openai": ROOT.parent / "shared" / "specs" / "openai-openapi.yaml",
     "azure-v1": AZURE / "dataplane-v1" / "azure-v1-v1-generated.yaml",
     "azure-2024-10-21": AZURE / "dataplane-authoring-2024-10-21" / "azureopenai.json",
+    "azure-inference-2024-10-21": AZURE / "dataplane-inference-2024-10-21" / "inference.json",
+    "azure-arm-2024-10-01": AZURE / "arm-2024-10-01" / "cognitiveservices.json",
 }
 """The descriptions Prism serves: OpenAI's as openai-python ran its tests on it, and Azure's
-v1 and dated (2024-10-21) data plane as Azure/azure-rest-api-specs publishes them."""
+v1 and dated (2024-10-21) data plane (authoring and inference) and its Resource Manager
+(2024-10-01) as Azure/azure-rest-api-specs publishes them."""
+COMMON_TYPES = AZURE / "common-types-v2"
+"""``specification/common-types/resource-management/v2``: what Resource Manager descriptions
+point at for their shared parameters (``api-version``, ``subscriptionId``) and types."""
 READY_TIMEOUT = 240.0
 STARTUP: dict[str, float] = {}
 
@@ -51,6 +57,37 @@ def without_example_files(document: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
+def with_common_types(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` with the common-types files it points at (``../../../../../common-types/
+    resource-management/v2/*.json#/...``) copied in under ``types.json.X`` names, so one file
+    holds everything: Prism is served a copy elsewhere (the relative paths would not resolve)
+    and :class:`~tests.contract.prism.Declared` follows only local references."""
+    files = {name: load(COMMON_TYPES / name) for name in ("types.json", "privatelinks.json")}
+
+    def local(ref: str, here: str) -> str:
+        target, _, pointer = ref.partition("#")
+        name = target.rsplit("/", 1)[-1] or here
+        section, _, key = pointer.removeprefix("/").partition("/")
+        return f"#/{section}/{name}.{key}" if name in files else ref
+
+    def point(node: Any, here: str) -> Any:
+        if isinstance(node, dict):
+            return {
+                k: local(v, here) if k == "$ref" and isinstance(v, str) else point(v, here)
+                for k, v in node.items()
+            }
+        if isinstance(node, list):
+            return [point(v, here) for v in node]
+        return node
+
+    merged: dict[str, Any] = point(document, "")
+    for name, common in files.items():
+        for section in ("definitions", "parameters"):
+            for key, value in common.get(section, {}).items():
+                merged.setdefault(section, {})[f"{name}.{key}"] = point(value, name)
+    return merged
+
+
 @pytest.fixture(scope="session")
 def prisms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Prism]]:
     """A Prism per spec present, all started now; :func:`serving` waits for one."""
@@ -68,6 +105,8 @@ def prisms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Prism
             started[name] = Prism(spec, log=logs / f"{name}.log", document=load(spec))
         else:
             document = without_example_files(load(spec))
+            if name.startswith("azure-arm"):
+                document = with_common_types(document)
             served = logs / f"{name}.json"
             served.write_text(json.dumps(document))
             started[name] = Prism(served, log=logs / f"{name}.log", document=document)

@@ -200,6 +200,9 @@ class RecordingProxy:
             def do_DELETE(self) -> None:
                 proxy.relay(self)
 
+            def do_PUT(self) -> None:  # Resource Manager creates deployments with PUT
+                proxy.relay(self)
+
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
