@@ -12,6 +12,7 @@ import pytest
 
 import ftsdk
 from ftsdk.errors import InvalidRequest
+from ftsdk.jobdir import visible_gpus
 
 FAST = {"num_threads": 1, "logging_steps": 10}
 
@@ -65,6 +66,7 @@ def test_1000_examples_at_16_take_63_steps_whatever_the_accumulation(
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(visible_gpus() == 1, reason="two ranks need two GPUs, or none (gloo on CPU)")
 def test_two_processes_take_the_same_steps_as_one(
     client: ftsdk.Client, tiny_model: Path, dates: tuple[Path, list[dict[str, Any]]], home: Path
 ) -> None:
