@@ -22,7 +22,8 @@ twice: :meth:`JobDir.start_runner` (a detached runner whose output goes to the l
 end of its log), :meth:`JobDir.locked` (one writer at a time: a status is read, decided on
 and written under the job's lock), :meth:`JobDir.job_state`, :meth:`JobDir.job_events` and
 :meth:`JobDir.job_metrics` (the folder as the core's types), :func:`runner_env` (the
-environment without credentials), :func:`newest_first` and :func:`stop_process`.
+environment without credentials), :func:`newest_first`, :func:`stop_process` and
+:func:`visible_gpus` (how many processes a local run spreads over).
 
 A folder someone damaged (status.json that is not a JSON object, a line of events.jsonl
 that is not an event) never breaks the other jobs: its job reads as ``failed`` with raw
@@ -70,6 +71,7 @@ __all__ = [
     "read_jsonl",
     "runner_env",
     "stop_process",
+    "visible_gpus",
     "write_json_atomic",
 ]
 
@@ -801,3 +803,21 @@ def stop_process(proc: Any, grace: float = 5.0) -> None:
             psutil.wait_procs(alive, timeout=grace)
     except (ProcessLookupError, psutil.Error):
         pass
+
+
+def visible_gpus() -> int:
+    """CUDA GPUs visible, counted without importing torch (``CUDA_VISIBLE_DEVICES``, else
+    ``nvidia-smi -L``): the processes a local run spreads over by default."""
+    import shutil
+
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return 0
+    try:
+        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return 0
+    return sum(1 for line in out.stdout.splitlines() if line.startswith("GPU "))

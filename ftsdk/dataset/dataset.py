@@ -301,7 +301,8 @@ class Dataset:
         :param method: ``SFT(...)`` or ``DPO(...)``; its ``adapter``, ``batch_size``,
             ``epochs``, ``max_seq_length`` and ``lora_r`` apply, unset ones as the TRL
             plugin sets them (full, 8, 3, 1024, 16; epochs as the target's provider
-            defaults them: AutoTrain trains 1).
+            defaults them: AutoTrain trains 1). One GPU holds ``batch_size`` divided by
+            ``gradient_accumulation_steps`` at once (the estimate's ``batch_size``).
         :param gradient_checkpointing: as the job's provider option of that name.
         :param lora_target_modules: as the job's provider option (``"all-linear"``).
         :param mfu: the fraction of a GPU's peak FLOPS the run achieves (default 0.35).
@@ -329,6 +330,8 @@ class Dataset:
         if method is not None:
             chosen |= {k: v for k, v in method.explicit().items() if k in LOCAL_DEFAULTS}
         kind = method.type if method is not None else "sft"
+        # batch_size is examples per optimizer step: one GPU holds a micro-batch of it
+        accumulation = (method.gradient_accumulation_steps if method is not None else None) or 1
         stats = self.token_stats(resolved)
         per_example = chosen["max_seq_length"] * (2 if kind == "dpo" else 1)
         return estimate_training(
@@ -337,7 +340,7 @@ class Dataset:
             longest=stats.max,
             adapter=(method.adapter if method is not None else None) or "full",
             method=kind,
-            batch_size=chosen["batch_size"],
+            batch_size=max(1, chosen["batch_size"] // accumulation),
             max_seq_length=chosen["max_seq_length"],
             epochs=chosen["epochs"],
             lora_r=chosen["lora_r"],

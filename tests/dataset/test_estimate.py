@@ -255,6 +255,17 @@ def test_dataset_estimate_uses_its_tokens(tiny: Path, dates: Path) -> None:
     assert (default.adapter, default.epochs, default.tokens) == ("full", 3, stats.total)
 
 
+def test_accumulation_shrinks_the_batch_one_gpu_holds(tiny: Path, dates: Path) -> None:
+    """batch_size is examples per optimizer step: accumulation 4 holds a quarter at once."""
+    dataset = Dataset.load(dates)
+    split = dataset.estimate_training(
+        ("trl", str(tiny)), SFT(batch_size=16, gradient_accumulation_steps=4)
+    )
+    whole = dataset.estimate_training(("trl", str(tiny)), SFT(batch_size=4))
+    assert split.batch_size == 4
+    assert split.memory.activations == whole.memory.activations
+
+
 def test_dpo_counts_two_sequences(tiny: Path, tmp_path: Path) -> None:
     pairs = [
         {"prompt": f"convert {i} to words", "chosen": "yes " * 10, "rejected": "no " * 10}

@@ -33,6 +33,7 @@ from ftsdk.jobdir import (
     now_iso,
     runner_env,
     stop_process,
+    visible_gpus,
     write_json_atomic,
 )
 from ftsdk.jobs import JobEvent, JobState, Metric
@@ -188,6 +189,9 @@ class AutoTrainProvider(Provider):
                 provider=self.name,
             )
         _local_model(spec.base_model, required=not hosted)
+        translate.batch_split(
+            spec.method.model_dump(mode="json"), processes=_processes(options.backend)
+        )
 
     def create_job(self, request: TrainingRequest) -> JobState:
         """Validate the spec and data, stage AutoTrain's data folder and parameters, start
@@ -226,6 +230,8 @@ class AutoTrainProvider(Provider):
         if model_path is not None:
             trained_model = str(_compatible_model(model_path, job.path / "base-model"))
         project = translate.project_name(job.id)
+        processes = _processes(options.backend)
+        split = translate.batch_split(method, processes=processes)
         params = translate.training_params(
             method,
             model=trained_model,
@@ -236,6 +242,7 @@ class AutoTrainProvider(Provider):
             seed=spec.seed,
             options=options.model_dump(mode="json"),
             model_context=_model_context(model_path),
+            processes=processes,
         )
         if hosted and options.username:
             params["username"] = options.username
@@ -249,6 +256,8 @@ class AutoTrainProvider(Provider):
                 "python": self.python,
                 "base_model": spec.base_model,
                 "method": method,
+                # what batch_size became (None: AutoTrain's own per-device default)
+                "batch": split,
                 "data_format": fmt.value if fmt else None,
                 "backend": options.backend,
                 "params": params,
@@ -270,6 +279,13 @@ class AutoTrainProvider(Provider):
             metadata=spec.metadata,
         )
         job.add_event(f"job created: {spec.method.type} on {spec.base_model} ({options.backend})")
+        if split is not None:
+            job.add_event(
+                f"batch: {split['batch_size']} examples per optimizer step = "
+                f"{split['per_device_batch_size']} per device x "
+                f"{split['gradient_accumulation_steps']} accumulation x "
+                f"{split['num_processes']} process{'es' if split['num_processes'] > 1 else ''}"
+            )
         self.store.remember(request.idempotency_key, job)
         self._start(job, hosted=hosted)
         return self._state(job)
@@ -579,6 +595,11 @@ def _has_chat_template(model_path: Path) -> bool:
     except (OSError, ValueError):
         return False
     return bool(config.get("chat_template"))
+
+
+def _processes(backend: str) -> int:
+    """Processes AutoTrain will train with: one per GPU of the hardware (local: visible)."""
+    return translate.processes(backend, local_gpus=visible_gpus() if backend == "local" else 0)
 
 
 def _model_context(model_path: Path | None) -> int | None:

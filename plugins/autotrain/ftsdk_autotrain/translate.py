@@ -10,9 +10,10 @@ ftsdk                         AutoTrain
 ============================  ==============================================================
 ``SFT`` / ``DPO``             ``trainer="sft"`` / ``"dpo"``
 ``epochs``                    ``epochs``
-``batch_size``                ``batch_size`` with ``gradient_accumulation=1`` (ftsdk's
-                              batch is examples per optimizer step)
-``gradient_accumulation_..``  ``gradient_accumulation`` (then ``batch_size`` is divided by it)
+``batch_size``                examples per optimizer step, as everywhere in ftsdk: AutoTrain's
+                              ``batch_size`` (per device) x ``gradient_accumulation`` x the
+                              processes AutoTrain starts (one per GPU: :func:`processes`)
+``gradient_accumulation_..``  ``gradient_accumulation`` (default 1)
 ``learning_rate``             ``lr``
 ``warmup_ratio``              ``warmup_ratio``
 ``weight_decay``              ``weight_decay``
@@ -47,6 +48,8 @@ from ftsdk.errors import InvalidRequest
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
     "HYPERPARAMETERS",
+    "batch_split",
+    "processes",
     "project_name",
     "stage_data",
     "training_params",
@@ -95,6 +98,60 @@ def project_name(job_id: str) -> str:
     return name or "ftsdk"
 
 
+_ENDPOINT_GPUS = {"ep-aws-useast1-l": 4}  # g4dn.12xlarge: 4 T4; "<n>xl" is n A100s
+
+
+def processes(backend: str, *, local_gpus: int = 0) -> int:
+    """Processes AutoTrain trains with on ``backend``: one per GPU, as its ``accelerate
+    launch`` does (``local_gpus`` for ``"local"``); one on a CPU.
+
+    >>> processes("spaces-a10g-largex4"), processes("ep-aws-useast1-2xl"), processes("local")
+    (4, 2, 1)
+    """
+    if backend.startswith("local"):
+        return max(1, local_gpus)
+    if backend in _ENDPOINT_GPUS:
+        return _ENDPOINT_GPUS[backend]
+    counted = re.search(r"(?:x(\d+)|-(\d+)xl)$", backend)
+    return int(next(g for g in counted.groups() if g)) if counted else 1
+
+
+def batch_split(method: Mapping[str, Any], *, processes: int = 1) -> dict[str, int] | None:
+    """How ``batch_size`` (examples per optimizer step) becomes AutoTrain's per-device
+    ``batch_size`` x ``gradient_accumulation`` x ``processes``; ``None`` when the batch is
+    left to AutoTrain (its per-device default, with accumulation 1).
+
+    >>> batch_split({"batch_size": 16, "gradient_accumulation_steps": 2}, processes=2)
+    {'batch_size': 16, 'per_device_batch_size': 4, 'gradient_accumulation_steps': 2, \
+'num_processes': 2}
+
+    :raises InvalidRequest: ``batch_size`` does not divide evenly (field ``method.batch_size``).
+    """
+    batch = method.get("batch_size")
+    if batch in (None, "auto"):
+        return None
+    accumulation = method.get("gradient_accumulation_steps")
+    accumulation = 1 if accumulation in (None, "auto") else accumulation
+    unit = processes * accumulation
+    if batch % unit:
+        lower = batch // unit * unit
+        nearby = " or ".join(str(v) for v in (lower, lower + unit) if v > 0)
+        raise InvalidRequest(
+            f"method.batch_size: {batch} examples per optimizer step do not split evenly over "
+            f"{processes} process{'es' if processes > 1 else ''} (one per GPU) x "
+            f"{accumulation} gradient_accumulation_steps (num_processes={processes}); use a "
+            f"multiple of {unit}, e.g. {nearby}",
+            field="method.batch_size",
+            provider="autotrain",
+        )
+    return {
+        "batch_size": batch,
+        "per_device_batch_size": batch // unit,
+        "gradient_accumulation_steps": accumulation,
+        "num_processes": processes,
+    }
+
+
 def training_params(
     method: Mapping[str, Any],
     *,
@@ -106,8 +163,10 @@ def training_params(
     seed: int | None,
     options: Mapping[str, Any],
     model_context: int | None = None,
+    processes: int = 1,
 ) -> dict[str, Any]:
-    """The ``LLMTrainingParams`` fields for ``method`` (a dumped :class:`ftsdk.SFT`/``DPO``).
+    """The ``LLMTrainingParams`` fields for ``method`` (a dumped :class:`ftsdk.SFT`/``DPO``),
+    trained by ``processes`` processes (:func:`processes`).
 
     ``chat`` says the staged data holds message lists (rendered with the tokenizer's chat
     template). Never contains a token: hosted runs add it in the runtime, from ``HF_TOKEN``.
@@ -142,18 +201,11 @@ def training_params(
         value = method.get(name)
         if value not in (None, "auto"):
             params[target] = value
+    split = batch_split(method, processes=processes)
     accumulation = method.get("gradient_accumulation_steps")
-    batch = method.get("batch_size")
-    params["gradient_accumulation"] = accumulation or 1
-    if batch not in (None, "auto"):
-        if accumulation and batch % accumulation:
-            raise InvalidRequest(
-                f"method.batch_size: {batch} is not a multiple of gradient_accumulation_steps "
-                f"{accumulation} (AutoTrain takes a per-step micro-batch)",
-                field="method.batch_size",
-                provider="autotrain",
-            )
-        params["batch_size"] = batch // (accumulation or 1)
+    params["gradient_accumulation"] = 1 if accumulation in (None, "auto") else accumulation
+    if split is not None:
+        params["batch_size"] = split["per_device_batch_size"]
     adapter = method.get("adapter") or "full"
     if adapter in ("lora", "qlora"):
         params["peft"] = True

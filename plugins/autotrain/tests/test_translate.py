@@ -51,11 +51,60 @@ def test_sft_full_maps_every_hyperparameter() -> None:
     assert "token" not in p
 
 
-def test_batch_size_is_examples_per_optimizer_step() -> None:
-    p = params(ftsdk.SFT(batch_size=16, gradient_accumulation_steps=4))
-    assert (p["batch_size"], p["gradient_accumulation"]) == (4, 4)
-    with pytest.raises(InvalidRequest, match="multiple of gradient_accumulation_steps"):
+@pytest.mark.parametrize(
+    ("batch", "accumulation", "backend"),
+    [
+        (16, None, "local"),
+        (16, 4, "local"),
+        (16, None, "spaces-a10g-largex2"),
+        (16, 2, "spaces-l4x4"),
+        (32, 2, "ep-aws-useast1-l"),  # 4 T4s
+        (64, None, "nvcf-h100x8"),
+    ],
+)
+def test_translated_batch_multiplies_back_to_batch_size(
+    batch: int, accumulation: int | None, backend: str
+) -> None:
+    """AutoTrain's batch_size is per device and one process runs per GPU (issue 18.13)."""
+    from ftsdk_autotrain.translate import processes
+
+    n = processes(backend)
+    p = params(ftsdk.SFT(batch_size=batch, gradient_accumulation_steps=accumulation), processes=n)
+    assert p["batch_size"] * p["gradient_accumulation"] * n == batch
+    assert p["gradient_accumulation"] == (accumulation or 1)
+
+
+def test_a_batch_that_does_not_split_names_the_processes() -> None:
+    from ftsdk_autotrain.translate import processes
+
+    with pytest.raises(InvalidRequest) as caught:
         params(ftsdk.SFT(batch_size=10, gradient_accumulation_steps=4))
+    assert caught.value.field == "method.batch_size"
+    assert "e.g. 8 or 12" in str(caught.value)
+    with pytest.raises(InvalidRequest, match=r"num_processes=4\); use a multiple of 4, e.g. 16"):
+        params(ftsdk.SFT(batch_size=18), processes=processes("spaces-l4x4"))
+
+
+def test_check_and_train_refuse_a_batch_that_does_not_split_over_the_gpus(
+    offline_client: ftsdk.Client,
+    tiny_model: Path,
+    tmp_path: Path,
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")  # AutoTrain starts one process per GPU
+    spec = ftsdk.JobSpec(
+        base_model=str(tiny_model),
+        training_data=write_jsonl(tmp_path / "t.jsonl", date_to_words_examples(20)),
+        method=ftsdk.SFT(batch_size=15),
+    )
+    for attempt in (offline_client.check, offline_client.train):
+        with pytest.raises(InvalidRequest) as caught:
+            attempt(spec)
+        assert caught.value.field == "method.batch_size"
+        assert "num_processes=2" in str(caught.value)
+        assert "e.g. 14 or 16" in str(caught.value)
+    assert not list((home / "autotrain" / "jobs").glob("*"))
 
 
 def test_lora_qlora_and_merge() -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -23,7 +22,7 @@ from typing import Any
 
 from pydantic import PositiveFloat, PositiveInt, SecretStr
 
-from ftsdk import Capabilities, Provider, ProviderOptions
+from ftsdk import Capabilities, JobSpec, Provider, ProviderOptions
 from ftsdk.capabilities import DataFormat, Operation
 from ftsdk.credentials import resolve_secret, resolve_setting
 from ftsdk.errors import InvalidRequest, MissingCredentials, NotFound, ProviderUnavailable
@@ -36,13 +35,15 @@ from ftsdk.jobdir import (
     now_iso,
     runner_env,
     stop_process,
+    visible_gpus,
     write_json_atomic,
 )
 from ftsdk.jobs import Checkpoint, JobEvent, JobState, JobStatus, Metric
 from ftsdk.models import ChatChunk, ChatParams, ChatResponse, ModelInfo
 from ftsdk.provider import TrainingRequest
+from ftsdk_trl.training import BatchPlan, batch_plan
 
-__all__ = ["TRLOptions", "TRLProvider", "launch_command"]
+__all__ = ["TRLOptions", "TRLProvider", "launch_command", "process_count"]
 
 DEFAULT_HOME = "~/.cache/ftsdk"
 
@@ -77,7 +78,11 @@ class TRLOptions(ProviderOptions):
     shared machine. Default: torch's choice."""
     num_processes: PositiveInt | None = None
     """Processes (GPUs) for ``accelerate launch``; default: every visible GPU, and no
-    ``accelerate`` at all with one or none."""
+    ``accelerate`` at all with one or none. ``method.batch_size`` stays the examples per
+    optimizer step: each process takes its share."""
+    max_per_device_batch_size: PositiveInt | None = None
+    """The most examples one process takes at once; a larger share of ``batch_size`` is
+    split into gradient accumulation steps (same steps, less memory). Default: no cap."""
     logging_steps: PositiveInt | None = None
     """Steps between metric rows (default 10, as TRL; 1 costs ~5 % on a tiny model)."""
     save_steps: PositiveInt | PositiveFloat | None = None
@@ -165,6 +170,12 @@ class TRLProvider(Provider):
         return self.store.get(job_id)
 
     # -- creating ----------------------------------------------------------------------
+    def check_spec(self, spec: JobSpec) -> None:
+        """What TRL refuses whatever the data: a ``batch_size`` that does not split evenly
+        over the processes (and accumulation steps). :meth:`ftsdk.Client.check` runs it."""
+        options = TRLOptions.model_validate(spec.provider_options).model_dump(mode="json")
+        _batch_plan(spec.method.model_dump(mode="json"), options)
+
     def create_job(self, request: TrainingRequest) -> JobState:
         """Check everything that can be checked, write the job folder, start the runner."""
         existing = self.store.for_key(request.idempotency_key)
@@ -183,6 +194,7 @@ class TRLProvider(Provider):
                 field="method.learning_rate_multiplier",
                 provider=self.name,
             )
+        batch = _batch_plan(method, options)
         model_path = resolve_base_model(spec.base_model)
         if method.get("adapter") == "qlora":
             _check_qlora()
@@ -213,6 +225,7 @@ class TRLProvider(Provider):
                 "base_model": spec.base_model,
                 "model_path": str(model_path),
                 "method": method,
+                "batch": batch.as_dict(),  # what batch_size became; the runner derives it again
                 "data_format": fmt.value if fmt else None,
                 "train_file": str(job.path / "train.jsonl"),
                 "validation_file": str(job.path / "valid.jsonl") if valid_path else None,
@@ -546,7 +559,7 @@ def launch_command(job_path: Path, *, resume: bool, num_processes: int | None) -
     ['-m', 'accelerate.commands.launch', '--multi_gpu', '--num_processes', '2']
     """
     runner = ["-m", "ftsdk_trl.runner", str(job_path), *(["--resume"] if resume else [])]
-    processes = num_processes if num_processes is not None else _visible_gpus()
+    processes = process_count(num_processes)
     if processes <= 1:
         return [sys.executable, *runner]
     return [
@@ -560,19 +573,22 @@ def launch_command(job_path: Path, *, resume: bool, num_processes: int | None) -
     ]
 
 
-def _visible_gpus() -> int:
-    """CUDA GPUs visible, counted without importing torch (``nvidia-smi -L``)."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return 0
-    try:
-        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return 0
-    return sum(1 for line in out.stdout.splitlines() if line.startswith("GPU "))
+def process_count(num_processes: int | None) -> int:
+    """Processes a job trains on: ``num_processes``, else one per visible GPU, at least one.
+
+    >>> process_count(3)
+    3
+    """
+    return max(1, num_processes if num_processes is not None else visible_gpus())
+
+
+def _batch_plan(method: dict[str, Any], options: dict[str, Any]) -> BatchPlan:
+    """The job's batch split as its runner will split it (raises ``InvalidRequest``)."""
+    return batch_plan(
+        method,
+        num_processes=process_count(options.get("num_processes")),
+        max_per_device=options.get("max_per_device_batch_size"),
+    )
 
 
 def resolve_base_model(name: str) -> Path:

@@ -169,6 +169,8 @@ def run(job: JobDir, *, resume: bool) -> str:
         options=options,
         callbacks=[callback],
     )
+    if main:
+        _record_batch(job, spec, trainer.args)
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     if callback.paused:
         if main:
@@ -196,6 +198,25 @@ def run(job: JobDir, *, resume: bool) -> str:
         )
         job.add_event(f"succeeded: model saved to {result}", step=state.global_step)
     return "succeeded"
+
+
+def _record_batch(job: JobDir, spec: dict[str, Any], args: Any) -> None:
+    """Say how the trainer splits ``batch_size``, read from its own arguments; warn when it
+    differs from what spec.json planned (the GPUs visible changed before a resume)."""
+    from ftsdk_trl.training import BatchPlan
+
+    per_device, accumulation = args.per_device_train_batch_size, args.gradient_accumulation_steps
+    used = BatchPlan(
+        batch_size=per_device * accumulation * args.world_size,
+        per_device_batch_size=per_device,
+        gradient_accumulation_steps=accumulation,
+        num_processes=args.world_size,
+    )
+    planned = spec.get("batch")
+    if planned is not None and planned != used.as_dict():
+        job.add_event(f"batch: {used}, not as planned ({planned})", level="warning")
+    else:
+        job.add_event(f"batch: {used}")
 
 
 def _tokens_seen(state: Any) -> int | None:

@@ -7,10 +7,23 @@ Everything heavy (torch, transformers, trl, peft) is imported inside the functio
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULTS", "build_trainer", "device_kind", "load_rows", "resolve_hyperparameters"]
+from ftsdk.errors import InvalidRequest
+
+__all__ = [
+    "DEFAULTS",
+    "BatchPlan",
+    "batch_plan",
+    "build_trainer",
+    "device_kind",
+    "load_rows",
+    "resolve_hyperparameters",
+    "world_size",
+]
 
 DEFAULTS: dict[str, Any] = {
     "epochs": 3,
@@ -35,6 +48,7 @@ def device_kind() -> str:
 def resolve_hyperparameters(method: dict[str, Any]) -> dict[str, Any]:
     """The job's hyperparameters with every default filled in. ``learning_rate_multiplier``
     scales the default learning rate (as OpenAI's does theirs); ``learning_rate`` sets it.
+    The batch depends on the process count too: see :func:`batch_plan`.
 
     >>> resolve_hyperparameters({"learning_rate_multiplier": 10})["learning_rate"]
     0.0002
@@ -46,7 +60,6 @@ def resolve_hyperparameters(method: dict[str, Any]) -> dict[str, Any]:
         "type": method.get("type", "sft"),
         "adapter": adapter,
         "epochs": _value(method.get("epochs"), DEFAULTS["epochs"]),
-        "batch_size": _value(method.get("batch_size"), DEFAULTS["batch_size"]),
         "learning_rate": _value(
             method.get("learning_rate"),
             DEFAULTS["learning_rate"][adapter] * _value(method.get("learning_rate_multiplier"), 1),
@@ -55,7 +68,6 @@ def resolve_hyperparameters(method: dict[str, Any]) -> dict[str, Any]:
         "warmup_ratio": _value(method.get("warmup_ratio"), 0.0),
         "weight_decay": _value(method.get("weight_decay"), 0.0),
         "max_seq_length": _value(method.get("max_seq_length"), DEFAULTS["max_seq_length"]),
-        "gradient_accumulation_steps": _value(method.get("gradient_accumulation_steps"), 1),
         "lora_r": _value(method.get("lora_r"), DEFAULTS["lora_r"]),
         "lora_alpha": _value(method.get("lora_alpha"), DEFAULTS["lora_alpha"]),
         "lora_dropout": _value(method.get("lora_dropout"), DEFAULTS["lora_dropout"]),
@@ -67,6 +79,91 @@ def resolve_hyperparameters(method: dict[str, Any]) -> dict[str, Any]:
 
 def _value(given: Any, default: Any) -> Any:
     return default if given in (None, "auto") else given
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """How ``batch_size`` (examples per optimizer step, on every provider) is trained:
+    ``per_device_batch_size x gradient_accumulation_steps x num_processes``."""
+
+    batch_size: int
+    per_device_batch_size: int
+    gradient_accumulation_steps: int
+    num_processes: int
+
+    def as_dict(self) -> dict[str, int]:
+        """The plan as recorded in the job's ``spec.json`` (``"batch"``)."""
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.batch_size} examples per optimizer step = {self.per_device_batch_size} "
+            f"per device x {self.gradient_accumulation_steps} accumulation x "
+            f"{self.num_processes} process{'es' if self.num_processes > 1 else ''}"
+        )
+
+
+def batch_plan(
+    method: dict[str, Any], *, num_processes: int = 1, max_per_device: int | None = None
+) -> BatchPlan:
+    """Split the job's ``batch_size`` over processes and accumulation steps.
+
+    ``gradient_accumulation_steps``, when given, is kept; otherwise it is 1, or the fewest
+    steps that keep the per-device batch at most ``max_per_device``.
+
+    >>> str(batch_plan({"batch_size": 16, "gradient_accumulation_steps": 2}, num_processes=2))
+    '16 examples per optimizer step = 4 per device x 2 accumulation x 2 processes'
+    >>> batch_plan({"batch_size": 24}, max_per_device=8).gradient_accumulation_steps
+    3
+
+    :raises InvalidRequest: ``batch_size`` does not divide evenly (field ``method.batch_size``).
+    """
+    processes = max(1, num_processes)
+    accumulation = _value(method.get("gradient_accumulation_steps"), None)
+    unit = processes * (accumulation or 1)
+    given = _value(method.get("batch_size"), None)
+    # an unset batch becomes the default, rounded up so that it always splits
+    batch = given if given is not None else -(-DEFAULTS["batch_size"] // unit) * unit
+    if batch % unit:
+        lower = batch // unit * unit
+        nearby = " or ".join(str(v) for v in (lower, lower + unit) if v > 0)
+        split = f"{processes} process{'es' if processes > 1 else ''}" + (
+            f" x {accumulation} gradient_accumulation_steps" if accumulation else ""
+        )
+        raise InvalidRequest(
+            f"method.batch_size: {batch} examples per optimizer step do not split evenly over "
+            f"{split} (num_processes={processes}); use a multiple of {unit}, e.g. {nearby}",
+            field="method.batch_size",
+            provider="trl",
+        )
+    per_process = batch // processes
+    if accumulation is None:
+        accumulation = 1
+        if max_per_device is not None:
+            # the fewest accumulation steps whose micro-batch fits under the cap
+            accumulation = next(
+                a
+                for a in range(1, per_process + 1)
+                if not per_process % a and per_process // a <= max_per_device
+            )
+    per_device = per_process // accumulation
+    if max_per_device is not None and per_device > max_per_device:
+        raise InvalidRequest(
+            f"method.gradient_accumulation_steps: {accumulation} leaves {per_device} examples "
+            f"per device, above max_per_device_batch_size {max_per_device}; leave "
+            "gradient_accumulation_steps unset to derive it",
+            field="method.gradient_accumulation_steps",
+            provider="trl",
+        )
+    return BatchPlan(batch, per_device, accumulation, processes)
+
+
+def world_size() -> int:
+    """Processes training together: ``accelerate launch`` sets ``WORLD_SIZE``; else one."""
+    try:
+        return max(1, int(os.environ.get("WORLD_SIZE", "1")))
+    except ValueError:
+        return 1
 
 
 def load_rows(path: str | Path) -> list[dict[str, Any]]:
@@ -132,6 +229,9 @@ def build_trainer(
 
     opts = options or {}
     hp = resolve_hyperparameters(method)
+    batch = batch_plan(
+        method, num_processes=world_size(), max_per_device=opts.get("max_per_device_batch_size")
+    )
     device = device_kind()
     if hp["adapter"] == "qlora" and device != "cuda":
         raise ValueError("QLoRA needs a CUDA GPU (4-bit bitsandbytes); none is visible")
@@ -171,13 +271,13 @@ def build_trainer(
     common: dict[str, Any] = {
         "output_dir": str(output_dir),
         "num_train_epochs": hp["epochs"],
-        "per_device_train_batch_size": hp["batch_size"],
-        "per_device_eval_batch_size": hp["batch_size"],
+        "per_device_train_batch_size": batch.per_device_batch_size,
+        "per_device_eval_batch_size": batch.per_device_batch_size,
         "learning_rate": hp["learning_rate"],
         "max_steps": hp["max_steps"],
         "warmup_steps": hp["warmup_ratio"],  # transformers 5: a float below 1 is a ratio
         "weight_decay": hp["weight_decay"],
-        "gradient_accumulation_steps": hp["gradient_accumulation_steps"],
+        "gradient_accumulation_steps": batch.gradient_accumulation_steps,
         "max_length": hp["max_seq_length"],
         "seed": seed,
         "data_seed": seed,
