@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the demo; exit 0 when the fine-tuned model beats the base model."""
     import ftsdk
     from ftsdk.compare import compare
-    from ftsdk.testing.data import date_to_words_examples, write_jsonl
+    from ftsdk.testing.data import SYSTEM, date_to_words_examples, write_jsonl
     from ftsdk_trl import tiny
 
     parser = argparse.ArgumentParser(prog="python -m ftsdk_trl.demo", description=__doc__)
@@ -112,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     _show(report)
     question = "convert 2026-11-25 to words"
     print(f"    ask it yourself, streamed as it is written: {question!r} -> ", end="", flush=True)
-    with job.model.stream(question, max_tokens=12) as answer:
+    # asked as it was taught: the same system message as the training examples
+    asked = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}]
+    with job.model.stream(asked, max_tokens=24) as answer:
         for text in answer:
             print(text, end="", flush=True)
     print()
