@@ -110,11 +110,12 @@ def main(argv: list[str] | None = None) -> int:
         progress=False,
     )
     _show(report)
-    question = "convert 2026-11-25 to words"
+    question = "convert 2026-11-25 to words"  # asked as taught: with the examples' system message
     print(f"    ask it yourself, streamed as it is written: {question!r} -> ", end="", flush=True)
-    # asked as it was taught: the same system message as the training examples
-    asked = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}]
-    with job.model.stream(asked, max_tokens=24) as answer:
+    with job.model.stream(
+        [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}],
+        max_tokens=24,
+    ) as answer:
         for text in answer:
             print(text, end="", flush=True)
     print()
