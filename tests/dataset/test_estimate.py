@@ -559,3 +559,22 @@ def test_cli_gpu_hour_price_is_for_local_targets(dates: Path) -> None:
         str(dates), "--provider", "openai", "--model", "gpt-4o-mini", FTSDK_GPU_HOUR_PRICE="2"
     )
     assert hosted.returncode == 0, hosted.stderr
+
+
+def test_the_guides_money_example_is_what_the_command_prints(
+    llama3: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ftsdk.cli.data import _print_estimate
+
+    guide = (Path(__file__).parents[2] / "docs" / "guide" / "data.md").read_text()
+    example = guide.split("**Money.**")[1].split("```console\n")[1].split("```")[0]
+    est = estimate_training(
+        llama3, tokens=1_000_000, longest=1024, adapter="qlora", gradient_checkpointing=True,
+        gpu_hour_price=2.5,
+    )  # fmt: skip
+    _print_estimate(est)
+    printed = capsys.readouterr().out.splitlines()
+    lines = example.splitlines()
+    assert len(lines) == 5
+    for line in lines:
+        assert line in printed
