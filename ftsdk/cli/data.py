@@ -219,6 +219,14 @@ def check(
     type=click.FloatRange(min=0, max=1, min_open=True),
     help="Local: fraction of a GPU's peak FLOPS reached (0.35).",
 )
+@click.option(
+    "--gpu-hour-price",
+    type=click.FloatRange(min=0),
+    envvar="FTSDK_GPU_HOUR_PRICE",
+    show_envvar=True,
+    metavar="USD",
+    help="Local: USD per GPU-hour, for a money figure (hours x GPUs x rate).",
+)
 @_COLUMN
 @_TEMPLATE
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -235,12 +243,14 @@ def stats(
     lora_r: int | None,
     gradient_checkpointing: bool | None,
     mfu: float | None,
+    gpu_hour_price: float | None,
     columns: tuple[str, ...],
     template: str | None,
     as_json: bool,
 ) -> None:
     """Examples, tokens per example and the cost estimate of FILE for a target; for a local
-    model (trl, autotrain) also its GPU memory and training time, estimated."""
+    model (trl, autotrain) also its GPU memory and training time, estimated, and its cost
+    with --gpu-hour-price."""
     from ftsdk.errors import InvalidRequest
 
     dataset = _load(file, columns, template)
@@ -261,6 +271,12 @@ def stats(
             f"--adapter, --batch-size, --max-seq-length, --lora-r, --gradient-checkpointing "
             f"and --mfu estimate local training; {target.label} trains on its own hardware"
         )
+    given = click.get_current_context().get_parameter_source("gpu_hour_price")
+    if given is click.core.ParameterSource.COMMANDLINE and target.hf_tokenizer is None:
+        raise click.UsageError(
+            f"--gpu-hour-price prices local training; {target.label} is priced by its table"
+        )
+    training["gpu_hour_price"] = gpu_hour_price
     report = dataset.validate(target, epochs=_epochs(epochs))
     if not as_json:
         _fail_if_unreadable(report)
@@ -315,6 +331,7 @@ def _estimate(
         method,
         gradient_checkpointing=bool(training["gradient_checkpointing"]),
         mfu=training["mfu"],
+        gpu_hour_price=training["gpu_hour_price"],
     )
 
 
@@ -326,8 +343,16 @@ def _duration(hours: float) -> str:
     return f"{hours:,.1f} h"
 
 
+def _hours(hours: float) -> str:
+    return "<0.01 h" if 0 < hours < 0.005 else f"{hours:,.2f} h"
+
+
+def _money(usd: float) -> str:
+    return "<$0.01" if 0 < usd < 0.005 else f"${usd:,.2f}"
+
+
 def _print_estimate(estimate: TrainingEstimate) -> None:
-    from ftsdk.dataset.estimate import ACCURACY, GiB
+    from ftsdk.dataset.estimate import ACCURACY, GPUS_PER_RUN, GiB
 
     shape = estimate.model
     click.echo(
@@ -350,12 +375,21 @@ def _print_estimate(estimate: TrainingEstimate) -> None:
         f"{name} {value / GiB:,.2f}" for name, value in estimate.memory.parts().items()
     )
     click.echo(f"  memory (GiB): {parts} = {estimate.memory.total / GiB:,.2f} GiB")
-    click.echo(f"  {'GPU':<15} {'memory':>10}  {'fits':<4}  time at {estimate.mfu:.0%} MFU")
+    rate = estimate.gpu_hour_price
+    cost_header = "" if rate is None else "  cost (hours x GPUs x $/GPU-hour)"
+    click.echo(
+        f"  {'GPU':<15} {'memory':>10}  {'fits':<4}  {f'time at {estimate.mfu:.0%} MFU':<16}"
+        f"{cost_header}".rstrip()
+    )
     for fit in estimate.gpus:
+        cost = ""
+        if rate is not None and fit.cost is not None:
+            cost = f"  {_hours(fit.hours)} x {GPUS_PER_RUN} x ${rate:,.2f} = {_money(fit.cost)}"
         click.echo(
             f"  {fit.gpu.name:<15} {fit.gpu.memory_gib:>6.1f} GiB  {'yes' if fit.fits else 'no':<4}"
-            f"  {_duration(fit.hours)}"
+            f"  {_duration(fit.hours):<16}{cost}".rstrip()
         )
+    click.echo(f"  cost: {estimate.cost_basis}")
 
 
 def _write_or_fail(write: Any) -> Path:

@@ -287,6 +287,7 @@ class Dataset:
         gradient_checkpointing: bool = False,
         lora_target_modules: str | Sequence[str] = "all-linear",
         mfu: float | None = None,
+        gpu_hour_price: float | None = None,
     ) -> TrainingEstimate:
         """GPU memory and time of training a local model on this data: an ESTIMATE (±50 %)
         from the model's shape (read from its files, not loaded) and this data's tokens.
@@ -295,6 +296,7 @@ class Dataset:
 
             est = dataset.estimate_training(("trl", "models/llama"), SFT(adapter="lora"))
             est.memory.total / 2**30, [(g.gpu.name, g.fits, g.hours) for g in est.gpus]
+            dataset.estimate_training(("trl", "models/llama"), gpu_hour_price=2.5).gpus[0].cost
 
         :param target: a local target (``trl``, ``autotrain``) whose model is a folder (or a
             model in the local Hugging Face cache).
@@ -306,8 +308,11 @@ class Dataset:
         :param gradient_checkpointing: as the job's provider option of that name.
         :param lora_target_modules: as the job's provider option (``"all-linear"``).
         :param mfu: the fraction of a GPU's peak FLOPS the run achieves (default 0.35).
+        :param gpu_hour_price: USD per GPU-hour: each GPU's ``cost`` is then GPU-hours x GPUs
+            x this rate. Unset, ``FTSDK_GPU_HOUR_PRICE`` applies; with neither there is no
+            money figure (``cost`` is ``None`` and ``cost_basis`` says how to get one).
         :raises ftsdk.errors.InvalidRequest: not a local target, a bad model folder (named),
-            no tokens counted.
+            no tokens counted, a bad rate.
         """
         from ftsdk.dataset.estimate import (
             DEFAULT_MFU,
@@ -347,6 +352,7 @@ class Dataset:
             lora_target_modules=lora_target_modules,
             gradient_checkpointing=gradient_checkpointing,
             mfu=DEFAULT_MFU if mfu is None else mfu,
+            gpu_hour_price=gpu_hour_price,
         )
 
     # -- transforming --------------------------------------------------------------------

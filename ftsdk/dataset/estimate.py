@@ -21,6 +21,10 @@ Time::
                                           +2 for DPO's reference forward
     seconds = FLOPs / (the GPU's dense bf16 peak x MFU)          MFU = 0.35 unless given
 
+Money, only with a rate the user gives (``gpu_hour_price`` or ``FTSDK_GPU_HOUR_PRICE``)::
+
+    USD     = hours x GPUs x USD per GPU-hour                    GPUs = 1 (the estimate's)
+
 The assumptions behind each figure are in ``docs/guide/data.md`` ("Estimating local
 training"); the GPUs are data, in ``gpus.json``.
 """
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import struct
 from collections.abc import Iterable, Sequence
@@ -47,6 +52,7 @@ __all__ = [
     "ModelShape",
     "TrainingEstimate",
     "estimate_training",
+    "gpu_hour_price_from_env",
     "gpu_table",
     "read_model_shape",
 ]
@@ -71,6 +77,16 @@ LOCAL_DEFAULTS: dict[str, int] = {
     "lora_r": 16,
 }
 """What unset hyperparameters become: the TRL plugin's defaults (``ftsdk_trl.training``)."""
+GPUS_PER_RUN = 1
+"""GPUs the estimate is for: one. With N GPUs (data parallel) the hours divide by about N and
+the GPU-hours, so the money, stay about the same."""
+GPU_HOUR_PRICE_ENV = "FTSDK_GPU_HOUR_PRICE"
+NO_PRICE = (
+    "no money figure: local training is paid by GPU time; give a rate in USD per GPU-hour "
+    f"(gpu_hour_price=, --gpu-hour-price or {GPU_HOUR_PRICE_ENV}) for "
+    "hours x GPUs x USD per GPU-hour"
+)
+"""What an estimate without a rate says instead of a money figure."""
 MAX_HEADER_BYTES = 100 * 1024**2  # safetensors refuses larger headers too
 
 # Tensors of these names are embeddings or the output head: not linear layers for LoRA's
@@ -409,20 +425,38 @@ class GpuFit:
     """Whether the estimated peak memory is within the GPU's memory."""
     seconds: float
     """Training time at the estimate's MFU."""
+    gpu_hour_price: float | None = None
+    """The rate the user gave, USD per GPU-hour; ``None``: no money figure."""
 
     @property
     def hours(self) -> float:
         """:attr:`seconds` in hours."""
         return self.seconds / 3600
 
+    @property
+    def gpu_hours(self) -> float:
+        """GPU-hours billed: :attr:`hours` x the estimate's GPUs (one)."""
+        return self.hours * GPUS_PER_RUN
+
+    @property
+    def cost(self) -> float | None:
+        """USD: GPU-hours x GPUs x :attr:`gpu_hour_price`; ``None`` without a rate (never 0
+        for "unknown")."""
+        if self.gpu_hour_price is None:
+            return None
+        return self.gpu_hours * self.gpu_hour_price
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly view."""
+        cost = self.cost
         return {
             "name": self.gpu.name,
             "memory_gib": self.gpu.memory_gib,
             "bf16_tflops": self.gpu.bf16_tflops,
             "fits": self.fits,
             "seconds": round(self.seconds, 1),
+            "gpu_hours": self.gpu_hours,
+            "cost_usd": cost,
         }
 
 
@@ -446,11 +480,26 @@ class TrainingEstimate:
     flops_per_token: int
     mfu: float
     gpus: tuple[GpuFit, ...]
+    gpu_hour_price: float | None = None
+    """USD per GPU-hour, as the user gave it; ``None``: no money figure (see :attr:`cost_basis`)."""
 
     @property
     def flops(self) -> float:
         """Training FLOPs: FLOPs per token x tokens x epochs."""
         return float(self.flops_per_token) * self.tokens * self.epochs
+
+    @property
+    def cost_basis(self) -> str:
+        """What the money figure is made of, or why there is none and how to get one::
+
+        "hours x 1 GPU x $2.50 per GPU-hour (the rate given; the estimate is for one GPU)"
+        """
+        if self.gpu_hour_price is None:
+            return NO_PRICE
+        return (
+            f"hours x {GPUS_PER_RUN} GPU x ${self.gpu_hour_price:,.2f} per GPU-hour "
+            "(the rate given; the estimate is for one GPU)"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly view."""
@@ -469,6 +518,12 @@ class TrainingEstimate:
             "flops": self.flops,
             "mfu": self.mfu,
             "gpus": [fit.to_dict() for fit in self.gpus],
+            "cost": {
+                "gpu_hour_price": self.gpu_hour_price,
+                "gpus_per_run": GPUS_PER_RUN,
+                "currency": "USD",
+                "basis": self.cost_basis,
+            },
         }
 
 
@@ -528,6 +583,7 @@ def estimate_training(
     gradient_checkpointing: bool = False,
     mfu: float = DEFAULT_MFU,
     gpus: Sequence[Gpu] | None = None,
+    gpu_hour_price: float | None = None,
 ) -> TrainingEstimate:
     """Estimate the GPU memory and time of training ``model`` on ``tokens`` tokens.
 
@@ -541,6 +597,8 @@ def estimate_training(
     :param method: ``"sft"`` or ``"dpo"`` (a chosen and a rejected sequence per example).
     :param batch_size: examples per device per step (gradient accumulation adds no memory).
     :param mfu: the fraction of the GPU's peak a run achieves (0.35: a typical figure).
+    :param gpu_hour_price: USD per GPU-hour, for a money figure on each GPU (GPU-hours x
+        GPUs x rate); unset, ``FTSDK_GPU_HOUR_PRICE`` if set, else no money figure.
     :raises ftsdk.errors.InvalidRequest: a bad model folder or argument.
     """
     if adapter not in ("full", "lora", "qlora"):
@@ -551,6 +609,12 @@ def estimate_training(
             raise InvalidRequest(f"{name} must be 1 or more, not {value}", field=name)
     if not 0 < mfu <= 1:
         raise InvalidRequest(f"mfu must be in (0, 1], not {mfu}", field="mfu")
+    rate = gpu_hour_price_from_env() if gpu_hour_price is None else gpu_hour_price
+    if rate is not None and not (math.isfinite(rate) and rate >= 0):
+        raise InvalidRequest(
+            f"gpu_hour_price must be USD per GPU-hour, 0 or more, not {rate}",
+            field="gpu_hour_price",
+        )
     shape = model if isinstance(model, ModelShape) else read_model_shape(model)
     if adapter == "full":
         trainable = shape.parameters
@@ -578,7 +642,12 @@ def estimate_training(
     k += 2 if method == "dpo" else 0
     flops = float(k) * shape.parameters * tokens * epochs
     fits = tuple(
-        GpuFit(gpu, memory.total <= gpu.memory_gib * GiB, flops / (gpu.bf16_tflops * 1e12 * mfu))
+        GpuFit(
+            gpu,
+            memory.total <= gpu.memory_gib * GiB,
+            flops / (gpu.bf16_tflops * 1e12 * mfu),
+            rate,
+        )
         for gpu in (gpu_table() if gpus is None else gpus)
     )
     return TrainingEstimate(
@@ -595,4 +664,22 @@ def estimate_training(
         flops_per_token=k * shape.parameters,
         mfu=mfu,
         gpus=fits,
+        gpu_hour_price=rate,
     )
+
+
+def gpu_hour_price_from_env() -> float | None:
+    """The rate in ``FTSDK_GPU_HOUR_PRICE`` (USD per GPU-hour), or ``None`` when unset.
+
+    :raises ftsdk.errors.InvalidRequest: set to something that is not a number.
+    """
+    raw = os.environ.get(GPU_HOUR_PRICE_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        return float(raw.removeprefix("$"))
+    except ValueError:
+        raise InvalidRequest(
+            f"{GPU_HOUR_PRICE_ENV} must be USD per GPU-hour (say 2.50), not {raw!r}",
+            field="gpu_hour_price",
+        ) from None

@@ -4,6 +4,7 @@ real (tiny, offline) models, memory and time formulas, the errors, the command l
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import struct
 import subprocess
@@ -409,3 +410,171 @@ def test_the_guides_llama3_table_is_what_the_formulas_give(llama3: Path) -> None
         assert total == f"{memory.total / GiB:.1f} GiB", row
         h100 = next(fit for fit in est.gpus if fit.gpu.name == "H100 80GB SXM")
         assert time == f"{h100.seconds / 60:.0f} min", row
+
+
+# -- money: GPU-hours x GPUs x the user's $/GPU-hour --------------------------------------
+
+FTSDK = Path(sys.executable).with_name("ftsdk")
+
+
+@pytest.fixture
+def no_rate_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FTSDK_GPU_HOUR_PRICE", raising=False)
+
+
+def test_cost_is_gpu_hours_times_gpus_times_rate(llama3: Path, no_rate_in_env: None) -> None:
+    from ftsdk.dataset.estimate import Gpu
+
+    flops = 6 * read_model_shape(llama3).parameters * 2_000_000 * 2
+    # A GPU whose peak x MFU trains these FLOPs in exactly 4 hours.
+    four_hours = Gpu("four-hour GPU", 80.0, flops / (4 * 3600 * 1e12 * 0.5), "test")
+    est = estimate_training(
+        llama3, tokens=2_000_000, longest=512, epochs=2, mfu=0.5, gpus=[four_hours],
+        gpu_hour_price=2.5,
+    )  # fmt: skip
+    (fit,) = est.gpus
+    assert fit.hours == pytest.approx(4.0)
+    assert fit.cost == pytest.approx(4.0 * 1 * 2.5)  # hours x GPUs x $/GPU-hour = $10
+    assert est.gpu_hour_price == 2.5
+    assert est.cost_basis.startswith("hours x 1 GPU x $2.50 per GPU-hour")
+    assert est.to_dict()["gpus"][0]["cost_usd"] == pytest.approx(10.0)
+
+
+def test_dataset_estimate_prices_every_gpu(tiny: Path, dates: Path, no_rate_in_env: None) -> None:
+    est = Dataset.load(dates).estimate_training(("trl", str(tiny)), gpu_hour_price=3.0)
+    assert est.gpus
+    for fit in est.gpus:
+        assert fit.cost == pytest.approx(fit.seconds / 3600 * 3.0)
+
+
+def test_without_a_rate_there_is_no_money_figure(
+    tiny: Path, dates: Path, no_rate_in_env: None
+) -> None:
+    est = Dataset.load(dates).estimate_training(("trl", str(tiny)))
+    assert est.gpu_hour_price is None
+    assert all(fit.cost is None for fit in est.gpus)  # unknown, never $0
+    assert "no money figure" in est.cost_basis
+    assert "--gpu-hour-price" in est.cost_basis
+    assert "FTSDK_GPU_HOUR_PRICE" in est.cost_basis
+    assert {gpu["cost_usd"] for gpu in est.to_dict()["gpus"]} == {None}
+
+
+def test_the_rate_comes_from_the_environment(
+    tiny: Path, dates: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dataset = Dataset.load(dates)
+    monkeypatch.setenv("FTSDK_GPU_HOUR_PRICE", "1.75")
+    est = dataset.estimate_training(("trl", str(tiny)))
+    assert est.gpu_hour_price == 1.75
+    assert est.gpus[0].cost == pytest.approx(est.gpus[0].hours * 1.75)
+    # The argument wins over the environment.
+    assert dataset.estimate_training(("trl", str(tiny)), gpu_hour_price=4).gpu_hour_price == 4
+    monkeypatch.setenv("FTSDK_GPU_HOUR_PRICE", "two dollars")
+    with pytest.raises(InvalidRequest, match="FTSDK_GPU_HOUR_PRICE must be USD per GPU-hour"):
+        dataset.estimate_training(("trl", str(tiny)))
+
+
+def test_a_negative_rate_is_refused(tiny: Path, dates: Path, no_rate_in_env: None) -> None:
+    with pytest.raises(InvalidRequest, match="gpu_hour_price must be"):
+        Dataset.load(dates).estimate_training(("trl", str(tiny)), gpu_hour_price=-1)
+
+
+def ftsdk_stats(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The real ``ftsdk data stats``, with no rate in the environment unless ``env`` sets one."""
+    clean = {k: v for k, v in os.environ.items() if k != "FTSDK_GPU_HOUR_PRICE"}
+    return subprocess.run(
+        [str(FTSDK), "data", "stats", *args],
+        env=clean | env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def llama3_with_tokenizer(tiny: Path, tmp_path: Path) -> Path:
+    model = tmp_path / "llama3-tok"
+    shutil.copytree(tiny, model)  # the tiny tokenizer counts; the config says Llama 3 8B
+    (model / "model.safetensors").unlink()
+    (model / "config.json").write_text(json.dumps(LLAMA3_8B))
+    return model
+
+
+def h100_row(output: str) -> str:
+    return next(line for line in output.splitlines() if line.startswith("  H100 80GB SXM "))
+
+
+def test_cli_prints_the_cost_for_a_gpu_hour_price(
+    dates: Path, llama3_with_tokenizer: Path, no_rate_in_env: None
+) -> None:
+    model = str(llama3_with_tokenizer)
+    # Long enough to cost dollars: 1,000 epochs at 1 % MFU (hours on an H100).
+    run_options = ("--provider", "trl", "--model", model, "--epochs", "1000", "--mfu", "0.01")
+    est = Dataset.load(dates).estimate_training(
+        ("trl", model), SFT(epochs=1000), mfu=0.01, gpu_hour_price=2.5
+    )
+    h100 = next(fit for fit in est.gpus if fit.gpu.name == "H100 80GB SXM")
+    assert h100.cost is not None
+    assert h100.hours > 1
+    expected = f"{h100.hours:,.2f} h x 1 x $2.50 = ${h100.cost:,.2f}"
+
+    given = ftsdk_stats(str(dates), *run_options, "--gpu-hour-price", "2.5")
+    assert given.returncode == 0, given.stderr
+    assert "cost (hours x GPUs x $/GPU-hour)" in given.stdout
+    assert h100_row(given.stdout).endswith(expected)
+    assert "cost: hours x 1 GPU x $2.50 per GPU-hour" in given.stdout
+
+    from_env = ftsdk_stats(str(dates), *run_options, FTSDK_GPU_HOUR_PRICE="2.5")
+    assert from_env.returncode == 0, from_env.stderr
+    assert h100_row(from_env.stdout).endswith(expected)
+
+    as_json = ftsdk_stats(str(dates), *run_options, "--gpu-hour-price", "2.5", "--json")
+    training = json.loads(as_json.stdout)["training"]
+    assert training["cost"]["gpu_hour_price"] == 2.5
+    by_name = {gpu["name"]: gpu for gpu in training["gpus"]}
+    assert by_name["H100 80GB SXM"]["cost_usd"] == pytest.approx(h100.cost)
+
+
+def test_cli_without_a_rate_says_how_to_get_a_money_figure(
+    dates: Path, llama3_with_tokenizer: Path
+) -> None:
+    result = ftsdk_stats(str(dates), "--provider", "trl", "--model", str(llama3_with_tokenizer))
+    assert result.returncode == 0, result.stderr
+    assert "$" not in h100_row(result.stdout)
+    cost_line = next(line for line in result.stdout.splitlines() if line.startswith("  cost:"))
+    assert "no money figure" in cost_line
+    assert "--gpu-hour-price" in cost_line
+    assert "FTSDK_GPU_HOUR_PRICE" in cost_line
+
+
+def test_cli_gpu_hour_price_is_for_local_targets(dates: Path) -> None:
+    result = ftsdk_stats(
+        str(dates), "--provider", "openai", "--model", "gpt-4o-mini", "--gpu-hour-price", "2"
+    )
+    assert result.returncode == 2
+    assert "--gpu-hour-price prices local training" in result.stderr
+    # A rate in the environment is for local runs and leaves hosted targets alone.
+    hosted = ftsdk_stats(
+        str(dates), "--provider", "openai", "--model", "gpt-4o-mini", FTSDK_GPU_HOUR_PRICE="2"
+    )
+    assert hosted.returncode == 0, hosted.stderr
+
+
+def test_the_guides_money_example_is_what_the_command_prints(
+    llama3: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ftsdk.cli.data import _print_estimate
+
+    guide = (Path(__file__).parents[2] / "docs" / "guide" / "data.md").read_text()
+    example = guide.split("**Money.**")[1].split("```console\n")[1].split("```")[0]
+    est = estimate_training(
+        llama3, tokens=1_000_000, longest=1024, adapter="qlora", gradient_checkpointing=True,
+        gpu_hour_price=2.5,
+    )  # fmt: skip
+    _print_estimate(est)
+    printed = capsys.readouterr().out.splitlines()
+    lines = example.splitlines()
+    assert len(lines) == 5
+    for line in lines:
+        assert line in printed
