@@ -69,6 +69,11 @@ def test_the_report_opens_in_chromium_with_its_plots(
             summary = page.inner_text("#summary")
             rows = page.locator("#items tr").count()
             title = page.title()
+            # nothing wider than the window: no sideways scrolling at 1280 px
+            wide = page.evaluate(
+                "() => [document.documentElement.scrollWidth, ...Array.from("
+                "document.querySelectorAll('table, pre'), e => e.scrollWidth - e.clientWidth)]"
+            )
             shot.parent.mkdir()
             page.screenshot(path=str(shot), full_page=True)
         finally:
@@ -86,6 +91,8 @@ def test_the_report_opens_in_chromium_with_its_plots(
     assert requested[0] == page_path.resolve().as_uri()
     assert all(url.startswith("data:image/png;base64,") for url in requested[1:]), requested
     assert png_size(shot.read_bytes())[0] == 1280
+    assert wide[0] <= 1280, f"the page is {wide[0]} px wide"
+    assert max(wide[1:], default=0) <= 1, "a table or code block scrolls sideways"
 
 
 def test_the_page_escapes_what_models_say(report: ComparisonReport, tmp_path: Path) -> None:
