@@ -610,9 +610,13 @@ class OpenAICompatibleAPI:
             raise failures[0]
         return answers[0]
 
-    async def _stream(self, request: Request, chat: ChatRequest) -> Response:
-        """A streamed answer: the provider's pieces as they come, in one slot of
-        ``concurrency`` until the stream ends (or the client goes)."""
+    async def _begin(
+        self, request: Request, chat: ChatRequest
+    ) -> tuple[_Generation, str | None] | Response:
+        """A slot of ``concurrency`` and the answer's first piece, awaited before any byte
+        is sent so that an early error is a plain JSON answer with its status; or the
+        answer for a client that left while waiting (499) or a server that stops (503).
+        The slot is the caller's until its stream ends."""
         await self._slots.acquire()
         try:
             if await request.is_disconnected():
@@ -630,6 +634,15 @@ class OpenAICompatibleAPI:
         except BaseException:
             self._slots.release()
             raise
+        return generation, first
+
+    async def _stream(self, request: Request, chat: ChatRequest) -> Response:
+        """A streamed answer: the provider's pieces as they come, in one slot of
+        ``concurrency`` until the stream ends (or the client goes)."""
+        begun = await self._begin(request, chat)
+        if isinstance(begun, Response):
+            return begun
+        generation, first = begun
         chunks = _Chunks(self.name, f"chatcmpl-{uuid.uuid4().hex}", int(time.time()),
                          chat.include_usage)  # fmt: skip
         streamed = generation.stream.streamed

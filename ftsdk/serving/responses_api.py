@@ -328,20 +328,10 @@ async def _stream(
 ) -> Response:
     """The response as events: the first piece is awaited first, so an early error (a
     refused setting) is a plain JSON answer with its status."""
-    await api._slots.acquire()
-    try:
-        generation = await run_in_threadpool(api._open, asked.chat)
-        try:
-            first = await run_in_threadpool(_answering, generation.next)
-        except BaseException:
-            await run_in_threadpool(api._done, generation)
-            raise
-    except _Stopped:
-        api._slots.release()
-        return Response(status_code=503)
-    except BaseException:
-        api._slots.release()
-        raise
+    begun = await api._begin(request, asked.chat)
+    if isinstance(begun, Response):
+        return begun
+    generation, first = begun
     streamed = generation.stream.streamed
     event = _Events()
 
