@@ -645,16 +645,12 @@ class OpenAICompatibleAPI:
         generation, first = begun
         chunks = _Chunks(self.name, f"chatcmpl-{uuid.uuid4().hex}", int(time.time()),
                          chat.include_usage)  # fmt: skip
-        streamed = generation.stream.streamed
 
         async def events() -> AsyncIterator[bytes]:
             try:
                 yield _event(chunks.start())
-                piece = first
-                while piece is not None:
-                    for part in [piece] if streamed else word_pieces(piece):
-                        yield _event(chunks.text(part))
-                    piece = await run_in_threadpool(_answering, generation.next)
+                async for part in _parts(generation, first):
+                    yield _event(chunks.text(part))
                 for body in chunks.end(generation.stream.response):
                     yield _event(body)
                 yield b"data: [DONE]\n\n"
@@ -663,17 +659,17 @@ class OpenAICompatibleAPI:
             except _Stopped:  # the server stops
                 yield _event(_stopping().body())
             finally:  # also when the client went away: the provider stops generating
-                try:
-                    with anyio.CancelScope(shield=True):  # a cancelled request still cleans up
-                        await run_in_threadpool(self._done, generation)
-                finally:
-                    self._slots.release()
+                await self._end(generation)
 
-        return StreamingResponse(
-            events(),
-            media_type="text/event-stream",
-            headers={"cache-control": "no-cache", "x-request-id": _request_id()},
-        )
+        return event_stream(events())
+
+    async def _end(self, generation: _Generation) -> None:
+        """Stop the provider (also for a client that went away) and free the slot."""
+        try:
+            with anyio.CancelScope(shield=True):  # a cancelled request still cleans up
+                await run_in_threadpool(self._done, generation)
+        finally:
+            self._slots.release()
 
     def _open(self, chat: ChatRequest) -> _Generation:
         """Start answering ``chat`` (refused once the server stops)."""
@@ -760,6 +756,26 @@ async def _client_gone(request: Request) -> None:
         message = await request.receive()
         if message["type"] == "http.disconnect":
             return
+
+
+async def _parts(generation: _Generation, first: str | None) -> AsyncIterator[str]:
+    """The answer's text as it is sent: the provider's pieces, or (a provider that does
+    not stream) its whole answer cut into words."""
+    streamed = generation.stream.streamed
+    piece = first
+    while piece is not None:
+        for part in [piece] if streamed else word_pieces(piece):
+            yield part
+        piece = await run_in_threadpool(_answering, generation.next)
+
+
+def event_stream(events: AsyncIterator[bytes]) -> StreamingResponse:
+    """Server-sent ``events`` as the answer."""
+    return StreamingResponse(
+        events,
+        media_type="text/event-stream",
+        headers={"cache-control": "no-cache", "x-request-id": _request_id()},
+    )
 
 
 def _answering(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

@@ -19,25 +19,22 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import anyio
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from ftsdk.models import ChatParams, ChatResponse
 from ftsdk.serving.openai_api import (
     ApiError,
     ChatRequest,
-    _answering,
     _bad,
     _json,
     _params,
+    _parts,
     _read_body,
-    _request_id,
     _Stopped,
     _stopping,
+    event_stream,
     request_model,
-    word_pieces,
 )
 
 if TYPE_CHECKING:
@@ -332,7 +329,6 @@ async def _stream(
     if isinstance(begun, Response):
         return begun
     generation, first = begun
-    streamed = generation.stream.streamed
     event = _Events()
 
     async def events() -> AsyncIterator[bytes]:
@@ -340,25 +336,14 @@ async def _stream(
         try:
             for opening in _opening(answer, event):
                 yield opening
-            piece = first
-            while piece is not None:
-                for part in [piece] if streamed else word_pieces(piece):
-                    yield event("response.output_text.delta", **where, delta=part, logprobs=[])
-                piece = await run_in_threadpool(_answering, generation.next)
+            async for part in _parts(generation, first):
+                yield event("response.output_text.delta", **where, delta=part, logprobs=[])
             for closing in _closing(answer, event, generation.stream.response):
                 yield closing
         except (ApiError, _Stopped) as err:  # the answer had started: an error event ends it
             failed = err if isinstance(err, ApiError) else _stopping()
             yield event("error", code=failed.code, message=failed.message, param=failed.param)
         finally:
-            try:
-                with anyio.CancelScope(shield=True):
-                    await run_in_threadpool(api._done, generation)
-            finally:
-                api._slots.release()
+            await api._end(generation)
 
-    return StreamingResponse(
-        events(),
-        media_type="text/event-stream",
-        headers={"cache-control": "no-cache", "x-request-id": _request_id()},
-    )
+    return event_stream(events())
