@@ -231,7 +231,8 @@ class ProviderBehaviour:
         self, harness: Harness, kit_client: Client
     ) -> None:
         """With greedy sampling, the pieces of ``Model.stream`` join to the text
-        ``Model.chat`` answers, and the stream's last chunk carries the finish reason.
+        ``Model.chat`` answers, and the stream's last chunk carries the same finish reason
+        (and usage, when the stream reports it).
 
         Troubleshooting: yield only the new text in each ``ChatChunk`` (not the text so
         far); put ``finish_reason`` and ``usage`` on the last chunk; send the same
@@ -244,8 +245,12 @@ class ProviderBehaviour:
         stream = model.stream(QUESTION, **params)
         pieces = list(stream)
         assert "".join(pieces) == answer.content
-        assert stream.response.content == answer.content
-        assert stream.response.finish_reason == answer.finish_reason
+        whole = stream.response
+        assert whole.content == answer.content
+        assert whole.finish_reason == answer.finish_reason, "the last chunk has no finish_reason"
+        assert whole.model == answer.model
+        if whole.usage.total_tokens:  # a stream that reports usage reports chat's
+            assert whole.usage == answer.usage
         assert stream.streamed == kit_client.capabilities.supports(Operation.STREAM)
 
     # -- errors and secrets ----------------------------------------------------------------
