@@ -1,6 +1,6 @@
 """Hugging Face TRL (local) runs the ftsdk conformance kit: its declaration, and its
-behaviour on the tiny model (a two-step job, chat in this process, Hub errors provoked
-with a stand-in Hub that refuses every request)."""
+behaviour on the tiny model (a two-step job, chat in this process; 404 an unknown job, the
+other errors a push to a stand-in Hub that refuses every request)."""
 
 from __future__ import annotations
 
@@ -84,6 +84,9 @@ class TestTRLBehaviour(ProviderBehaviour):
             ),
             chat_model=ModelInfo(id="tiny", provider="trl", kind="base", path=answering_model),
             statuses=STATUSES,
-            errors={status: pushed_to_a_refusing_hub(status, tiny_model) for status in ERRORS},
+            errors={
+                **{status: pushed_to_a_refusing_hub(status, tiny_model) for status in ERRORS},
+                404: lambda client: client.job("trljob-20260101000000-abcdef01"),
+            },
             secrets=(SECRET,),
         )
