@@ -19,6 +19,7 @@ Needs pytest.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -100,8 +101,9 @@ class Harness:
 
 class ProviderBehaviour:
     """Checks what the provider does: idempotent create, incremental events, streams that
-    add up to the chat answer, status and error mapping, cancel on an ended job, secrets
-    kept out of reprs and logs. Supply the ``harness`` fixture."""
+    add up to the chat answer, async answers equal to sync ones, status and error mapping,
+    cancel on an ended job, secrets kept out of reprs and logs. Supply the ``harness``
+    fixture."""
 
     @pytest.fixture
     def kit_client(self, harness: Harness) -> Client:
@@ -252,6 +254,29 @@ class ProviderBehaviour:
         if whole.usage.total_tokens:  # a stream that reports usage reports chat's
             assert whole.usage == answer.usage
         assert stream.streamed == kit_client.capabilities.supports(Operation.STREAM)
+
+    def test_async_answers_as_sync(self, harness: Harness, kit_client: Client) -> None:
+        """``AsyncClient`` over the same provider answers as the sync client does, whole
+        and streamed: through your native async methods where you define them, through
+        the sync ones in a worker thread where you do not.
+
+        Troubleshooting: a native async method takes the same arguments, returns the
+        same values and raises the same errors as its sync twin; build its async SDK
+        client per event loop, and release it in ``close``.
+        """
+        from ftsdk.aio import AsyncClient, AsyncModel
+
+        model = _chat_model(harness, kit_client)
+        params = {"temperature": 0.0, "max_tokens": 8, "seed": 0}
+        answer = model.chat(QUESTION, **params)
+
+        async def both() -> tuple[str, str]:
+            twin = AsyncModel(AsyncClient(harness.provider), model.info)
+            whole = await twin.chat(QUESTION, **params)
+            pieces = [piece async for piece in twin.stream(QUESTION, **params)]
+            return whole.content, "".join(pieces)
+
+        assert asyncio.run(both()) == (answer.content, answer.content)
 
     # -- errors and secrets ----------------------------------------------------------------
     @pytest.mark.parametrize("status", sorted(ERRORS))

@@ -160,6 +160,13 @@ class EverythingInvalid(MemoryProvider):
             raise InvalidRequest(f"HTTP {status}", provider=self.name, status_code=status)
 
 
+class AsyncDisagrees(MemoryProvider):
+    async def achat(
+        self, model: ModelInfo, messages: list[dict[str, Any]], params: ChatParams
+    ) -> ChatResponse:
+        return ChatResponse(content="march 7", model=model.id, finish_reason="stop")
+
+
 class LogsItsKey(MemoryProvider):
     def chat(
         self, model: ModelInfo, messages: list[dict[str, Any]], params: ChatParams
@@ -211,4 +218,5 @@ TestCancelRevives = case(CancelRevives)
 TestStreamsTextSoFar = case(StreamsTextSoFar)
 TestRunningAsQueued = case(RunningAsQueued)
 TestEverythingInvalid = case(EverythingInvalid)
+TestAsyncDisagrees = case(AsyncDisagrees)
 TestLogsItsKey = case(LogsItsKey)
