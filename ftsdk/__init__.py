@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ftsdk import compare, errors
     from ftsdk._client import Client, client
     from ftsdk.aio import AsyncClient, AsyncJob, AsyncModel, async_client
+    from ftsdk.budget import Budget
     from ftsdk.capabilities import Capabilities, DataFormat, MethodType, Operation
     from ftsdk.dataset import Dataset
     from ftsdk.files import FileRef
@@ -49,6 +50,7 @@ __all__ = [
     "AsyncClient",
     "AsyncJob",
     "AsyncModel",
+    "Budget",
     "Capabilities",
     "ChatChunk",
     "ChatParams",
@@ -92,6 +94,7 @@ _LOCATIONS = {
     "AsyncJob": "ftsdk.aio",
     "AsyncModel": "ftsdk.aio",
     "async_client": "ftsdk.aio",
+    "Budget": "ftsdk.budget",
     "Capabilities": "ftsdk.capabilities",
     "ChatChunk": "ftsdk.models",
     "ChatParams": "ftsdk.models",
@@ -130,7 +133,7 @@ _LOCATIONS = {
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("errors", "compare"):
+    if name in ("errors", "compare", "budget"):
         return importlib.import_module(f"ftsdk.{name}")
     module = _LOCATIONS.get(name)
     if module is None:

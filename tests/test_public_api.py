@@ -17,6 +17,7 @@ PUBLIC = [
     "AsyncClient",
     "AsyncJob",
     "AsyncModel",
+    "Budget",
     "Capabilities",
     "ChatChunk",
     "ChatParams",
