@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from ftsdk.retry import RetryPolicy
     from ftsdk.serving import ModelServer, serve
     from ftsdk.spec import DPO, SFT, JobSpec
+    from ftsdk.sweeps import sweep
 
 __all__ = [
     "DPO",
@@ -87,6 +88,7 @@ __all__ = [
     "hookimpl",
     "providers",
     "serve",
+    "sweep",
 ]
 
 _LOCATIONS = {
@@ -129,11 +131,12 @@ _LOCATIONS = {
     "hookimpl": "ftsdk.hookspecs",
     "providers": "ftsdk.plugins",
     "serve": "ftsdk.serving",
+    "sweep": "ftsdk.sweeps",
 }
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("errors", "compare", "budget"):
+    if name in ("errors", "compare", "budget", "sweeps"):
         return importlib.import_module(f"ftsdk.{name}")
     module = _LOCATIONS.get(name)
     if module is None:

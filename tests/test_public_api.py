@@ -54,6 +54,7 @@ PUBLIC = [
     "hookimpl",
     "providers",
     "serve",
+    "sweep",
 ]
 HEAVY = {
     "torch",
