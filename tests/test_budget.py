@@ -166,18 +166,23 @@ def test_budget_on_azure_needs_a_price_and_refuses_before_any_request(
         assert emu.jobs == []
 
 
-def test_budget_pauses_a_running_time_billed_job_at_the_limit(
-    emu: Emulator, client: ftsdk.Client, train: Path
+@pytest.mark.parametrize("action", ["pause", "cancel"])
+def test_budget_stops_a_running_time_billed_job_at_the_limit(
+    emu: Emulator, client: ftsdk.Client, train: Path, action: str
 ) -> None:
     emu.config.training_usd_per_hour = 100.0  # billed by the hour, like RFT
     emu.clock.speed = 20  # 20 emulated seconds a second: $1 of training in 1.8 s
-    limit = ftsdk.Budget(1.0, per_hour=100.0, poll_interval=0.05, clock=emu.clock.now)
+    limit = ftsdk.Budget(
+        1.0, per_hour=100.0, poll_interval=0.05, clock=emu.clock.now,
+        action=action,  # type: ignore[arg-type]
+    )  # fmt: skip
     job = client.train(base_model=BASE, training_data=train, max_cost=limit)
     watch = budget.watching(job)
     assert watch is not None
     assert watch.join(timeout=60)
     job.refresh()
-    assert job.status == ftsdk.JobStatus.PAUSED
+    verb = {"pause": "paused", "cancel": "cancelled"}[action]
+    assert job.status == ftsdk.JobStatus(verb)
     (emulated,) = emu.jobs
     whole_run = emulated.total_steps * emu.config.step_seconds / 3600 * 100.0
     assert whole_run > 1.5  # left alone it would have cost more than the limit
@@ -186,11 +191,11 @@ def test_budget_pauses_a_running_time_billed_job_at_the_limit(
     assert watch.cost >= billed  # the watch counts high, never low
     (event,) = watch.events
     assert event.level == "warning"
-    assert event.message.startswith("ftsdk paused the job: its running cost $")
+    assert event.message.startswith(f"ftsdk {verb} the job: its running cost $")
     assert "would cross the limit of $1.00 (max_cost)" in event.message
-    emu.advance(600)  # paused: no more training, no more bill
+    emu.advance(600)  # stopped: no more training, no more bill
     assert emu.bill(job.id) == pytest.approx(billed)
-    assert [e.message for e in job.events(all=True)][-1] == "Fine-tuning job paused"
+    assert [e.message for e in job.events(all=True)][-1] == f"Fine-tuning job {verb}"
 
 
 def test_budget_watch_is_not_started_for_runs_billed_by_token(

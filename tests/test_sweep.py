@@ -192,3 +192,37 @@ def test_sweep_stops_with_the_error_when_the_provider_refuses_every_trial(
     assert [t.state.name for t in trials] == ["FAIL"] * 3  # not 10: the third one stopped it
     assert all(t.user_attrs["note"].startswith("not started: ") for t in trials)
     assert emu.jobs == []
+
+
+def test_sweep_pruner_cancels_the_jobs_of_pruned_trials(
+    emu: Emulator, client: ftsdk.Client, spec: ftsdk.JobSpec, tmp_path: Path
+) -> None:
+    emu.clock.speed = 40  # slow enough to see a job's early validation loss
+    result = ftsdk.sweep(
+        spec, space={"epochs": [2, 3]}, providers=[client], max_trials=2,
+        storage=f"sqlite:///{tmp_path / 'sweeps.db'}", poll_interval=0.05,
+        pruner=optuna.pruners.ThresholdPruner(upper=0.5),  # early losses are over 2
+    )  # fmt: skip
+    assert [t.status for t in result.trials] == ["pruned", "pruned"]
+    assert result.best is None
+    by_id = {j.id: j for j in emu.jobs}
+    for trial in result.trials:
+        assert by_id[trial.job_id or ""].status == "cancelled"
+        assert trial.note == "pruned by the pruner"
+
+
+def test_sweep_scored_by_compare(
+    emu: Emulator, client: ftsdk.Client, spec: ftsdk.JobSpec, tmp_path: Path
+) -> None:
+    eval_set = write_jsonl(tmp_path / "eval.jsonl", date_to_words_examples(30)[:5])
+    metric = ftsdk.sweeps.Compared(eval_set, scorer="exact_match", options={"max_tokens": 16})
+    result = ftsdk.sweep(
+        spec, space={"epochs": [2, 3]}, providers=[client], metric=metric, max_trials=2,
+        storage=f"sqlite:///{tmp_path / 'sweeps.db'}", poll_interval=0.02,
+    )  # fmt: skip
+    assert result.direction == "maximize"
+    assert result.metric == "compare:exact_match"
+    # the emulated fine-tune answers its training examples word for word
+    assert [t.value for t in result.trials] == [1.0, 1.0]
+    chats = emu.requests_to("POST /chat/completions")
+    assert len(chats) == 2 * 2 * 5  # base and fine-tuned, five items, two trials
