@@ -25,14 +25,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ftsdk.errors import BudgetExceeded, FtsdkError, InvalidRequest
 
 if TYPE_CHECKING:
     from ftsdk._client import Client
-    from ftsdk.dataset import Target
+    from ftsdk.dataset import Dataset, Target
     from ftsdk.jobs import Job, JobEvent
     from ftsdk.spec import JobSpec
 
@@ -148,18 +147,20 @@ def is_time_billed(provider: str, spec: JobSpec, budget: Budget) -> bool:
     return budget.per_hour is not None and (target is None or target.hf_tokenizer is None)
 
 
-def _local_data(spec: JobSpec, provider: str) -> Path | object:
+def _dataset(spec: JobSpec, provider: str) -> Dataset:
+    """The spec's training data, to count: an uploaded file cannot be."""
+    from ftsdk.dataset import Dataset
     from ftsdk.files import FileRef
 
-    if isinstance(spec.training_data, FileRef):
+    source = spec.training_data
+    if isinstance(source, FileRef):
         raise InvalidRequest(
-            f"max_cost: the training data is an uploaded file ({spec.training_data.id}); the "
-            f"estimate of a run on {provider} counts the tokens of local data: give the file "
-            "itself",
+            f"max_cost: the training data is an uploaded file ({source.id}); the estimate of "
+            f"a run on {provider} counts the tokens of local data: give the file itself",
             field="max_cost",
             provider=provider,
         )
-    return spec.training_data
+    return source if isinstance(source, Dataset) else Dataset.load(source)
 
 
 def estimate_spend(provider: str, spec: JobSpec, budget: Budget) -> SpendEstimate:
@@ -169,8 +170,6 @@ def estimate_spend(provider: str, spec: JobSpec, budget: Budget) -> SpendEstimat
     :raises InvalidRequest: the price is not known (the message says what to give), or the
         data cannot be counted.
     """
-    from ftsdk.dataset import Dataset
-
     target = _target(provider, spec)
     if is_time_billed(provider, spec, budget):
         return SpendEstimate(
@@ -184,15 +183,14 @@ def estimate_spend(provider: str, spec: JobSpec, budget: Budget) -> SpendEstimat
             field="max_cost",
             provider=provider,
         )
-    data = _local_data(spec, provider)
-    dataset = data if isinstance(data, Dataset) else Dataset.load(data)  # type: ignore[arg-type]
+    dataset = _dataset(spec, provider)
     if target.hf_tokenizer is not None:
         return _local(dataset, target, spec, budget)
     price = budget.per_million_tokens or target.price_per_million
     if price is None:
         raise InvalidRequest(
             f"max_cost: no recorded training price for {target.label} (ftsdk's table: "
-            f"{target.sources and dict(target.sources).get('prices', 'none')}); give yours in "
+            f"{dict(target.sources).get('prices', 'none recorded')}); give yours in "
             "USD per 1M training tokens: Budget(usd, per_million_tokens=...) in Python, "
             "--token-price on the command line",
             field="max_cost",
@@ -207,12 +205,10 @@ def estimate_spend(provider: str, spec: JobSpec, budget: Budget) -> SpendEstimat
     return SpendEstimate(usd, "tokens", drivers)
 
 
-def _local(dataset: object, target: Target, spec: JobSpec, budget: Budget) -> SpendEstimate:
-    from ftsdk.dataset import Dataset
+def _local(dataset: Dataset, target: Target, spec: JobSpec, budget: Budget) -> SpendEstimate:
     from ftsdk.dataset.estimate import GPU_HOUR_PRICE_ENV, gpu_hour_price_from_env
     from ftsdk.spec import DPO, SFT
 
-    assert isinstance(dataset, Dataset)
     rate = budget.per_hour if budget.per_hour is not None else gpu_hour_price_from_env()
     if rate is None:
         raise InvalidRequest(
@@ -264,7 +260,8 @@ class BudgetWatch:
 
     Running time is what the watch sees: from the look before the job was first seen
     ``running`` (so queue time may be counted: the estimate errs high), paused time not.
-    It acts when the next interval would take the cost over the limit.
+    It acts when an interval as long as the longest so far would take the cost over the
+    limit.
     """
 
     def __init__(
@@ -313,6 +310,7 @@ class BudgetWatch:
 
         clock, rate = self.budget.clock, self.budget.per_hour or 0.0
         last = clock()
+        longest = 0.0  # the longest interval between two looks: the next may be as long
         while not self._stop.is_set():
             try:
                 job = self.client.job(self.job_id)
@@ -324,11 +322,12 @@ class BudgetWatch:
             now = clock()
             step = max(now - last, 0.0)
             last = now
+            longest = max(longest, step)
             if job.status.is_terminal:
                 return
             if job.status == JobStatus.RUNNING:
                 self.running_seconds += step
-                if self.cost + step / 3600 * rate >= self.budget.usd:
+                if self.cost + longest / 3600 * rate >= self.budget.usd:
                     self._act(job, now)
                     return
             self._stop.wait(self.budget.poll_interval)

@@ -171,7 +171,7 @@ def test_budget_stops_a_running_time_billed_job_at_the_limit(
     emu: Emulator, client: ftsdk.Client, train: Path, action: str
 ) -> None:
     emu.config.training_usd_per_hour = 100.0  # billed by the hour, like RFT
-    emu.clock.speed = 20  # 20 emulated seconds a second: $1 of training in 1.8 s
+    emu.clock.speed = 10  # 10 emulated seconds a second: $1 of training in 3.6 s
     limit = ftsdk.Budget(
         1.0, per_hour=100.0, poll_interval=0.05, clock=emu.clock.now,
         action=action,  # type: ignore[arg-type]
@@ -187,8 +187,8 @@ def test_budget_stops_a_running_time_billed_job_at_the_limit(
     whole_run = emulated.total_steps * emu.config.step_seconds / 3600 * 100.0
     assert whole_run > 1.5  # left alone it would have cost more than the limit
     billed = emu.bill(job.id)
-    assert 0.7 <= billed <= 1.0  # paused before the bill crossed $1, within a look or two
-    assert watch.cost >= billed  # the watch counts high, never low
+    assert 0.7 <= billed <= 1.0  # stopped before the bill crossed $1, within a look or two
+    assert billed - 0.05 <= watch.cost <= 1.0  # what it saw at its last look
     (event,) = watch.events
     assert event.level == "warning"
     assert event.message.startswith(f"ftsdk {verb} the job: its running cost $")
