@@ -128,7 +128,7 @@ def _trials(storage: str, name: str) -> list[optuna.trial.FrozenTrial]:
 def test_sweep_interrupted_and_run_again_continues(
     emu: Emulator, spec: ftsdk.JobSpec, tmp_path: Path
 ) -> None:
-    emu.clock.speed = 40  # a job takes about 2 s
+    emu.clock.speed = 80  # a job takes about 1 s
     spec_file = tmp_path / "job.json"
     spec_file.write_text(spec.model_dump_json(exclude_defaults=True))
     storage = f"sqlite:///{tmp_path / 'sweeps.db'}"
