@@ -60,3 +60,26 @@ def test_budget_on_local_training_needs_a_rate(
             base_model=str(tiny_model), training_data=dates[0], method=METHOD, max_cost=1e-6
         )
     assert client.jobs() == []
+
+
+def test_budget_flags_of_ftsdk_train(
+    home: Path, tiny_model: Path, dates: tuple[Path, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from ftsdk.cli import main
+
+    common = ["train", "-p", "trl", "--set", f"home={home}", "--model", str(tiny_model),
+              "--data", str(dates[0]), "--epochs", "2"]  # fmt: skip
+    refused = CliRunner().invoke(main, [*common, "--max-cost", "0.000001", "--hour-price", "2.5"])
+    assert refused.exit_code == 1
+    assert "BudgetExceeded: estimated $" in refused.output
+    assert "x $2.50 per GPU-hour" in refused.output
+    monkeypatch.setenv("FTSDK_MAX_COST", "0.000001")
+    from_env = CliRunner().invoke(main, [*common, "--hour-price", "2.5"])
+    assert "BudgetExceeded" in from_env.output
+    monkeypatch.delenv("FTSDK_MAX_COST")
+    no_limit = CliRunner().invoke(main, [*common, "--hour-price", "2.5"])
+    assert no_limit.exit_code == 2
+    assert "--token-price and --hour-price price a limit: give --max-cost" in no_limit.output
+    assert not (home / "trl" / "jobs").exists() or not any((home / "trl" / "jobs").iterdir())
