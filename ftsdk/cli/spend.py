@@ -37,8 +37,9 @@ def budget_options(command: F) -> F:
         "--max-cost",
         type=click.FloatRange(min=0),
         metavar="USD",
-        help="Refuse a run estimated over USD before uploading anything (default: the spec "
-        "file's max_cost, else $FTSDK_MAX_COST).",
+        help="The most to spend: a run estimated over USD is refused before anything is "
+        "uploaded; a sweep stops before a trial that would take it over USD (default: the "
+        "spec file's max_cost, else $FTSDK_MAX_COST).",
     )(command)
 
 

@@ -62,14 +62,32 @@ def _optuna_parts(sampler: str, pruner: str, seed: int | None) -> tuple[Any, Any
     show_default=True,
     help="What scores a trial: a metric its job logs (its final value).",
 )
-@click.option("--max-trials", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--max-trials",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Trials that start a job, earlier runs of the sweep included.",
+)
 @click.option(
     "--parallel", default=1, show_default=True, type=click.IntRange(min=1), help="Trials at once."
 )
 @click.option("--name", help="The study's name (default: derived from the spec and space).")
 @click.option("--storage", help="An Optuna storage URL (default: SQLite in the ftsdk home).")
-@click.option("--sampler", type=click.Choice(_SAMPLERS), default="tpe", show_default=True)
-@click.option("--pruner", type=click.Choice(_PRUNERS), default="none", show_default=True)
+@click.option(
+    "--sampler",
+    type=click.Choice(_SAMPLERS),
+    default="tpe",
+    show_default=True,
+    help="Optuna's sampler that picks each trial's values.",
+)
+@click.option(
+    "--pruner",
+    type=click.Choice(_PRUNERS),
+    default="none",
+    show_default=True,
+    help="Optuna's pruner: median cancels a job whose metric trails the others'.",
+)
 @click.option("--seed", type=int, help="Seed of the sampler.")
 @click.option("--poll-interval", default=5.0, show_default=True, help="Seconds between looks.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write the report.")
