@@ -72,6 +72,8 @@ HEAVY = {
     "click",
     "pluggy",
     "tenacity",
+    "optuna",
+    "sqlalchemy",
 }
 
 
