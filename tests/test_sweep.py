@@ -226,3 +226,25 @@ def test_sweep_scored_by_compare(
     assert [t.value for t in result.trials] == [1.0, 1.0]
     chats = emu.requests_to("POST /chat/completions")
     assert len(chats) == 2 * 2 * 5  # base and fine-tuned, five items, two trials
+
+
+def test_sweep_of_data_in_memory_finds_its_study_again(
+    emu: Emulator, client: ftsdk.Client, tmp_path: Path
+) -> None:
+    def run(max_trials: int) -> ftsdk.sweeps.SweepResult:
+        spec = ftsdk.JobSpec(  # a new Dataset object each time, the same examples
+            base_model=BASE,
+            training_data=ftsdk.Dataset.from_records(date_to_words_examples(30)),
+            validation_data=ftsdk.Dataset.from_records(date_to_words_examples(10, seed=7)),
+        )
+        return ftsdk.sweep(
+            spec, space={"epochs": [2, 3]}, providers=[client], max_trials=max_trials,
+            storage=f"sqlite:///{tmp_path / 'sweeps.db'}", poll_interval=0.02,
+        )  # fmt: skip
+
+    first = run(1)
+    second = run(2)
+    assert second.name == first.name
+    assert [t.job_id for t in second.trials][:1] == [first.trials[0].job_id]
+    assert len(second.trials) == 2
+    assert len(emu.jobs) == 2

@@ -77,9 +77,10 @@ def _entries(providers: Sequence[Any] | None) -> list[Entry]:
 
 def _name(spec: JobSpec, space: Mapping[str, Any], entries: list[Entry], metric: str) -> str:
     """A name from what defines the sweep, so the same sweep run again finds its study."""
+    data = {name: _source_key(getattr(spec, name)) for name in ("training_data", "validation_data")}
     described = json.dumps(
         {
-            "spec": spec.model_dump(mode="json", exclude={"max_cost"}),
+            "spec": spec.model_dump(mode="json", exclude={"max_cost", *data}) | data,
             "space": {k: repr(v) for k, v in sorted(space.items())},
             "providers": [e.label for e in entries],
             "metric": metric,
@@ -88,6 +89,19 @@ def _name(spec: JobSpec, space: Mapping[str, Any], entries: list[Entry], metric:
         default=str,
     )
     return "sweep-" + hashlib.sha256(described.encode()).hexdigest()[:12]
+
+
+def _source_key(source: Any) -> str | None:
+    """Data as the sweep's name knows it: a file by its path, an uploaded file by its id, a
+    dataset in memory by its content."""
+    from ftsdk.dataset import Dataset
+    from ftsdk.files import FileRef
+
+    if isinstance(source, Dataset):
+        return f"dataset:{source.content_hash()}"
+    if isinstance(source, FileRef):
+        return f"file:{source.id}"
+    return None if source is None else str(source)
 
 
 class _Sweep:
