@@ -243,7 +243,7 @@ class _Sweep:
         from optuna.trial import TrialState
 
         try:
-            job = entry.client.train(spec)
+            job = entry.client.train(spec, max_cost=self.limit)  # its prices, not the env's
         except FtsdkError as err:
             with self.lock:
                 trial.set_user_attr(NOT_STARTED, True)
