@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ftsdk import compare, errors
     from ftsdk._client import Client, client
     from ftsdk.aio import AsyncClient, AsyncJob, AsyncModel, async_client
+    from ftsdk.budget import Budget
     from ftsdk.capabilities import Capabilities, DataFormat, MethodType, Operation
     from ftsdk.dataset import Dataset
     from ftsdk.files import FileRef
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from ftsdk.retry import RetryPolicy
     from ftsdk.serving import ModelServer, serve
     from ftsdk.spec import DPO, SFT, JobSpec
+    from ftsdk.sweeps import sweep
 
 __all__ = [
     "DPO",
@@ -49,6 +51,7 @@ __all__ = [
     "AsyncClient",
     "AsyncJob",
     "AsyncModel",
+    "Budget",
     "Capabilities",
     "ChatChunk",
     "ChatParams",
@@ -85,6 +88,7 @@ __all__ = [
     "hookimpl",
     "providers",
     "serve",
+    "sweep",
 ]
 
 _LOCATIONS = {
@@ -92,6 +96,7 @@ _LOCATIONS = {
     "AsyncJob": "ftsdk.aio",
     "AsyncModel": "ftsdk.aio",
     "async_client": "ftsdk.aio",
+    "Budget": "ftsdk.budget",
     "Capabilities": "ftsdk.capabilities",
     "ChatChunk": "ftsdk.models",
     "ChatParams": "ftsdk.models",
@@ -126,11 +131,12 @@ _LOCATIONS = {
     "hookimpl": "ftsdk.hookspecs",
     "providers": "ftsdk.plugins",
     "serve": "ftsdk.serving",
+    "sweep": "ftsdk.sweeps",
 }
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("errors", "compare"):
+    if name in ("errors", "compare", "budget", "sweeps"):
         return importlib.import_module(f"ftsdk.{name}")
     module = _LOCATIONS.get(name)
     if module is None:

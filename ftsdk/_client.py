@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ftsdk import budget
+from ftsdk.budget import Budget
 from ftsdk.capabilities import Capabilities, Operation
 from ftsdk.credentials import redact
 from ftsdk.dataset import Dataset
@@ -271,23 +273,43 @@ class Client:
 
     # -- jobs --------------------------------------------------------------------------
     def train(
-        self, spec: JobSpec | None = None, /, *, check_data: bool = True, **fields: Any
+        self,
+        spec: JobSpec | None = None,
+        /,
+        *,
+        check_data: bool = True,
+        max_cost: float | Budget | None = None,
+        **fields: Any,
     ) -> Job:
         """Check ``spec``, upload its data, start the job and return its handle.
 
         Pass a :class:`JobSpec`, or its fields as keyword arguments. Everything that can be
         checked is checked before anything is uploaded: the spec against the provider's
         capabilities, and (unless ``check_data=False``) the data against its rules.
-        """
-        request = self._prepare(as_spec(spec, fields), check_data=check_data)
-        state: JobState = self._call(Operation.TRAIN, "create_job", request)
-        return Job(self, state)
 
-    def _prepare(self, spec: JobSpec, *, check_data: bool) -> TrainingRequest:
+        :param max_cost: the most the run may cost, USD (or a :class:`ftsdk.Budget` with the
+            prices ftsdk does not know); else the spec's ``max_cost``, else
+            ``FTSDK_MAX_COST``. Over it, :class:`~ftsdk.errors.BudgetExceeded` is raised
+            before anything is uploaded; a run billed by the hour is watched and paused at
+            it (:mod:`ftsdk.budget`).
+        """
+        spec = as_spec(spec, fields)
+        request = self._prepare(spec, check_data=check_data, max_cost=max_cost)
+        state: JobState = self._call(Operation.TRAIN, "create_job", request)
+        job = Job(self, state)
+        budget.watch_if_time_billed(self, job, spec, max_cost)
+        return job
+
+    def _prepare(
+        self, spec: JobSpec, *, check_data: bool, max_cost: float | Budget | None = None
+    ) -> TrainingRequest:
         """Every check, then the uploads: the request for ``create_job``."""
         options = self.check(spec, check_data=check_data)
         if not check_data:
             self._check_files(spec)
+        limit = budget.resolve(max_cost, spec)
+        if limit is not None:
+            budget.check(self.name, spec, limit)
         training = self.upload(spec.training_data)
         validation = None if spec.validation_data is None else self.upload(spec.validation_data)
         return TrainingRequest(

@@ -18,11 +18,23 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from ftsdk import budget
 from ftsdk._client import Client, as_spec, resolve_provider, scrub
+from ftsdk.budget import Budget
 from ftsdk.capabilities import Capabilities, Operation
 from ftsdk.errors import FtsdkError
 from ftsdk.files import FileRef
-from ftsdk.jobs import Checkpoint, JobEvent, JobState, JobStatus, Metric, _failure, _JobView, _Watch
+from ftsdk.jobs import (
+    Checkpoint,
+    Job,
+    JobEvent,
+    JobState,
+    JobStatus,
+    Metric,
+    _failure,
+    _JobView,
+    _Watch,
+)
 from ftsdk.models import (
     ChatChunk,
     ChatResponse,
@@ -144,13 +156,22 @@ class AsyncClient:
         return await asyncio.to_thread(self.sync.upload, data)
 
     async def train(
-        self, spec: JobSpec | None = None, /, *, check_data: bool = True, **fields: Any
+        self,
+        spec: JobSpec | None = None,
+        /,
+        *,
+        check_data: bool = True,
+        max_cost: float | Budget | None = None,
+        **fields: Any,
     ) -> AsyncJob:
-        """Check, upload, start the job (see :meth:`ftsdk.Client.train`)."""
+        """Check, upload, start the job (see :meth:`ftsdk.Client.train`, ``max_cost``
+        included)."""
+        spec = as_spec(spec, fields)
         request = await asyncio.to_thread(
-            self.sync._prepare, as_spec(spec, fields), check_data=check_data
+            self.sync._prepare, spec, check_data=check_data, max_cost=max_cost
         )
         state: JobState = await self._call(Operation.TRAIN, "create_job", request)
+        budget.watch_if_time_billed(self.sync, Job(self.sync, state), spec, max_cost)
         return AsyncJob(self, state)
 
     async def job(self, job_id: str) -> AsyncJob:

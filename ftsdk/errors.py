@@ -9,7 +9,8 @@ into them and chain the original (``raise NotFound(...) from err``)::
     │   └── PluginError             a plugin could not be loaded or registered
     ├── UnsupportedOperation        the provider does not declare this operation
     ├── InvalidRequest              a request (or JobSpec) the provider would refuse; .field
-    │   └── InvalidDataset          training data with problems; .problems
+    │   ├── InvalidDataset          training data with problems; .problems
+    │   └── BudgetExceeded          the run's estimate is over the limit; .estimate, .limit
     ├── AuthenticationError         401: credentials refused
     ├── PermissionDenied            403: credentials valid, action not allowed
     │   └── TrainingNotAvailable    403 training_not_available (OpenAI's wind-down)
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuthenticationError",
+    "BudgetExceeded",
     "ConfigurationError",
     "Conflict",
     "FtsdkError",
@@ -158,6 +160,26 @@ class InvalidDataset(InvalidRequest):
     def __init__(self, message: str, *, problems: Sequence[str] = (), **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.problems = tuple(problems)
+
+
+class BudgetExceeded(InvalidRequest):
+    """A run whose estimated cost is over the spending limit, refused before anything was
+    uploaded (see :mod:`ftsdk.budget`).
+
+    :param estimate: the estimated cost, USD.
+    :param limit: the limit it was checked against, USD.
+    :param drivers: what makes the cost, in words (tokens x epochs x price, or GPU-hours x
+        rate).
+    """
+
+    def __init__(
+        self, message: str, *, estimate: float, limit: float, drivers: str, **kwargs: Any
+    ) -> None:
+        kwargs.setdefault("field", "max_cost")
+        super().__init__(message, **kwargs)
+        self.estimate = estimate
+        self.limit = limit
+        self.drivers = drivers
 
 
 class AuthenticationError(FtsdkError):

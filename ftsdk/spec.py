@@ -164,6 +164,9 @@ class JobSpec(_Friendly):
     """Your own key/value tags, stored with the job."""
     provider_options: dict[str, Any] = Field(default_factory=dict)
     """Provider-specific settings, validated by that provider's ``Options`` model."""
+    max_cost: NonNegativeFloat | None = None
+    """The most the run may cost, USD: refused before any upload when estimated over it
+    (see :mod:`ftsdk.budget`; ``max_cost=`` of :meth:`ftsdk.Client.train` wins)."""
 
     @classmethod
     def from_file(cls, path: str | Path) -> JobSpec:

@@ -17,6 +17,7 @@ PUBLIC = [
     "AsyncClient",
     "AsyncJob",
     "AsyncModel",
+    "Budget",
     "Capabilities",
     "ChatChunk",
     "ChatParams",
@@ -53,6 +54,7 @@ PUBLIC = [
     "hookimpl",
     "providers",
     "serve",
+    "sweep",
 ]
 HEAVY = {
     "torch",
@@ -70,6 +72,8 @@ HEAVY = {
     "click",
     "pluggy",
     "tenacity",
+    "optuna",
+    "sqlalchemy",
 }
 
 

@@ -14,6 +14,7 @@ from ftsdk.cli.jobs import jobs, train
 from ftsdk.cli.models import models
 from ftsdk.cli.providers import providers
 from ftsdk.cli.serve import serve
+from ftsdk.cli.sweep import sweep
 
 __all__ = ["main"]
 
@@ -58,4 +59,5 @@ main.add_command(jobs)
 main.add_command(models)
 main.add_command(compare)
 main.add_command(serve)
+main.add_command(sweep)
 main.add_command(config)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ftsdk.cli.common import client_from, emit, handle_errors, provider_options
+from ftsdk.cli.spend import budget_from, budget_options
 from ftsdk.cli.style import paint, status_colour, to_terminal
 
 if TYPE_CHECKING:
@@ -102,19 +103,34 @@ _METHOD_FLAGS = ("epochs", "batch_size", "learning_rate_multiplier", "learning_r
 @click.option("--suffix", help="A label the provider puts into the fine-tuned model's name.")
 @click.option("--seed", type=int, help="Seed for a reproducible run.")
 @click.option("--wait/--no-wait", default=False, help="Watch the job until it ends.")
+@budget_options
 @provider_options
 @handle_errors
 def train(
+    *,
     spec_file: str | None,
     provider: str | None,
     settings: tuple[str, ...],
     as_json: bool,
     wait: bool,
+    max_cost: float | None,
+    token_price: float | None,
+    hour_price: float | None,
     **fields: Any,
 ) -> None:
     """Start a fine-tuning job from a JSON/YAML job spec and/or flags."""
+    from ftsdk import budget
+
     client = client_from(provider, settings)
-    job = client.train(_spec_from(spec_file, fields))
+    spec = _spec_from(spec_file, fields)
+    job = client.train(spec, max_cost=budget_from(spec, max_cost, token_price, hour_price))
+    watched = budget.watching(job)
+    if wait and watched is not None:  # billed by the hour: follow it until the watch acts
+        watched.join()
+        for event in watched.events:
+            click.echo(_event_line(event), err=True)
+        emit(as_json, _job_json(job.refresh()), _job_line(job))
+        return
     if wait:
         _watch(job, as_json)
         return

@@ -185,6 +185,22 @@ class Emulator:
         ``training_not_available``."""
         self.config.training_available = not on
 
+    def bill(self, job_id: str) -> float:
+        """USD the service has charged for ``job_id``'s training so far, when it bills by the
+        hour (``config.training_usd_per_hour``): running hours x the rate.
+
+        :raises KeyError: no such job.
+        """
+        from ftsdk.testing.emulator import training
+
+        rate = self.config.training_usd_per_hour
+        if rate is None:
+            raise ValueError("training is billed by token: set config.training_usd_per_hour")
+        with self.store.lock:
+            job = self.store.jobs[job_id]
+            training.advance(self.store, job, self.clock.now())
+            return training.billed_seconds(self.store, job) / 3600 * rate
+
     @property
     def requests(self) -> list[RequestRecord]:
         """Every request seen so far, in order."""

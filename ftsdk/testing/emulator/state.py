@@ -101,6 +101,11 @@ class EmulatorConfig:
     bandwidth: float | None = None
     """Bytes per second at which each request's body is read, as over one TCP connection
     across a wide-area network; ``None`` reads at loopback speed."""
+    training_usd_per_hour: float | None = None
+    """Bill training by the hour at this rate, as OpenAI bills reinforcement fine-tuning
+    and hosted AutoTrain its hardware: each emulated second a job is ``running`` costs
+    rate / 3600; validation, queue and paused time cost nothing (read it with
+    :meth:`~ftsdk.testing.Emulator.bill`). ``None``: training is billed by token."""
     min_examples: int = 10
     azure_max_files: int = 50
     azure_max_active_jobs: int = 1

@@ -16,6 +16,7 @@ from ftsdk.testing.emulator.state import Checkpoint, Event, Job, Store, new_id
 __all__ = [
     "add_event",
     "advance",
+    "billed_seconds",
     "finish",
     "answer",
     "auto_hyperparameters",
@@ -238,6 +239,15 @@ def advance(store: Store, job: Job, now: float) -> None:
         job.estimated_finish = int(origin + start_run + job.total_steps * cfg.step_seconds)
     if job.status == "running":
         _train(store, job, origin + start_run)
+
+
+def billed_seconds(store: Store, job: Job) -> float:
+    """Emulated seconds ``job`` has spent training (``running``), as of its last
+    :func:`advance`: its progress past validation and queue, up to its last step. Paused
+    time is not progress, so it is not billed."""
+    cfg = store.config
+    started = job.progress - cfg.validating_seconds - cfg.queued_seconds
+    return min(max(started, 0.0), job.total_steps * cfg.step_seconds)
 
 
 def _validated(store: Store, job: Job, when: float) -> bool:
