@@ -8,7 +8,8 @@ stay in step):
   similarity, Python, score model and multi; a multi grader holds any of the first four.
   ``cosine`` is for evals only (OpenAI's graders guide), so it is refused here.
 - :data:`AZURE_RFT`: Azure OpenAI v1's ``AzureFineTuneReinforcementMethod.grader``: the same
-  without Python, at the top and inside a multi grader; its metric list has no ``cosine``.
+  without Python, at the top and inside a multi grader; its metric list has no ``cosine``;
+  a score-model message's ``content`` is a string or one content part, not a list.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class GraderSupport:
     """The ``type`` s a multi grader may hold."""
     metrics: frozenset[str]
     """The ``text_similarity`` metrics taken."""
+    content_lists: bool = True
+    """Whether a score-model message's ``content`` may be a list of parts (Azure's v1
+    document takes a string or one part only)."""
 
 
 OPENAI_RFT: Final = GraderSupport(
@@ -57,6 +61,7 @@ AZURE_RFT: Final = GraderSupport(
     types=frozenset({"string_check", "text_similarity", "score_model", "multi"}),
     multi_types=frozenset({"string_check", "text_similarity", "score_model"}),
     metrics=frozenset(_LOCAL_METRICS),
+    content_lists=False,
 )
 
 AnyGrader = StringCheck | TextSimilarity | Python | ScoreModel | Multi
@@ -86,9 +91,17 @@ def _problems(
             compile(grader.source, f"<grader {grader.name}>", "exec")
         except SyntaxError as err:
             found.append(f"{where}.source: line {err.lineno}: {err.msg}")
-    elif isinstance(grader, ScoreModel) and grader.range is not None:
-        if len(grader.range) != 2 or grader.range[0] >= grader.range[1]:
+    elif isinstance(grader, ScoreModel):
+        if grader.range is not None and (
+            len(grader.range) != 2 or grader.range[0] >= grader.range[1]
+        ):
             found.append(f"{where}.range: two numbers, the lowest score first: {grader.range}")
+        found += [
+            f"{where}.input[{n}].content: {support.service} takes a string or one content "
+            "part, not a list"
+            for n, message in enumerate(grader.input)
+            if isinstance(message.content, list) and not support.content_lists
+        ]
     elif isinstance(grader, Multi):
         try:
             grader.formula()

@@ -1,0 +1,107 @@
+"""``python`` graders run the user's ``grade(sample, item)`` in a child process: rewards,
+errors flagged as the service flags them, and a grader that never returns is stopped."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ftsdk.graders import Python
+
+# The example of GraderPython in OpenAI's published OpenAPI document.
+PUBLISHED = '''
+def grade(sample: dict, item: dict) -> float:
+    """
+    Returns 1.0 if `output_text` equals `label`, otherwise 0.0.
+    """
+    output = sample.get("output_text")
+    label = item.get("label")
+    return 1.0 if output == label else 0.0
+'''
+
+
+def test_the_published_example_scores_and_serialises_as_the_service_takes_it() -> None:
+    grader = Python(name="Example python grader", image_tag="2025-05-08", source=PUBLISHED)
+    assert grader.run("yes", item={"label": "yes"}).reward == 1.0
+    assert grader.run("no", item={"label": "yes"}).reward == 0.0
+    assert grader.to_api() == {
+        "type": "python",
+        "name": "Example python grader",
+        "source": PUBLISHED,
+        "image_tag": "2025-05-08",
+    }  # the local time limit is not sent
+
+
+def test_grade_sees_output_json_and_any_number_is_the_reward() -> None:
+    # Azure's countdown example: rewards beyond 0..1, read from output_json.
+    source = """
+import json
+def grade(sample, item):
+    result = int(sample["output_json"]["result"])
+    if result == int(item["target"]):
+        return 5
+    return 4 if abs(result - int(item["target"])) <= 1 else 2
+"""
+    grader = Python(name="countdown", source=source)
+    assert grader.run('{"result": 100}', item={"target": "100"}).reward == 5.0
+    assert grader.run('{"result": 99}', item={"target": "100"}).reward == 4.0
+    assert grader.run('{"result": 7}', item={"target": "100"}).reward == 2.0
+
+
+def test_prints_in_the_grader_do_not_confuse_the_answer() -> None:
+    grader = Python(name="chatty", source="def grade(s, i):\n    print('0.0')\n    return 0.5\n")
+    assert grader.run("x").reward == 0.5
+
+
+def test_an_exception_is_a_runtime_error_with_the_traceback() -> None:
+    grader = Python(name="broken", source="def grade(sample, item):\n    return item['missing']\n")
+    result = grader.run("x", item={})
+    assert result.reward == 0.0
+    assert result.errors.python_grader_runtime_error
+    details = result.errors.python_grader_runtime_error_details
+    assert details is not None
+    assert "KeyError: 'missing'" in details
+    assert "<grader broken>" in details  # the line is in the user's code
+    assert result.messages == ("python grader 'broken': KeyError: 'missing'",)
+
+
+@pytest.mark.parametrize(
+    ("source", "says"),
+    [
+        ("def grade(s, i):\n    return 'high'\n", "grade() returned str 'high', not a number"),
+        ("def grade(s, i):\n    return True\n", "grade() returned bool"),
+        ("def grade(s, i):\n    return float('nan')\n", "not a finite number"),
+        ("def score(s, i):\n    return 1\n", "defines no grade(sample, item)"),
+        ("def grade(s, i) return 1\n", "SyntaxError"),
+        ("import sys\ndef grade(s, i):\n    sys.exit(3)\n", "SystemExit: 3"),
+    ],
+)
+def test_answers_that_are_not_numbers_are_runtime_errors(source: str, says: str) -> None:
+    result = Python(name="bad", source=source).run("x")
+    assert result.reward == 0.0
+    assert result.errors.python_grader_runtime_error
+    assert says in (result.errors.python_grader_runtime_error_details or "")
+
+
+def test_a_grader_that_loops_forever_is_stopped_at_its_time_limit() -> None:
+    grader = Python(
+        name="forever",
+        source="def grade(sample, item):\n    while True:\n        pass\n",
+        time_limit=1.5,
+    )
+    started = time.monotonic()
+    result = grader.run("x")
+    took = time.monotonic() - started
+    assert 1.5 <= took < 10
+    assert result.reward == 0.0
+    assert result.errors.unresponsive_reward_error
+    assert "ran past its 1.5 s limit" in result.messages[0]
+
+
+def test_a_child_that_dies_is_a_server_error() -> None:
+    source = "import os, signal\ndef grade(s, i):\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+    result = Python(name="dies", source=source).run("x")
+    assert result.reward == 0.0
+    assert result.errors.python_grader_server_error
+    assert result.errors.python_grader_server_error_type == "process_exited"
