@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import psutil
 import pytest
 
 from ftsdk.graders import Python
@@ -85,11 +86,15 @@ def test_answers_that_are_not_numbers_are_runtime_errors(source: str, says: str)
 
 
 def test_a_grader_that_loops_forever_is_stopped_at_its_time_limit() -> None:
-    grader = Python(
-        name="forever",
-        source="def grade(sample, item):\n    while True:\n        pass\n",
-        time_limit=1.5,
+    # it starts a process of its own too: the whole group is stopped, nothing is left
+    source = (
+        "import subprocess, sys\n"
+        "def grade(sample, item):\n"
+        "    subprocess.Popen([sys.executable, '-c', 'while True: pass'])\n"
+        "    while True:\n"
+        "        pass\n"
     )
+    grader = Python(name="forever", source=source, time_limit=1.5)
     started = time.monotonic()
     result = grader.run("x")
     took = time.monotonic() - started
@@ -97,6 +102,13 @@ def test_a_grader_that_loops_forever_is_stopped_at_its_time_limit() -> None:
     assert result.reward == 0.0
     assert result.errors.unresponsive_reward_error
     assert "ran past its 1.5 s limit" in result.messages[0]
+    time.sleep(0.2)  # the killed grandchild is re-parented and reaped by init
+    left = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if "while True: pass" in " ".join(p.info["cmdline"] or [])
+    ]
+    assert left == []
 
 
 def test_a_child_that_dies_is_a_server_error() -> None:

@@ -4,6 +4,7 @@ takes (Azure's takes no ``python``)."""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,7 @@ def test_a_run_result_is_a_valid_run_grader_response() -> None:
 # ------------------------------------------------------------------- what each service takes
 
 
+@functools.cache
 def azure_rft() -> tuple[Draft202012Validator, dict[str, Any]]:
     """A validator for Azure v1's reinforcement method, and its component schemas."""
     document = yaml.safe_load(AZURE_V1.read_text(encoding="utf-8"))
