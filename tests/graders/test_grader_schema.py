@@ -32,7 +32,10 @@ from ftsdk.testing.emulator.openapi import RequestValidator, normalize_schema
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
-# Made by scripts/extract_openai_subset.py's build_subset from the spec named in its "info".
+# The graders/run and graders/validate operations of the spec named in its "info", made by
+# scripts/extract_openai_subset.py's build_subset(spec, [("POST", "/fine_tuning/alpha/graders/
+# run"), ("POST", ".../validate")]), with clean_schema's copies of RunGraderResponse and
+# FineTuneReinforcementMethod (and what they reference) added to components.schemas.
 OPENAI = RequestValidator.from_file(HERE / "openai-graders-subset.json")
 AZURE_V1 = ROOT / "specs" / "azure" / "dataplane-v1" / "azure-v1-v1-generated.yaml"
 
