@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ftsdk.graders.result import GraderErrors, GraderMetadata, GraderResult, TokenUsage
-from ftsdk.graders.templates import Sample, TemplateError, lookup, references, render
+from ftsdk.graders.templates import Sample, TemplateError, lookup, path, references, render
 
 __all__ = ["GraderBase", "Outcome"]
 
@@ -100,11 +100,15 @@ class GraderBase(BaseModel):
 
     def item_fields(self) -> list[str]:
         """The dataset fields this grader reads: the first step of each ``item.*`` variable."""
-        return list(
-            dict.fromkeys(
-                v.split(".")[1].split("[")[0] for v in self.variables() if v.startswith("item.")
-            )
-        )
+        fields: dict[str, None] = {}
+        for variable in self.variables():
+            try:
+                namespace, steps = path(variable)
+            except TemplateError:
+                continue  # a malformed template reads no field; running it says so
+            if namespace == "item" and steps and isinstance(steps[0], str):
+                fields[steps[0]] = None
+        return list(fields)
 
     def check_item(self, item: Mapping[str, Any], *, sample: str | None = None) -> None:
         """Raise :class:`~ftsdk.graders.TemplateError` naming the first variable that

@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from ftsdk.errors import InvalidRequest
 
-__all__ = ["Sample", "TemplateError", "references", "render"]
+__all__ = ["Sample", "TemplateError", "as_text", "lookup", "path", "references", "render"]
 
 # {{ namespace.path }}: braces with anything but braces between them.
 _TEMPLATE: Final = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
@@ -93,7 +93,7 @@ def references(text: str) -> list[str]:
     return [m.group(1) for m in _TEMPLATE.finditer(text)]
 
 
-def _path(variable: str) -> tuple[str, list[str | int]]:
+def path(variable: str) -> tuple[str, list[str | int]]:
     """Split ``item.a["b"][0]`` into its namespace and steps; a malformed path is an error."""
     head = re.match(r"[^.\[\]]+", variable)
     if head is None:
@@ -114,7 +114,7 @@ def _path(variable: str) -> tuple[str, list[str | int]]:
 
 def lookup(variable: str, item: Mapping[str, Any], sample: Sample) -> Any:
     """The value a variable names; :class:`TemplateError` naming it when it is not there."""
-    namespace, steps = _path(variable)
+    namespace, steps = path(variable)
     if namespace not in NAMESPACES:
         raise TemplateError(
             f"{{{{ {variable} }}}}: unknown namespace {namespace!r}; templates read 'item' "

@@ -36,6 +36,9 @@ def test_the_variables_and_item_fields_a_grader_reads() -> None:
         "item.label",
     ]
     assert GRADER.item_fields() == ["ground_truth", "label"]
+    quoted = StringCheck(name="q", input="{{ item['first name'] }}", reference="x", operation="eq")
+    assert quoted.item_fields() == ["first name"]
+    assert quoted.run("x", item={"first name": "x"}).reward == 1.0
 
 
 def test_a_missing_item_field_is_an_error_naming_it() -> None:
