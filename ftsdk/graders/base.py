@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +58,9 @@ class GraderBase(BaseModel):
         ``graders/run`` does (``model_sample`` and ``item``)."""
         started = time.perf_counter()
         outcome = self._grade(Sample.from_text(sample), dict(item or {}))
-        elapsed = time.perf_counter() - started
+        return self._result(outcome, time.perf_counter() - started)
+
+    def _result(self, outcome: Outcome, elapsed: float) -> GraderResult:
         usage = outcome.usage
         return GraderResult(
             reward=outcome.reward,
@@ -75,8 +77,30 @@ class GraderBase(BaseModel):
             messages=tuple(outcome.messages),
         )
 
+    def run_many(
+        self, samples: Sequence[str], *, items: Sequence[Mapping[str, Any]] | None = None
+    ) -> list[GraderResult]:
+        """Score many answers, each against its item (``items[i]`` for ``samples[i]``).
+
+        The same results as :meth:`run` one by one; Python graders run all of them in one
+        child process, so module-level state of the grader's code lasts between calls.
+        ``execution_time`` is then each answer's share of the whole.
+        """
+        if items is not None and len(items) != len(samples):
+            raise ValueError(f"{len(samples)} samples but {len(items)} items")
+        cases = [
+            (Sample.from_text(s), dict(items[n] if items else {})) for n, s in enumerate(samples)
+        ]
+        started = time.perf_counter()
+        outcomes = self._grade_many(cases)
+        share = (time.perf_counter() - started) / max(len(cases), 1)
+        return [self._result(outcome, share) for outcome in outcomes]
+
     def _grade(self, sample: Sample, item: dict[str, Any]) -> Outcome:
         raise NotImplementedError
+
+    def _grade_many(self, cases: Sequence[tuple[Sample, dict[str, Any]]]) -> list[Outcome]:
+        return [self._grade(sample, item) for sample, item in cases]
 
     # ------------------------------------------------------------------ templates
 

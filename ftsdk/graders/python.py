@@ -15,7 +15,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -33,6 +33,7 @@ MAX_SOURCE_BYTES: Final = 256 * 1024
 """The largest source the service takes."""
 
 _RUNNER: Final = Path(python_runner.__file__)
+_START_SECONDS: Final = 10.0  # for the child to start and load the grader's imports
 
 
 class Python(GraderBase):
@@ -60,8 +61,19 @@ class Python(GraderBase):
         return iter(())  # the code reads item and sample itself
 
     def _grade(self, sample: Sample, item: dict[str, Any]) -> Outcome:
+        return self._grade_many([(sample, item)])[0]
+
+    def _grade_many(self, cases: Sequence[tuple[Sample, dict[str, Any]]]) -> list[Outcome]:
+        """Grade every case in one child process: ``grade`` is loaded once, each call gets
+        :attr:`time_limit` seconds, and the whole run stops at a deadline of that many
+        seconds per case (plus a little to start)."""
         request = json.dumps(
-            {"source": self.source, "name": self.name, "sample": sample.namespace(), "item": item}
+            {
+                "source": self.source,
+                "name": self.name,
+                "time_limit": self.time_limit,
+                "cases": [{"sample": s.namespace(), "item": item} for s, item in cases],
+            }
         )
         process = subprocess.Popen(
             [sys.executable, "-I", str(_RUNNER)],
@@ -73,25 +85,36 @@ class Python(GraderBase):
             # its own process group, so a time-out stops whatever the code started too
             start_new_session=os.name == "posix",
         )
+        deadline = self.time_limit * len(cases) + _START_SECONDS
         try:
-            stdout, stderr = process.communicate(request, timeout=self.time_limit)
+            stdout, stderr = process.communicate(request, timeout=deadline)
         except subprocess.TimeoutExpired:
             _stop(process)
-            return Outcome.failed(
-                f"python grader {self.name!r}: grade() ran past its {self.time_limit:g} s "
-                "limit and was stopped",
+            late = Outcome.failed(
+                f"python grader {self.name!r}: the grading process ran past its {deadline:g} s "
+                "deadline and was stopped",
                 unresponsive_reward_error=True,
             )
+            return [late for _ in cases]
         _, marker, answer = stdout.rpartition(python_runner.MARKER)
         if not marker:
             detail = stderr.strip()[-2000:] or f"exit status {process.returncode}"
-            return Outcome.failed(
+            died = Outcome.failed(
                 f"python grader {self.name!r}: the grading process ended without an answer: "
                 f"{detail}",
                 python_grader_server_error=True,
                 python_grader_server_error_type="process_exited",
             )
-        result = json.loads(answer)
+            return [died for _ in cases]
+        return [self._outcome(result) for result in json.loads(answer)]
+
+    def _outcome(self, result: dict[str, Any]) -> Outcome:
+        if result.get("error") == "timeout":
+            return Outcome.failed(
+                f"python grader {self.name!r}: grade() ran past its {self.time_limit:g} s "
+                "limit and was stopped",
+                unresponsive_reward_error=True,
+            )
         if "error" in result:
             return Outcome.failed(
                 f"python grader {self.name!r}: {result['details'].strip().splitlines()[-1]}",

@@ -117,3 +117,46 @@ def test_a_child_that_dies_is_a_server_error() -> None:
     assert result.reward == 0.0
     assert result.errors.python_grader_server_error
     assert result.errors.python_grader_server_error_type == "process_exited"
+
+
+def test_run_many_scores_each_case_in_one_process_as_run_does() -> None:
+    source = (
+        "import os\n"
+        "def grade(sample, item):\n"
+        "    if item['n'] == 2:\n"
+        "        while True:\n"
+        "            pass\n"
+        "    if item['n'] == 3:\n"
+        "        raise ValueError('three')\n"
+        "    return item['n'] + os.getpid() * 0\n"
+    )
+    grader = Python(name="many", source=source, time_limit=1.0)
+    items = [{"n": n} for n in range(5)]
+    results = grader.run_many(["x"] * 5, items=items)
+    assert [r.reward for r in results] == [0.0, 1.0, 0.0, 0.0, 4.0]
+    assert [r.ok for r in results] == [True, True, False, False, True]
+    assert results[2].errors.unresponsive_reward_error  # only the call that looped
+    assert results[3].errors.python_grader_runtime_error
+    assert "ValueError: three" in (results[3].errors.python_grader_runtime_error_details or "")
+    one_by_one = [grader.run("x", item=item) for item in items[:2] + items[4:]]
+    assert [r.reward for r in one_by_one] == [0.0, 1.0, 4.0]
+
+
+def test_code_that_never_loads_is_stopped_at_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ftsdk.graders.python as python_module
+
+    monkeypatch.setattr(python_module, "_START_SECONDS", 1.0)
+    grader = Python(name="stuck", source="while True:\n    pass\n", time_limit=0.5)
+    started = time.monotonic()
+    results = grader.run_many(["x", "y"])
+    assert 2.0 <= time.monotonic() - started < 10
+    assert all(r.errors.unresponsive_reward_error for r in results)
+    assert "ran past its 2 s deadline" in results[0].messages[0]
+
+
+def test_run_many_needs_an_item_per_sample() -> None:
+    grader = Python(name="p", source="def grade(s, i):\n    return 1\n")
+    with pytest.raises(ValueError, match="2 samples but 1 items"):
+        grader.run_many(["a", "b"], items=[{}])
