@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, TypeAdapter, ValidationError
 
 from ftsdk.errors import InvalidRequest
 from ftsdk.graders.base import GraderBase, Outcome
@@ -109,8 +109,6 @@ def parse_grader(
     ...               "reference": "yes", "operation": "eq"}).operation
     'eq'
     """
-    from pydantic import ValidationError
-
     try:
         if isinstance(data, str):
             grader: StringCheck | TextSimilarity | Python | ScoreModel | Multi = (
@@ -119,13 +117,19 @@ def parse_grader(
         else:
             grader = _GRADER.validate_python(dict(data))
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
+        problems = [f"{_json_path(e['loc'])}: {e['msg']}" for e in err.errors()]
         raise InvalidRequest(
-            f"not a grader: {where or 'grader'}: {first['msg']}",
-            field=f"grader.{where}" if where else "grader",
-            problems=[
-                f"{'.'.join(map(str, e['loc'])) or 'grader'}: {e['msg']}" for e in err.errors()
-            ],
+            f"not a grader: {problems[0]}",
+            field=_json_path(err.errors()[0]["loc"]),
+            problems=problems,
         ) from None
     return grader
+
+
+def _json_path(loc: tuple[int | str, ...]) -> str:
+    """Pydantic's error location as the JSON path: without the ``type`` tags it inserts
+    after each union (``multi.graders.x.string_check.input`` -> ``graders.x.input``)."""
+    steps = list(loc[1:])  # loc[0] is the top grader's tag
+    if len(steps) >= 3 and steps[0] == "graders":
+        del steps[2]  # the sub-grader's tag
+    return ".".join(["grader", *map(str, steps)])

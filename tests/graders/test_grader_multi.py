@@ -164,5 +164,13 @@ def test_a_grader_that_is_not_one_is_an_error_naming_the_field() -> None:
     broken = {**AZURE_EXAMPLE, "graders": {"x": {"type": "string_check", "name": "x"}}}
     with pytest.raises(InvalidRequest) as caught:
         parse_grader(broken)
-    assert caught.value.field is not None
-    assert caught.value.field.startswith("grader.multi.graders.x.string_check.")
+    assert caught.value.field == "grader.graders.x.input"
+    assert caught.value.problems == (
+        "grader.graders.x.input: Field required",
+        "grader.graders.x.reference: Field required",
+        "grader.graders.x.operation: Field required",
+    )
+    with pytest.raises(InvalidRequest) as unknown:
+        parse_grader({"type": "label_model", "name": "l"})
+    assert unknown.value.field == "grader"
+    assert "'label_model' found using 'type' does not match" in str(unknown.value)
