@@ -90,6 +90,12 @@ def test_the_wheel_carries_the_api_descriptions_and_no_tests(tmp_path: Path) -> 
     )
     (wheel,) = tmp_path.glob("ftsdk_emulator-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for name in ("openai-subset.json", "azure-subset.json", "hub.py", "entra/authority.py"):
+    for name in (
+        "openai-subset.json",
+        "azure-subset.json",
+        "py.typed",
+        "hub.py",
+        "entra/authority.py",
+    ):
         assert f"ftsdk_emulator/{name}" in names, name
     assert not [n for n in names if n.startswith("tests/") or "/tests/" in n]
