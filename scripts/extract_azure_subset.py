@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/extract_azure_subset.py specs/azure ftsdk/testing/emulator/azure-subset.json
+    python scripts/extract_azure_subset.py specs/azure emulator/ftsdk_emulator/azure-subset.json
 
 For the operations the emulator serves, from ``specs/azure/`` (see ``specs/SOURCES.md``):
 the query parameters each defines, the body fields it defines (JSON or multipart form) and

@@ -3,7 +3,7 @@
 Usage::
 
     python scripts/extract_openai_subset.py ../shared/specs/openai-openapi.yaml \\
-        ftsdk/testing/emulator/openai-subset.json
+        emulator/ftsdk_emulator/openai-subset.json
 
 The subset keeps, for a fixed list of operations (see :data:`OPERATIONS`), what is
 needed to validate requests: the request body schema per content type, the
@@ -16,7 +16,7 @@ point into the subset's own ``components.schemas``).  Documentation (``descripti
 The output is JSON with sorted keys and compact separators, so the same input gives
 byte-identical output.  Schemas are copied as published (OpenAPI 3.0-isms such as
 ``nullable`` or boolean ``exclusiveMinimum`` included); turning them into valid
-JSON Schema 2020-12 is the validator's job (see ``ftsdk/testing/emulator/openapi/schema.py``),
+JSON Schema 2020-12 is the validator's job (see ``emulator/ftsdk_emulator/openapi/schema.py``),
 so that the subset remains a faithful excerpt.
 
 YAML note: PyYAML resolves plain scalars by YAML 1.1 rules, under which a float needs
@@ -39,7 +39,7 @@ from typing import Any, Final
 import yaml  # type: ignore[import-untyped]
 
 # The JSON Schema keywords that hold schemas: the validator's own lists, so the two agree.
-from ftsdk.testing.emulator.openapi.schema import (
+from ftsdk_emulator.openapi.schema import (
     _SCHEMA_KEYWORDS,
     _SCHEMA_LIST_KEYWORDS,
     _SCHEMA_MAP_KEYWORDS,

@@ -209,7 +209,7 @@ def schema_errors(spec: dict[str, Any], name: str) -> Callable[[Any], list[str]]
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT202012
 
-    from ftsdk.testing.emulator.openapi import normalize_schema
+    from ftsdk_emulator.openapi import normalize_schema
 
     schemas = {n: normalize_schema(s) for n, s in spec["components"]["schemas"].items()}
     uri = "urn:openapi"

@@ -51,7 +51,10 @@ def emulator(
     """Serve an offline emulator of OpenAI's and Azure OpenAI's fine-tuning APIs, and print
     what to export for each provider (OpenAI; Azure with an API key; Azure with Entra ID
     and Resource Manager, for deployments)."""
-    from ftsdk.testing.emulator import Emulator, EmulatorConfig
+    try:
+        from ftsdk.testing.emulator import Emulator, EmulatorConfig
+    except ModuleNotFoundError as err:  # ftsdk without its testing extra
+        raise click.ClickException(str(err)) from None
 
     emu = Emulator(
         config=EmulatorConfig(strict=strict, latency=latency, bandwidth=bandwidth),

@@ -2,7 +2,7 @@
 
     pytest_plugins = ["ftsdk.testing.fixtures"]
 
-then ask for ``emulator`` (a running :class:`~ftsdk.testing.emulator.Emulator` with its clock
+then ask for ``emulator`` (a running :class:`~ftsdk_emulator.Emulator` with its clock
 frozen: call ``emulator.advance(seconds)`` to move jobs along) or ``openai_client``.
 """
 

@@ -21,7 +21,7 @@ from ftsdk.cli import main
 from ftsdk.compare import ItemResult, compare, judge
 from ftsdk.testing.data import date_to_words_examples, write_jsonl
 from ftsdk.testing.emulator import Emulator
-from ftsdk.testing.emulator.training import count_tokens
+from ftsdk_emulator.training import count_tokens
 
 BASE = "gpt-4o-mini-2024-07-18"
 

@@ -28,7 +28,7 @@ from ftsdk.graders import (
     check_grader,
     parse_grader,
 )
-from ftsdk.testing.emulator.openapi import RequestValidator, normalize_schema
+from ftsdk_emulator.openapi import RequestValidator, normalize_schema
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]

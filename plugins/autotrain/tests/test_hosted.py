@@ -1,4 +1,4 @@
-"""Hosted backends against a local fake of the Hub API (``HF_ENDPOINT``): the calls AutoTrain
+"""Hosted backends against the Hub emulator (``HF_ENDPOINT``): the calls AutoTrain
 makes, the Space's status read back, and the token kept out of logs and the job folder.
 
 Runs AutoTrain's real Spaces / Inference Endpoints code in the runtime venv (no training)."""
@@ -16,7 +16,7 @@ import ftsdk
 from ftsdk.errors import InvalidRequest
 from ftsdk.jobs import Job, JobStatus
 from ftsdk.testing.data import date_to_words_examples, write_jsonl
-from ftsdk_autotrain.testing import FakeHub
+from ftsdk_emulator.hub import HubEmulator
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # the first one may build the runtime
 
@@ -25,12 +25,12 @@ BASE = "HuggingFaceTB/SmolLM2-135M-Instruct"  # a Hub id: only named, never down
 
 
 @pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
-    with FakeHub(user="ftsdk-user") as fake:
-        monkeypatch.setenv("HF_ENDPOINT", fake.url)
-        monkeypatch.setenv("FTSDK_AUTOTRAIN_ENDPOINTS_URL", fake.url + "/v2/endpoint/")
+def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[HubEmulator]:
+    with HubEmulator(token=TOKEN, user="ftsdk-user") as emulated:
+        monkeypatch.setenv("HF_ENDPOINT", emulated.url)
+        monkeypatch.setenv("FTSDK_AUTOTRAIN_ENDPOINTS_URL", emulated.url + "/v2/endpoint/")
         monkeypatch.delenv("HF_TOKEN", raising=False)
-        yield fake
+        yield emulated
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def no_token_in(folder: Path) -> None:
 
 
 def test_spaces_backend_calls_and_status_and_the_token_stays_out(
-    hub: FakeHub, hosted: ftsdk.Client, tmp_path: Path, home: Path
+    hub: HubEmulator, hosted: ftsdk.Client, tmp_path: Path, home: Path
 ) -> None:
     data = write_jsonl(tmp_path / "t.jsonl", date_to_words_examples(50))
     job = hosted.train(
@@ -75,15 +75,14 @@ def test_spaces_backend_calls_and_status_and_the_token_stays_out(
     calls = hub.calls()
     dataset = f"ftsdk-user/autotrain-data-{project}"
     assert calls[0] == ("POST", "/api/repos/create")
-    assert hub.requests[0]["body"]["type"] == "dataset"
+    assert hub.requests[0].body["type"] == "dataset"
     assert ("POST", f"/api/datasets/{dataset}/commit/main") in calls
-    create_space = next(
-        r for r in hub.requests if r["path"] == "/api/repos/create" and r["body"]["type"] == "space"
-    )
-    assert create_space["body"]["hardware"] == "a10g-large"
-    assert create_space["body"]["sdk"] == "docker"
-    secrets = [r["body"] for r in hub.requests if r["path"] == f"/api/spaces/{space}/secrets"]
-    assert [s["key"] for s in secrets] == [
+    created = hub.repos[f"spaces/{space}"]
+    assert created.private
+    assert created.settings["hardware"] == "a10g-large"
+    assert created.settings["sdk"] == "docker"
+    secrets = created.secrets
+    assert list(secrets) == [
         "HF_TOKEN",
         "AUTOTRAIN_USERNAME",
         "PROJECT_NAME",
@@ -92,8 +91,8 @@ def test_spaces_backend_calls_and_status_and_the_token_stays_out(
         "DATA_PATH",
         "MODEL",
     ]
-    assert secrets[0]["value"] == TOKEN  # the Space needs it: a secret of the Space
-    params = json.loads(secrets[4]["value"])
+    assert secrets["HF_TOKEN"] == TOKEN  # the Space needs it: a secret of the Space
+    params = json.loads(secrets["PARAMS"])
     assert (params["trainer"], params["epochs"], params["peft"], params["lr"]) == (
         "sft",
         2,
@@ -102,25 +101,22 @@ def test_spaces_backend_calls_and_status_and_the_token_stays_out(
     )
     assert params["data_path"] == dataset
     assert ("POST", f"/api/spaces/{space}/sleeptime") in calls
-    uploaded = hub.files[f"spaces/{space}"]
-    assert {"README.md", "Dockerfile"} <= set(uploaded)
-    assert all(
-        r["authorization"] == f"Bearer {TOKEN}" for r in hub.requests if r["method"] == "POST"
-    )
+    assert {"README.md", "Dockerfile"} <= set(created.files)
+    assert all(r.authorized for r in hub.requests)
 
     no_token_in(home)  # job folder, log, staged params, idempotency keys
     assert TOKEN not in repr(job)
     assert TOKEN not in " ".join(e.message for e in job.events())
 
     hub.space_stage = "PAUSED"  # AutoTrain pauses its Space when training ends
-    hub.models.add(f"ftsdk-user/{project}")
+    hub.add_repo(f"ftsdk-user/{project}")  # the model the Space pushed
     job.refresh()
     assert job.status is JobStatus.SUCCEEDED
     assert job.state.result_model == f"ftsdk-user/{project}"
 
 
 def test_a_space_that_stops_without_a_model_failed(
-    hub: FakeHub, hosted: ftsdk.Client, tmp_path: Path
+    hub: HubEmulator, hosted: ftsdk.Client, tmp_path: Path
 ) -> None:
     data = write_jsonl(tmp_path / "t.jsonl", date_to_words_examples(20))
     job = hosted.train(
@@ -137,7 +133,7 @@ def test_a_space_that_stops_without_a_model_failed(
 
 
 def test_inference_endpoints_backend_posts_to_the_endpoints_api(
-    hub: FakeHub, hosted: ftsdk.Client, tmp_path: Path, home: Path
+    hub: HubEmulator, hosted: ftsdk.Client, tmp_path: Path, home: Path
 ) -> None:
     data = write_jsonl(tmp_path / "t.jsonl", date_to_words_examples(20))
     job = hosted.train(
@@ -147,15 +143,15 @@ def test_inference_endpoints_backend_posts_to_the_endpoints_api(
     )
     submitted(job)
     assert job.raw_status == "submitted", job.error
-    posts = [r for r in hub.requests if r["path"].startswith("/v2/endpoint/")]
+    posts = [r for r in hub.requests if r.path.startswith("/v2/endpoint/")]
     assert len(posts) == 1
-    assert posts[0]["path"] == "/v2/endpoint/ftsdk-user"
-    assert posts[0]["authorization"] == f"Bearer {TOKEN}"
+    assert posts[0].path == "/v2/endpoint/ftsdk-user"
+    assert posts[0].authorized
     no_token_in(home)
 
 
 def test_hosted_backends_refuse_a_local_folder(
-    hub: FakeHub, hosted: ftsdk.Client, tiny_model: Path, tmp_path: Path
+    hub: HubEmulator, hosted: ftsdk.Client, tiny_model: Path, tmp_path: Path
 ) -> None:
     data = write_jsonl(tmp_path / "t.jsonl", date_to_words_examples(20))
     with pytest.raises(InvalidRequest, match="push it to the Hub"):

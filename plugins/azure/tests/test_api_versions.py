@@ -3,7 +3,7 @@ answers are read as that description allows them (fields left out, Azure's own w
 
 The emulator runs in strict mode: a query parameter or body field the request's version
 does not define, or a required one left out, is refused as Azure's description refuses it
-(``ftsdk/testing/emulator/azure-subset.json``, from ``specs/azure/``).
+(``emulator/ftsdk_emulator/azure-subset.json``, from ``specs/azure/``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from ftsdk import JobStatus
 from ftsdk.errors import InvalidRequest, PermissionDenied, UnsupportedOperation
 from ftsdk.testing.data import date_to_words_examples, write_jsonl
 from ftsdk.testing.emulator import Emulator
-from ftsdk.testing.emulator.entra import CONTRIBUTOR, USER
+from ftsdk_emulator.entra import CONTRIBUTOR, USER
 
 BASE = "gpt-4o-mini-2024-07-18"
 

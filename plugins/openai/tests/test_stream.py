@@ -12,8 +12,7 @@ import pytest
 import ftsdk
 from ftsdk.errors import AuthenticationError, FtsdkError, NotFound, ProviderUnavailable
 from ftsdk.testing.data import date_to_words_examples
-from ftsdk.testing.emulator import Emulator
-from ftsdk.testing.emulator.state import RequestRecord
+from ftsdk.testing.emulator import Emulator, RequestRecord
 
 BASE = "gpt-4o-mini-2024-07-18"
 QUESTION = "What does fine-tuning change in a model?"

@@ -9,7 +9,7 @@ import pytest
 
 import ftsdk
 from ftsdk.errors import AuthenticationError, InvalidRequest, MissingCredentials
-from ftsdk.testing.hub import HubEmulator
+from ftsdk_emulator.hub import HubEmulator
 
 
 def test_push_a_local_model(tiny_model: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -73,7 +73,7 @@ def test_push_a_lora_adapter_with_its_model_card(
         files = hub.repos["me/dates-lora"].files
         assert files["README.md"] == (lora_adapter / "README.md").read_bytes()
         assert "adapter_config.json" in files
-        assert "POST /api/validate-yaml" in hub.requests
+        assert ("POST", "/api/validate-yaml") in hub.calls()
 
 
 def test_a_broken_model_card_says_which_file_to_fix(
