@@ -23,6 +23,7 @@ from pydantic import Field, PositiveInt, SecretStr, field_validator
 from ftsdk import Capabilities, JobSpec, Provider, ProviderOptions
 from ftsdk.capabilities import DataFormat, Operation
 from ftsdk.credentials import resolve_secret, resolve_setting
+from ftsdk.datarules import DataRules
 from ftsdk.errors import InvalidRequest, NotFound, ProviderUnavailable
 from ftsdk.jobdir import (
     DamagedJob,
@@ -123,9 +124,9 @@ class AutoTrainProvider(Provider):
                 Operation.CHAT,
             }
         ),
-        min_examples=1,
     )
     Options = AutoTrainOptions
+    data_rules = DataRules.from_package("ftsdk_autotrain")
     credential_env_vars = (
         "FTSDK_HOME",
         "FTSDK_AUTOTRAIN_PYTHON",
@@ -572,10 +573,11 @@ def _local_model(name: str, *, required: bool) -> Path | None:
 
 
 def _check_data(path: Path, method: str, model: str) -> DataFormat | None:
-    """Validate the file with ftsdk first: file:line:field errors, not ``KeyError: 'text'``."""
+    """Validate the file with ftsdk first, by AutoTrain's own declared rules: file:line:field
+    errors, not ``KeyError: 'text'``."""
     from ftsdk.dataset import Dataset, Target
 
-    target = Target.for_model("trl", model, formats=_FORMATS[method])
+    target = Target.for_model("autotrain", model, method=method)  # type: ignore[arg-type]
     report = Dataset.load(path).validate(target, count_tokens=False)
     try:
         report.raise_for_errors()

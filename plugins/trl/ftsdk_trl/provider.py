@@ -25,6 +25,7 @@ from pydantic import PositiveFloat, PositiveInt, SecretStr
 from ftsdk import Capabilities, JobSpec, Provider, ProviderOptions
 from ftsdk.capabilities import DataFormat, Operation
 from ftsdk.credentials import resolve_secret, resolve_setting
+from ftsdk.datarules import DataRules
 from ftsdk.errors import InvalidRequest, MissingCredentials, NotFound, ProviderUnavailable
 from ftsdk.jobdir import (
     DamagedJob,
@@ -134,9 +135,9 @@ class TRLProvider(Provider):
                 Operation.PUSH,
             }
         ),
-        min_examples=1,
     )
     Options = TRLOptions
+    data_rules = DataRules.from_package("ftsdk_trl")
     credential_env_vars = (
         "FTSDK_HOME",
         "HF_TOKEN",
