@@ -42,8 +42,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ftsdk.capabilities import DataFormat
+from ftsdk.capabilities import DataFormat, MethodType
 from ftsdk.errors import InvalidRequest
+from ftsdk.local import COMMON_HYPERPARAMETERS
 
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
@@ -58,22 +59,10 @@ __all__ = [
 DEFAULT_BLOCK_SIZE = 1024
 """Block size when ``max_seq_length`` is not set (capped by the model's context)."""
 
-_COMMON = frozenset(
-    {
-        "epochs",
-        "batch_size",
-        "learning_rate",
-        "warmup_ratio",
-        "weight_decay",
-        "max_seq_length",
-        "gradient_accumulation_steps",
-        "adapter",
-        "lora_r",
-        "lora_alpha",
-        "lora_dropout",
-    }
-)
-HYPERPARAMETERS: dict[str, frozenset[str]] = {"sft": _COMMON, "dpo": _COMMON | {"beta"}}
+HYPERPARAMETERS: dict[MethodType, frozenset[str]] = {
+    "sft": COMMON_HYPERPARAMETERS,
+    "dpo": COMMON_HYPERPARAMETERS | {"beta"},
+}
 """Per method, the JobSpec hyperparameters AutoTrain honours (the capabilities)."""
 
 _DIRECT = {
