@@ -61,7 +61,7 @@ class DataRules(BaseModel):
     >>> rules = DataRules(
     ...     formats={"sft": {"chat"}}, min_examples=10, max_file_bytes=512 * 1024**2
     ... )
-    >>> rules.min_examples, sorted(rules.formats["sft"])
+    >>> rules.min_examples, sorted(f.value for f in rules.formats["sft"])
     (10, ['chat'])
     """
 

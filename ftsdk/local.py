@@ -452,7 +452,8 @@ def local_capabilities(
     """SFT and DPO on every data format (the data rules narrow them per method), with the
     :data:`LOCAL_OPERATIONS` and ``more``.
 
-    >>> sorted(local_capabilities({"sft": frozenset({"epochs"})}, Operation.CHAT).operations)
+    >>> caps = local_capabilities({"sft": frozenset({"epochs"})}, Operation.CHAT)
+    >>> sorted(op.value for op in caps.operations)
     ['cancel', 'chat', 'events', 'list_jobs', 'metrics', 'train']
     """
     return Capabilities(

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from pydantic import Field, PositiveInt, SecretStr, field_validator
 
 from ftsdk import JobSpec, ProviderOptions
+from ftsdk.batchplan import BatchPlan
 from ftsdk.capabilities import DataFormat, Operation
 from ftsdk.credentials import resolve_setting
 from ftsdk.datarules import DataRules
@@ -208,12 +209,7 @@ class AutoTrainProvider(LocalProvider):
         write_json_atomic(job.path / "params.json", params)
         events = [f"backend: {options.backend}"]
         if split is not None:
-            events.append(
-                f"batch: {split['batch_size']} examples per optimizer step = "
-                f"{split['per_device_batch_size']} per device x "
-                f"{split['gradient_accumulation_steps']} accumulation x "
-                f"{split['num_processes']} process{'es' if split['num_processes'] > 1 else ''}"
-            )
+            events.append(f"batch: {BatchPlan(**split)}")
         return self.launch(
             job,
             request,

@@ -42,8 +42,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ftsdk.batchplan import split_batch
 from ftsdk.capabilities import DataFormat, MethodType
-from ftsdk.errors import InvalidRequest
 from ftsdk.local import COMMON_HYPERPARAMETERS
 
 __all__ = [
@@ -120,25 +120,12 @@ def batch_split(method: Mapping[str, Any], *, processes: int = 1) -> dict[str, i
     if batch in (None, "auto"):
         return None
     accumulation = method.get("gradient_accumulation_steps")
-    accumulation = 1 if accumulation in (None, "auto") else accumulation
-    unit = processes * accumulation
-    if batch % unit:
-        lower = batch // unit * unit
-        nearby = " or ".join(str(v) for v in (lower, lower + unit) if v > 0)
-        raise InvalidRequest(
-            f"method.batch_size: {batch} examples per optimizer step do not split evenly over "
-            f"{processes} process{'es' if processes > 1 else ''} (one per GPU) x "
-            f"{accumulation} gradient_accumulation_steps (num_processes={processes}); use a "
-            f"multiple of {unit}, e.g. {nearby}",
-            field="method.batch_size",
-            provider="autotrain",
-        )
-    return {
-        "batch_size": batch,
-        "per_device_batch_size": batch // unit,
-        "gradient_accumulation_steps": accumulation,
-        "num_processes": processes,
-    }
+    return split_batch(
+        batch,
+        processes=processes,
+        accumulation=None if accumulation == "auto" else accumulation,
+        provider="autotrain",
+    ).as_dict()
 
 
 def training_params(
