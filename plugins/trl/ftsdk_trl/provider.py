@@ -194,12 +194,13 @@ class TRLProvider(PausableLocalProvider):
 
     # -- reading -----------------------------------------------------------------------
     def read_status(self, job: JobDir) -> dict[str, Any]:
-        """The job's status; a result model outside the job's folder makes it damaged."""
-        status = super().read_status(job)
+        """The job's status; a result model outside the job's folder makes it damaged,
+        found before anything is written (a damaged file is left for a person to read)."""
+        status = job.read_status()
         result = status.get("result_model")
         if result is not None and _result_path(job, result) is None:
             raise job.damage(job.status_file, f"names a model outside its folder ({result})")
-        return status
+        return job.check_runner(status, self.runner_label)
 
     def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
         """Complete checkpoints; their ``model`` is the folder, usable with ``chat``."""
