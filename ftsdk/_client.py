@@ -253,23 +253,27 @@ class Client:
         return path
 
     def check_data(self, spec: JobSpec) -> None:
-        """Validate the spec's local training and validation data against this provider's
-        rules for the base model (format, roles, tokens per example, minimum examples, file
-        size) and raise :class:`InvalidDataset` listing every problem with its file, line and
-        field. Data already uploaded (a :class:`FileRef`) is not checked again."""
+        """Validate the spec's local training and validation data against the rules this
+        provider declares (:attr:`Provider.data_rules`) for the base model and method
+        (format, roles, tokens per example, minimum examples, file size) and raise
+        :class:`InvalidDataset` listing every problem with its file, line and field. A
+        provider that declares no rules gets the format checks only. Data already uploaded
+        (a :class:`FileRef`) is not checked again."""
         from ftsdk.dataset import Target
 
-        try:
-            target: Target | None = Target.for_model(self.name, spec.base_model)
-        except InvalidRequest:
-            target = None  # no recorded rules for this provider/model: check the format
+        rules = self.provider.data_rules
+        target = None
+        if rules is not None:
+            target = Target.from_rules(
+                self.name, rules, spec.base_model, method=spec.method.type, any_model=True
+            )
         # The provider's minimum number of examples is a rule of the training file only.
         held_out = None if target is None else dataclasses.replace(target, min_examples=None)
-        for source, rules in ((spec.training_data, target), (spec.validation_data, held_out)):
+        for source, checked in ((spec.training_data, target), (spec.validation_data, held_out)):
             if source is None or isinstance(source, FileRef):
                 continue
             dataset = source if isinstance(source, Dataset) else Dataset.load(source)
-            dataset.validate(rules, epochs=spec.method.epochs).raise_for_errors()
+            dataset.validate(checked, epochs=spec.method.epochs).raise_for_errors()
 
     # -- jobs --------------------------------------------------------------------------
     def train(

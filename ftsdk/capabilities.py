@@ -17,7 +17,8 @@ class Capabilities(BaseModel):
     The core reads it before every call: an operation not in ``operations`` raises
     :class:`ftsdk.errors.UnsupportedOperation`; a hyperparameter not accepted for the
     job's method raises :class:`ftsdk.errors.InvalidRequest` naming its field, before
-    anything is uploaded.
+    anything is uploaded. Limits on the data (file size, examples, formats per method)
+    are the provider's :class:`ftsdk.datarules.DataRules`, not declared here.
 
     >>> Capabilities(
     ...     methods={"sft"},
@@ -39,12 +40,6 @@ class Capabilities(BaseModel):
     provider honours. Setting any other field is an error, never silently dropped."""
     operations: frozenset[Operation] = frozenset()
     """Operations the provider implements."""
-    max_file_bytes: int | None = None
-    """Largest training file the provider accepts, in bytes; ``None`` when unbounded."""
-    min_examples: int | None = None
-    """Fewest training examples the provider accepts."""
-    max_concurrent_jobs: int | None = None
-    """Jobs that may run at once (per account or resource), when the provider limits it."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Capabilities:
@@ -78,7 +73,4 @@ class Capabilities(BaseModel):
             "data_formats": sorted(self.data_formats),
             "hyperparameters": {k: sorted(v) for k, v in sorted(self.hyperparameters.items())},
             "operations": sorted(self.operations),
-            "max_file_bytes": self.max_file_bytes,
-            "min_examples": self.min_examples,
-            "max_concurrent_jobs": self.max_concurrent_jobs,
         }

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from ftsdk.capabilities import Capabilities, Operation
+from ftsdk.datarules import DataRules
 from ftsdk.errors import UnsupportedOperation
 from ftsdk.files import FilePurpose, FileRef
 from ftsdk.jobs import Checkpoint, JobEvent, JobState, Metric
@@ -69,6 +70,9 @@ class Provider(abc.ABC):
     - ``capabilities``: a :class:`Capabilities`; the core refuses undeclared operations
       before calling, so every method below is reached only when declared.
     - ``Options``: a :class:`ProviderOptions` subclass for ``JobSpec.provider_options``.
+    - ``data_rules``: a :class:`ftsdk.datarules.DataRules` (formats, limits, prices,
+      tokenizer), usually ``DataRules.from_package(__package__)``; the core enforces
+      exactly these before uploading. ``None``: only the generic format checks.
     - ``credential_env_vars``: the environment variables the provider reads, for docs.
 
     ``__init__`` takes the provider's own keyword arguments (credentials, endpoints);
@@ -79,6 +83,7 @@ class Provider(abc.ABC):
     display_name: ClassVar[str] = ""
     capabilities: ClassVar[Capabilities] = Capabilities()
     Options: ClassVar[type[ProviderOptions]] = ProviderOptions
+    data_rules: ClassVar[DataRules | None] = None
     credential_env_vars: ClassVar[tuple[str, ...]] = ()
 
     def __repr__(self) -> str:

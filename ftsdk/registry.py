@@ -12,6 +12,7 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from ftsdk.capabilities import Capabilities
+from ftsdk.datarules import DataRules
 from ftsdk.errors import ConfigurationError, PluginError
 from ftsdk.provider import Provider, ProviderOptions
 
@@ -64,6 +65,8 @@ def _check(provider: object) -> type[Provider]:
         raise PluginError(f"{label} ({name}) is abstract; implement {missing}")
     if not isinstance(provider.capabilities, Capabilities):
         raise PluginError(f"{label}.capabilities must be an ftsdk.Capabilities")
+    if provider.data_rules is not None and not isinstance(provider.data_rules, DataRules):
+        raise PluginError(f"{label}.data_rules must be an ftsdk.datarules.DataRules or None")
     options = provider.Options
     if not (inspect.isclass(options) and issubclass(options, ProviderOptions)):
         raise PluginError(f"{label}.Options must subclass ftsdk.ProviderOptions")

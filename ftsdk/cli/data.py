@@ -54,7 +54,7 @@ def _target(provider: str | None, model: str | None, context: int | None) -> Tar
         return None
     if provider is None or model is None:
         raise click.UsageError("give --provider and --model together")
-    overrides = {"context_tokens": context} if context else {}
+    overrides: dict[str, Any] = {"context_tokens": context} if context else {}
     try:
         return Target.for_model(provider, model, **overrides)
     except InvalidRequest as err:

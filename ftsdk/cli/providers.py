@@ -5,12 +5,25 @@ from __future__ import annotations
 import json
 import sys
 import warnings
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from ftsdk.datarules import DataRules
 
 __all__ = ["BUILTIN_DISTRIBUTIONS", "providers"]
 
 BUILTIN_DISTRIBUTIONS = frozenset({"ftsdk-openai", "ftsdk-azure", "ftsdk-trl", "ftsdk-autotrain"})
+
+
+def _rules_summary(rules: DataRules | None) -> dict[str, object] | None:
+    """The declared limits and formats (models, prices and sources are left to the docs)."""
+    if rules is None:
+        return None
+    return rules.model_dump(mode="json", exclude={"models", "aliases", "sources"}) | {
+        "models": sorted(rules.models)
+    }
 
 
 @click.command()
@@ -32,6 +45,7 @@ def providers(as_json: bool, check: bool) -> None:
             "distribution": reg.distribution,
             "version": reg.version,
             "capabilities": reg.provider.capabilities.summary(),
+            "data_rules": _rules_summary(reg.provider.data_rules),
         }
         for reg in registry
     ]

@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ftsdk.datarules import base_of_fine_tune
 from ftsdk.dataset.tables import read_table
-from ftsdk.dataset.targets import base_of_fine_tune
 from ftsdk.errors import InvalidRequest
 
 __all__ = ["Price", "inference_price", "inference_table"]

@@ -9,7 +9,7 @@ it, split it and write it.
 
 Modules: :mod:`~ftsdk.dataset.sources` (readers), :mod:`~ftsdk.dataset.formats` (shapes and
 conversions), :mod:`~ftsdk.dataset.problems` (problem kinds, the report),
-:mod:`~ftsdk.dataset.targets` (provider rules and prices, from ``targets.json``),
+:mod:`~ftsdk.dataset.targets` (provider rules and prices, as each provider declares them),
 :mod:`~ftsdk.dataset.tokens`, :mod:`~ftsdk.dataset.cost`, :mod:`~ftsdk.dataset.validation`,
 :mod:`~ftsdk.dataset.writing`, :mod:`~ftsdk.dataset.estimate` (GPU memory and time of local
 training, estimated).

@@ -1,6 +1,7 @@
-"""The tables ftsdk keeps as data beside its code, in this package: provider limits and
-training prices (``targets.json``), inference prices (``inference.json``), GPUs
-(``gpus.json``), the code points toktok-rs reads differently (``toktok_guard.json``)."""
+"""The tables ftsdk keeps as data beside its code, in this package: inference prices
+(``inference.json``), GPUs (``gpus.json``), the code points toktok-rs reads differently
+(``toktok_guard.json``). Training limits and prices are each provider's own
+(:mod:`ftsdk.datarules`)."""
 
 from __future__ import annotations
 

@@ -1,37 +1,53 @@
 """Where data will be trained: a :class:`Target` is a provider and a base model, with the
-rules its data must follow and its price, read from ``targets.json`` (data, not code: the
-limits and prices are recorded there with their sources and dates)."""
+rules its data must follow and its price, as the provider declares them
+(:class:`ftsdk.datarules.DataRules`, data in the provider's own plugin)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from ftsdk._vocab import DataFormat
-from ftsdk.dataset.tables import read_table
-from ftsdk.errors import InvalidRequest
+from ftsdk._vocab import DataFormat, MethodType
+from ftsdk.errors import ConfigurationError, InvalidRequest
 
-__all__ = ["Target", "price_table"]
+if TYPE_CHECKING:
+    from ftsdk.datarules import DataRules
 
-
-def price_table() -> dict[str, Any]:
-    """The recorded limits and prices of every provider (``targets.json``), as published."""
-    return read_table("targets.json")
+__all__ = ["Target", "declared_rules"]
 
 
-def base_of_fine_tune(model: str) -> str:
-    """The base model of an OpenAI fine-tune's id, or ``model`` itself: a fine-tune
-    ("ft:gpt-4o-mini-2024-07-18:org:suffix:id") trains further, and is billed, on its base's
-    rules and prices."""
-    return model.split(":")[1] if model.startswith("ft:") and model.count(":") >= 2 else model
+def declared_rules(provider: str) -> DataRules:
+    """The data rules the installed provider ``provider`` declares.
+
+    :raises ftsdk.errors.InvalidRequest: no such provider is installed (the message lists
+        the installed ones), or it declares no rules.
+    """
+    from ftsdk.plugins import providers
+
+    try:
+        provider_cls = providers().get(provider)
+    except ConfigurationError as err:
+        raise InvalidRequest(
+            f"no data rules for provider {provider!r}: it is not installed ({err}); "
+            "install the plugin that provides it, or check without a target",
+            field="provider",
+        ) from err
+    if provider_cls.data_rules is None:
+        raise InvalidRequest(
+            f"provider {provider!r} declares no data rules, so only the format can be "
+            "checked: validate without a target",
+            field="provider",
+            provider=provider,
+        )
+    return provider_cls.data_rules
 
 
 @dataclass(frozen=True)
 class Target:
     """A provider and a base model, with the rules training data must follow there.
 
-    Build one with :meth:`for_model`; every field can be overridden for what the table
-    does not know (a new model, a local model's context)::
+    Build one with :meth:`for_model`; every field can be overridden for what the
+    provider's rules do not know (a new model, a local model's context)::
 
     >>> t = Target.for_model("openai", "gpt-4o-mini")
     >>> t.model, t.encoding, t.context_tokens, t.min_examples
@@ -73,57 +89,76 @@ class Target:
     """Where the limits and prices come from."""
 
     @classmethod
-    def for_model(cls, provider: str, model: str, **overrides: Any) -> Target:
-        """The target for ``model`` on ``provider``, from the recorded table.
+    def for_model(
+        cls, provider: str, model: str, *, method: MethodType | None = None, **overrides: Any
+    ) -> Target:
+        """The target for ``model`` on the installed provider ``provider``, by the rules
+        it declares (:func:`declared_rules`); see :meth:`from_rules`.
 
-        Local providers (``trl``) take any Hugging Face model id or folder: its tokenizer
-        counts the tokens and its ``model_max_length`` is the context unless
+        :raises ftsdk.errors.InvalidRequest: the provider is not installed or declares no
+            rules, or a model it does not list (the message lists the known ones).
+        """
+        return cls.from_rules(provider, declared_rules(provider), model, method=method, **overrides)
+
+    @classmethod
+    def from_rules(
+        cls,
+        provider: str,
+        rules: DataRules,
+        model: str,
+        *,
+        method: MethodType | None = None,
+        any_model: bool = False,
+        **overrides: Any,
+    ) -> Target:
+        """The target for ``model`` on ``provider`` by ``rules``; with ``method``, only the
+        formats that method takes there.
+
+        With ``any_model``, a model the rules do not list still gets the provider-wide
+        rules (formats of the method, examples, file size), with no tokenizer, context or
+        price: what the core checks before the provider's service judges the model.
+
+        Providers that list no models (local ones) take any Hugging Face model id or folder:
+        its tokenizer counts the tokens and its ``model_max_length`` is the context unless
         ``context_tokens=`` is given.
 
-        :raises ftsdk.errors.InvalidRequest: unknown provider, or a model the table does not
-            know (the message lists the known ones).
+        :raises ftsdk.errors.InvalidRequest: a model ``rules`` does not list.
         """
-        table = price_table()
-        entry = table.get(provider)
-        if not isinstance(entry, dict):
-            known = ", ".join(name for name in table if not name.startswith("_"))
-            raise InvalidRequest(
-                f"no data rules recorded for provider {provider!r} (known: {known})",
-                field="provider",
-            )
         common: dict[str, Any] = {
             "provider": provider,
-            "over_context": entry["over_context"],
-            "min_examples": entry["min_examples"],
-            "recommended_examples": entry["recommended_examples"],
-            "max_file_bytes": entry["max_file_bytes"],
-            "max_billed_tokens": entry["max_billed_tokens"],
-            "epochs_rule": entry["epochs_rule"],
-            "default_epochs": entry.get("default_epochs"),
-            "recorded": entry["recorded"],
-            "sources": tuple(sorted(entry["sources"].items())),
+            "over_context": rules.over_context,
+            "min_examples": rules.min_examples,
+            "recommended_examples": rules.recommended_examples,
+            "max_file_bytes": rules.max_file_bytes,
+            "max_billed_tokens": rules.max_billed_tokens,
+            "epochs_rule": rules.epochs_rule,
+            "default_epochs": rules.default_epochs,
+            "recorded": rules.recorded,
+            "sources": tuple(sorted(rules.sources.items())),
         }
-        name = base_of_fine_tune(model)
-        name = entry["aliases"].get(name, name)
-        models: dict[str, Any] = entry["models"]
-        if name in models:
-            spec = models[name]
-            common |= {
-                "model": name,
-                "formats": frozenset(DataFormat(f) for f in spec["formats"]),
-                "encoding": spec["encoding"],
-                "context_tokens": spec["context_tokens"],
-                "price_per_million": spec["price_per_million"],
-            }
-        elif not models:  # local: any model, its own tokenizer
-            common |= {"model": model, "formats": frozenset(DataFormat), "hf_tokenizer": model}
-        else:
+        try:
+            found = rules.model_rules(model)
+        except KeyError:
+            if any_model:
+                return cls(**(common | {"model": model, "formats": rules.method_formats(method)}))
             raise InvalidRequest(
                 f"{provider} has no recorded rules for model {model!r}; known: "
-                f"{', '.join(sorted(models))} (or pass the fields yourself: Target(...))",
+                f"{', '.join(sorted(rules.models))} (or pass the fields yourself: Target(...))",
                 field="base_model",
                 provider=provider,
-            )
+            ) from None
+        formats = rules.method_formats(method)
+        if found is None:  # any model, its own tokenizer
+            common |= {"model": model, "formats": formats, "hf_tokenizer": model}
+        else:
+            name, spec = found
+            common |= {
+                "model": name,
+                "formats": spec.formats & formats,
+                "encoding": spec.encoding,
+                "context_tokens": spec.context_tokens,
+                "price_per_million": spec.price_per_million,
+            }
         return cls(**(common | overrides))
 
     @property

@@ -4,28 +4,36 @@ date-to-words data the built-in local providers' tests train on::
 
     @pytest.fixture
     def home(tmp_path):
-        yield tmp_path / "home"
-        stop_runners(tmp_path / "home" / "myprovider" / "jobs")
+        with job_home(tmp_path / "home", "myprovider") as path:
+            yield path
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ftsdk.jobdir import JobDir, stop_process
-from ftsdk.spec import DPO, SFT
+from ftsdk.spec import DPO, SFT, JobSpec
 from ftsdk.testing.data import date_to_words_examples, write_jsonl
+
+if TYPE_CHECKING:
+    from ftsdk.jobs import Job
 
 __all__ = [
     "DPO_DATES",
     "SFT_DATES",
+    "cancel_stops_the_runner",
     "child_env",
     "date_files",
+    "dates_spec",
+    "job_home",
     "preference_files",
     "stop_runners",
     "watch_from_another_process",
@@ -38,10 +46,58 @@ DPO_DATES = DPO(beta=0.1, epochs=1, batch_size=8, learning_rate=1e-3, adapter="l
 """The method every local provider's DPO test trains with on :func:`preference_files`."""
 
 
+def dates_spec(
+    base_model: Path, training_data: Path, method: SFT | DPO = SFT_DATES, **provider_options: Any
+) -> JobSpec:
+    """The JobSpec the built-in local providers' tests run, the same for each so their
+    results compare: ``method`` on ``training_data`` (:func:`date_files`,
+    :func:`preference_files`) with the model at ``base_model``, seed 0."""
+    return JobSpec(
+        base_model=str(base_model),
+        training_data=training_data,
+        method=method,
+        seed=0,
+        provider_options=provider_options,
+    )
+
+
 def stop_runners(jobs_dir: Path) -> None:
     """Kill the runner (and its process group) of every job folder under ``jobs_dir``."""
     for folder in sorted(jobs_dir.glob("*")):
         stop_process(JobDir(folder).process(), grace=0.5)
+
+
+@contextlib.contextmanager
+def job_home(path: Path, provider: str) -> Iterator[Path]:
+    """``path`` as a fresh ftsdk home; on leaving, the runner of every job ``provider``
+    started under it is killed (:func:`stop_runners`), so none outlives the test."""
+    try:
+        yield path
+    finally:
+        stop_runners(path / provider / "jobs")
+
+
+def cancel_stops_the_runner(job: Job, jobs_dir: Path) -> None:
+    """Cancel ``job``, whose runner runs, and check what a user would: it reads
+    ``cancelled`` at once, and its runner and every process under it (the trainer, data
+    loaders, ``accelerate`` workers) have ended.
+
+    :raises AssertionError: naming what is wrong.
+    """
+    import psutil  # type: ignore[import-untyped]
+
+    from ftsdk.jobs import JobStatus
+
+    folder = JobDir(jobs_dir / job.id)
+    runner = folder.process()
+    assert runner is not None, f"{job.id} has no live runner to cancel (status {job.status})"
+    family = [runner, *runner.children(recursive=True)]
+    job.cancel()
+    assert job.status is JobStatus.CANCELLED, job.status
+    _, alive = psutil.wait_procs(family, timeout=5)
+    left = [p.pid for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not left, f"processes of {job.id} still run after cancel: {left}"
+    assert folder.process() is None
 
 
 def child_env(home: Path, **extra: str) -> dict[str, str]:

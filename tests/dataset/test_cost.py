@@ -10,7 +10,7 @@ import pytest
 
 from ftsdk.dataset import Dataset, Target, default_epochs
 from ftsdk.dataset.cost import TokenStats, estimate_cost
-from ftsdk.dataset.targets import price_table
+from ftsdk.dataset.targets import declared_rules
 
 
 @pytest.mark.parametrize(
@@ -73,16 +73,14 @@ def test_azure_job_size_limit(tmp_path: Path) -> None:
     assert report.cost.usd is None  # Azure prices are not recorded
 
 
-def test_the_price_table_says_where_and_when() -> None:
-    table = price_table()
-    assert "VERIFY BEFORE BUDGETING" in table["_note"]
-    for provider, entry in table.items():
-        if provider.startswith("_"):
-            continue
-        assert entry["recorded"]
-        assert entry["sources"]["prices"]
-        assert entry["sources"]["limits"]
-    assert table["openai"]["models"]["gpt-4o-mini-2024-07-18"]["price_per_million"] == 3.0
+def test_each_provider_declares_where_and_when_its_rules_come_from() -> None:
+    for provider in ("openai", "azure", "trl", "autotrain"):
+        rules = declared_rules(provider)
+        assert rules.recorded
+        assert "VERIFY BEFORE BUDGETING" in rules.sources["note"]
+        assert rules.sources["prices"]
+        assert rules.sources["limits"]
+    assert declared_rules("openai").models["gpt-4o-mini-2024-07-18"].price_per_million == 3.0
 
 
 def test_targets_resolve_aliases_and_fine_tunes() -> None:
@@ -94,7 +92,7 @@ def test_targets_resolve_aliases_and_fine_tunes() -> None:
 
     with pytest.raises(InvalidRequest, match="no recorded rules for model 'gpt-9'"):
         Target.for_model("openai", "gpt-9")
-    with pytest.raises(InvalidRequest, match="no data rules recorded for provider 'nope'"):
+    with pytest.raises(InvalidRequest, match="no data rules for provider 'nope': it is not inst"):
         Target.for_model("nope", "m")
 
 

@@ -20,35 +20,22 @@ from typing import Any, Literal
 
 from pydantic import Field, PositiveInt, SecretStr, field_validator
 
-from ftsdk import Capabilities, JobSpec, Provider, ProviderOptions
+from ftsdk import JobSpec, ProviderOptions
+from ftsdk.batchplan import BatchPlan
 from ftsdk.capabilities import DataFormat, Operation
-from ftsdk.credentials import resolve_secret, resolve_setting
-from ftsdk.errors import InvalidRequest, NotFound, ProviderUnavailable
-from ftsdk.jobdir import (
-    DamagedJob,
-    JobDir,
-    JobStore,
-    local_folder,
-    newest_first,
-    now_iso,
-    runner_env,
-    stop_process,
-    visible_gpus,
-    write_json_atomic,
-)
-from ftsdk.jobs import JobEvent, JobState, Metric
+from ftsdk.credentials import resolve_setting
+from ftsdk.datarules import DataRules
+from ftsdk.errors import InvalidRequest, ProviderUnavailable
+from ftsdk.jobdir import JobDir, now_iso, runner_env, visible_gpus, write_json_atomic
+from ftsdk.jobs import JobState
+from ftsdk.local import LocalProvider, has_chat_template, local_capabilities, model_folder
 from ftsdk.models import ChatParams, ChatResponse, ModelInfo, Usage
 from ftsdk.provider import TrainingRequest
 from ftsdk_autotrain import translate
 
 __all__ = ["AutoTrainOptions", "AutoTrainProvider"]
 
-DEFAULT_HOME = "~/.cache/ftsdk"
 HOSTED_PREFIXES = ("spaces-", "ep-", "nvcf-")
-_FORMATS = {
-    "sft": frozenset({DataFormat.CHAT, DataFormat.PROMPT_COMPLETION, DataFormat.TEXT}),
-    "dpo": frozenset({DataFormat.PREFERENCE}),
-}
 
 
 class AutoTrainOptions(ProviderOptions):
@@ -100,7 +87,7 @@ class AutoTrainOptions(ProviderOptions):
         return value
 
 
-class AutoTrainProvider(Provider):
+class AutoTrainProvider(LocalProvider):
     """Hugging Face AutoTrain: SFT and DPO, full or LoRA, locally or on hosted hardware.
 
     >>> # job = ftsdk.client("autotrain").train(base_model="/models/tiny", training_data="t.jsonl")
@@ -109,23 +96,11 @@ class AutoTrainProvider(Provider):
 
     name = "autotrain"
     display_name = "Hugging Face AutoTrain"
-    capabilities = Capabilities(
-        methods=frozenset({"sft", "dpo"}),
-        data_formats=frozenset(DataFormat),
-        hyperparameters=translate.HYPERPARAMETERS,
-        operations=frozenset(
-            {
-                Operation.TRAIN,
-                Operation.LIST_JOBS,
-                Operation.CANCEL,
-                Operation.EVENTS,
-                Operation.METRICS,
-                Operation.CHAT,
-            }
-        ),
-        min_examples=1,
-    )
+    capabilities = local_capabilities(translate.HYPERPARAMETERS, Operation.CHAT)
     Options = AutoTrainOptions
+    data_rules = DataRules.from_package("ftsdk_autotrain")
+    job_prefix = "atjob"
+    runner_label = "the AutoTrain runner"
     credential_env_vars = (
         "FTSDK_HOME",
         "FTSDK_AUTOTRAIN_PYTHON",
@@ -138,26 +113,12 @@ class AutoTrainProvider(Provider):
         home: str | None = None,
         hf_token: str | SecretStr | None = None,
         python: str | None = None,
+        max_running_jobs: int | None = None,
     ) -> None:
-        self.home = (
-            Path(resolve_setting(home, ["FTSDK_HOME"]) or DEFAULT_HOME).expanduser().absolute()
-        )
-        self.hf_token = resolve_secret(
-            hf_token, ["HF_TOKEN"], provider=self.name, argument="hf_token", required=False
-        )
+        super().__init__(home=home, hf_token=hf_token, max_running_jobs=max_running_jobs)
         self.python = resolve_setting(python, ["FTSDK_AUTOTRAIN_PYTHON"])
-        self.store = JobStore(self.home, self.name, prefix="atjob")
-        """The job folders (``<home>/autotrain/jobs/<job id>``) and the runners started here."""
         self._servers: dict[str, subprocess.Popen[str]] = {}
         self._lock = threading.Lock()
-
-    @property
-    def jobs_dir(self) -> Path:
-        """Where job folders live: ``<home>/autotrain/jobs``."""
-        return self.store.jobs_dir
-
-    def _job(self, job_id: str) -> JobDir:
-        return self.store.get(job_id)
 
     # -- creating ----------------------------------------------------------------------
     def check_spec(self, spec: JobSpec) -> None:
@@ -196,32 +157,30 @@ class AutoTrainProvider(Provider):
     def create_job(self, request: TrainingRequest) -> JobState:
         """Validate the spec and data, stage AutoTrain's data folder and parameters, start
         the runner."""
-        existing = self.store.for_key(request.idempotency_key)
+        existing = self.existing_job(request)
         if existing is not None:
-            return self.get_job(existing)
+            return existing
         spec = request.spec
         self.check_spec(spec)
         options: AutoTrainOptions = request.options  # type: ignore[assignment]
         hosted = options.backend != "local"
         method = spec.method.model_dump(mode="json")
-        train_path = _local_path(request.training_file)
         model_path = None if hosted else _local_model(spec.base_model, required=True)
-        fmt = _check_data(train_path, spec.method.type, spec.base_model)
-        has_template = model_path is not None and _has_chat_template(model_path)
-        needs_template = fmt in (DataFormat.CHAT, DataFormat.PREFERENCE) and not has_template
-        if not hosted and needs_template and options.chat_template in (None, "tokenizer"):
-            raise InvalidRequest(
-                f"base_model: {spec.base_model} has no chat template, so chat data cannot "
-                "be rendered; add one to its tokenizer, pass provider_options "
-                "chat_template='chatml', or use text data",
-                field="base_model",
-                provider=self.name,
+        data = self.local_data(request, tokenizer=spec.base_model)
+        fmt = data.format
+        has_template = model_path is not None and has_chat_template(model_path)
+        if not hosted and options.chat_template in (None, "tokenizer"):
+            self.require_chat_template(
+                fmt,
+                model_path,
+                spec.base_model,
+                instead="pass provider_options chat_template='chatml', or use text data",
             )
-        job = self.store.create()
+        job = self.new_job()
         from ftsdk.dataset import Dataset
 
         chat = translate.stage_data(
-            Dataset.load(train_path),
+            Dataset.load(data.training),
             fmt or DataFormat.TEXT,
             job.path / "data",
             chat_template=has_template or options.chat_template is not None or hosted,
@@ -248,78 +207,52 @@ class AutoTrainProvider(Provider):
             params["username"] = options.username
         params |= options.extra_params
         write_json_atomic(job.path / "params.json", params)
-        write_json_atomic(
-            job.spec_file,
-            {
-                "job_id": job.id,
+        events = [f"backend: {options.backend}"]
+        if split is not None:
+            events.append(f"batch: {BatchPlan(**split)}")
+        return self.launch(
+            job,
+            request,
+            data,
+            record={
                 "home": str(self.home),
                 "python": self.python,
-                "base_model": spec.base_model,
-                "method": method,
                 # what batch_size became (None: AutoTrain's own per-device default)
                 "batch": split,
-                "data_format": fmt.value if fmt else None,
                 "backend": options.backend,
                 "params": params,
                 "params_file": str(job.path / "params.json"),
                 "output_dir": str(job.path / project),
-                "seed": spec.seed,
-                "suffix": spec.suffix,
-                "metadata": spec.metadata,
-                "options": options.model_dump(mode="json"),
-                "idempotency_key": request.idempotency_key,
             },
+            events=events,
         )
-        job.update_status(
-            status="queued",
-            raw_status="starting",
-            created_at=now_iso(),
-            base_model=spec.base_model,
-            method=spec.method.type,
-            metadata=spec.metadata,
-        )
-        job.add_event(f"job created: {spec.method.type} on {spec.base_model} ({options.backend})")
-        if split is not None:
-            job.add_event(
-                f"batch: {split['batch_size']} examples per optimizer step = "
-                f"{split['per_device_batch_size']} per device x "
-                f"{split['gradient_accumulation_steps']} accumulation x "
-                f"{split['num_processes']} process{'es' if split['num_processes'] > 1 else ''}"
-            )
-        self.store.remember(request.idempotency_key, job)
-        self._start(job, hosted=hosted)
-        return self._state(job)
 
-    def _start(self, job: JobDir, *, hosted: bool) -> None:
+    def runner(self, job: JobDir, *, resume: bool) -> tuple[list[str], dict[str, str]]:
+        """``python -m ftsdk_autotrain.runner JOB_DIR`` in ftsdk's venv; only a hosted run's
+        runner gets the token (in its environment, never on disk)."""
+        if resume:
+            raise InvalidRequest("AutoTrain jobs do not resume", provider=self.name)
         command = [sys.executable, "-m", "ftsdk_autotrain.runner", str(job.path)]
         env = runner_env(os.environ)  # no credential the runner does not need
-        if hosted and self.hf_token is not None:  # only the hosted runner gets it, in memory
+        if job.read_spec().get("backend") != "local" and self.hf_token is not None:
             env["HF_TOKEN"] = self.hf_token.get_secret_value()
         if self.python:
             env["FTSDK_AUTOTRAIN_PYTHON"] = self.python
         env["PYTHONUNBUFFERED"] = "1"
-        self.store.start(job, command, env)
+        return command, env
 
     # -- reading -----------------------------------------------------------------------
-    def get_job(self, job_id: str) -> JobState:
-        """The job's state; a job whose runner died unfinished is reported ``failed``."""
-        return self._state(self._job(job_id))
-
-    def _state(self, job: JobDir) -> JobState:
-        self.store.poll(job)
-        try:
-            status = job.read_status()
-            if status.get("raw_status") == "submitted" or str(
-                status.get("raw_status", "")
-            ).startswith("space:"):
-                status = self._hosted_status(job, status)
-            if _unfinished(status):
-                status = job.check_runner(status, "the AutoTrain runner")
-        except DamagedJob as err:  # listed and watched as damaged; other jobs unaffected
-            return job.damaged_state(self.name, err)
-        except FileNotFoundError as err:  # removed since it was found
-            raise NotFound(f"job {job.id} was removed", provider=self.name) from err
-        return job.job_state(self.name, status)
+    def read_status(self, job: JobDir) -> dict[str, Any]:
+        """The job's status; a hosted run's read back from the Hub, and a local run's
+        ``failed`` when its runner died unfinished (a submitted hosted run has none)."""
+        status = job.read_status()
+        if status.get("raw_status") == "submitted" or str(status.get("raw_status", "")).startswith(
+            "space:"
+        ):
+            status = self._hosted_status(job, status)
+        if _unfinished(status):
+            status = job.check_runner(status, self.runner_label)
+        return status
 
     def _hosted_status(  # noqa: PLR0911 - one return per Space stage
         self, job: JobDir, status: dict[str, Any]
@@ -387,35 +320,9 @@ class AutoTrainProvider(Provider):
             return job.update_status(status="running", raw_status=f"space:{stage}")
         return status
 
-    def list_jobs(self, *, limit: int) -> list[JobState]:
-        """The newest jobs first."""
-        return newest_first((self._state(job) for job in self.store.folders()), limit)
-
-    def list_events(self, job_id: str, *, after: str | None) -> list[JobEvent]:
-        """Events after the event ``after`` (an event's id is its line number)."""
-        return self._job(job_id).job_events(after)
-
-    def list_metrics(self, job_id: str) -> list[Metric]:
-        """One row per logged step (AutoTrain's ``on_log``; ``loss`` is ``train_loss``)."""
-        return self._job(job_id).job_metrics()
-
-    # -- controlling ---------------------------------------------------------------------
-    def cancel_job(self, job_id: str) -> JobState:
-        """Stop the runner and AutoTrain under it (one process group); mark it ``cancelled``."""
-        job = self._job(job_id)
-        with job.locked():  # one transition at a time
-            state = self._state(job)
-            if state.status.is_terminal:
-                return state
-            job.update_status(status="cancelled", raw_status="cancelled", finished_at=now_iso())
-            stop_process(job.process())
-            self.store.reap(job)
-            job.add_event("cancelled")
-        return self._state(job)
-
     def close(self) -> None:
         """Stop the chat servers started here (jobs keep running: they outlive the client)."""
-        self.store.forget()
+        super().close()
         for server in self._servers.values():
             with contextlib.suppress(OSError):
                 server.stdin.close()  # type: ignore[union-attr]
@@ -486,36 +393,16 @@ class AutoTrainProvider(Provider):
         return server
 
     def _model_path(self, model: ModelInfo) -> Path:
-        if model.path is not None:
-            return model.path
-        folder = local_folder(model.id)
+        folder = self.weights_folder(model)
         if folder is not None:
-            if not any(
-                (folder / name).is_file() for name in ("config.json", "adapter_config.json")
-            ):
-                raise InvalidRequest(  # before the AutoTrain runtime is built to load it
-                    f"{model.id}: neither config.json nor adapter_config.json in it "
-                    "(not a transformers model or adapter folder)",
-                    field="model",
-                    provider=self.name,
-                )
+            if model.path is not None:
+                return folder
             path = folder.resolve()
             compat = _needs_compat(path)
             return path if not compat else _compatible_model(path, _compat_cache(self.home, path))
-        if model.id.startswith("atjob-"):
-            job = self._job(model.id)
-            state = self._state(job)
-            if state.raw_status == "damaged" and state.error is not None:
-                raise DamagedJob(state.error.message, path=job.status_file, provider=self.name)
-            if not state.result_model:  # not retried: it may be hours, or never
-                raise InvalidRequest(
-                    f"job {model.id} has no model (it is {state.status.value}); "
-                    f"wait for it: ftsdk jobs watch {model.id} -p autotrain",
-                    field="model",
-                    provider=self.name,
-                    code="no_model_yet",
-                )
-            return Path(state.result_model)
+        if model.id.startswith(f"{self.job_prefix}-"):
+            _job, result = self.job_result(model.id)
+            return Path(result)
         raise InvalidRequest(
             f"model {model.id!r} is not a local model folder or an autotrain job id",
             field="model",
@@ -543,58 +430,16 @@ def _read_json(server: subprocess.Popen[str]) -> dict[str, Any] | None:
     return None
 
 
-def _local_path(ref: Any) -> Path:
-    if ref is None or ref.path is None or not Path(ref.path).is_file():
-        raise InvalidRequest(
-            "training_data: a local file is needed (AutoTrain stages its own data)",
-            field="training_data",
-        )
-    return Path(ref.path)
-
-
 def _local_model(name: str, *, required: bool) -> Path | None:
     """The base model's local folder; hosted runs may name a Hub id instead."""
-    path = local_folder(name)
-    if path is not None:
-        if not (path / "config.json").is_file():
-            raise InvalidRequest(
-                f"base_model: {name} has no config.json (not a transformers model folder)",
-                field="base_model",
-            )
-        return path.resolve()
-    if not required:
-        return None
+    path = model_folder(name)
+    if path is not None or not required:
+        return path
     raise InvalidRequest(
         f"base_model: {name} is not a local model folder; the local AutoTrain backend never "
         "downloads (download it first, e.g. hf download ORG/NAME, and pass the folder)",
         field="base_model",
     )
-
-
-def _check_data(path: Path, method: str, model: str) -> DataFormat | None:
-    """Validate the file with ftsdk first: file:line:field errors, not ``KeyError: 'text'``."""
-    from ftsdk.dataset import Dataset, Target
-
-    target = Target.for_model("trl", model, formats=_FORMATS[method])
-    report = Dataset.load(path).validate(target, count_tokens=False)
-    try:
-        report.raise_for_errors()
-    except InvalidRequest as err:
-        err.field = err.field or "training_data"
-        raise
-    return DataFormat(report.format) if report.format else None
-
-
-def _has_chat_template(model_path: Path) -> bool:
-    if (model_path / "chat_template.jinja").is_file() or (
-        model_path / "chat_template.json"
-    ).is_file():
-        return True
-    try:
-        config = json.loads((model_path / "tokenizer_config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return bool(config.get("chat_template"))
 
 
 def _processes(backend: str) -> int:

@@ -42,8 +42,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ftsdk.capabilities import DataFormat
-from ftsdk.errors import InvalidRequest
+from ftsdk.batchplan import split_batch
+from ftsdk.capabilities import DataFormat, MethodType
+from ftsdk.local import COMMON_HYPERPARAMETERS
 
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
@@ -58,22 +59,10 @@ __all__ = [
 DEFAULT_BLOCK_SIZE = 1024
 """Block size when ``max_seq_length`` is not set (capped by the model's context)."""
 
-_COMMON = frozenset(
-    {
-        "epochs",
-        "batch_size",
-        "learning_rate",
-        "warmup_ratio",
-        "weight_decay",
-        "max_seq_length",
-        "gradient_accumulation_steps",
-        "adapter",
-        "lora_r",
-        "lora_alpha",
-        "lora_dropout",
-    }
-)
-HYPERPARAMETERS: dict[str, frozenset[str]] = {"sft": _COMMON, "dpo": _COMMON | {"beta"}}
+HYPERPARAMETERS: dict[MethodType, frozenset[str]] = {
+    "sft": COMMON_HYPERPARAMETERS,
+    "dpo": COMMON_HYPERPARAMETERS | {"beta"},
+}
 """Per method, the JobSpec hyperparameters AutoTrain honours (the capabilities)."""
 
 _DIRECT = {
@@ -131,25 +120,12 @@ def batch_split(method: Mapping[str, Any], *, processes: int = 1) -> dict[str, i
     if batch in (None, "auto"):
         return None
     accumulation = method.get("gradient_accumulation_steps")
-    accumulation = 1 if accumulation in (None, "auto") else accumulation
-    unit = processes * accumulation
-    if batch % unit:
-        lower = batch // unit * unit
-        nearby = " or ".join(str(v) for v in (lower, lower + unit) if v > 0)
-        raise InvalidRequest(
-            f"method.batch_size: {batch} examples per optimizer step do not split evenly over "
-            f"{processes} process{'es' if processes > 1 else ''} (one per GPU) x "
-            f"{accumulation} gradient_accumulation_steps (num_processes={processes}); use a "
-            f"multiple of {unit}, e.g. {nearby}",
-            field="method.batch_size",
-            provider="autotrain",
-        )
-    return {
-        "batch_size": batch,
-        "per_device_batch_size": batch // unit,
-        "gradient_accumulation_steps": accumulation,
-        "num_processes": processes,
-    }
+    return split_batch(
+        batch,
+        processes=processes,
+        accumulation=None if accumulation == "auto" else accumulation,
+        provider="autotrain",
+    ).as_dict()
 
 
 def training_params(

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import ftsdk
-from ftsdk.testing.local import child_env, date_files, stop_runners
+from ftsdk.testing.local import child_env, date_files, job_home
 
 
 @pytest.fixture(scope="session")
@@ -51,9 +51,8 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def home(tmp_path: Path) -> Iterator[Path]:
     """A fresh ftsdk home; every runner started under it is killed at the end."""
-    path = tmp_path / "home"
-    yield path
-    stop_runners(path / "autotrain" / "jobs")
+    with job_home(tmp_path / "home", "autotrain") as path:
+        yield path
 
 
 @pytest.fixture

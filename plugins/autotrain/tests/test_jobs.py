@@ -17,7 +17,8 @@ from ftsdk.errors import InvalidRequest, JobFailed
 from ftsdk.jobs import JobStatus
 from ftsdk.testing.local import (
     DPO_DATES,
-    SFT_DATES,
+    cancel_stops_the_runner,
+    dates_spec,
     preference_files,
     watch_from_another_process,
 )
@@ -35,13 +36,7 @@ def test_sft_the_trl_jobspec_is_watched_from_a_second_process_and_chats(
 ) -> None:
     train, held_out = dates
     started = time.monotonic()
-    job = client.train(  # the JobSpec of the TRL provider's full-SFT test
-        base_model=str(tiny_model),
-        training_data=train,
-        method=SFT_DATES,
-        seed=0,
-        provider_options=FAST | {"logging_steps": 4},
-    )
+    job = client.train(dates_spec(tiny_model, train, **FAST, logging_steps=4))
     assert job.status in (JobStatus.QUEUED, JobStatus.RUNNING)
     seen = watch_from_another_process("autotrain", job.id, subprocess_env, timeout=400)
     assert seen["status"] == "succeeded", seen["events"][-5:]
@@ -73,12 +68,7 @@ def test_dpo_on_the_trl_tests_preference_pairs_with_lora(
             training_data=pairs,
             method=DPO_DATES.model_copy(update={"max_steps": 6}),
         )
-    job = client.train(  # the JobSpec of the TRL provider's DPO test
-        base_model=str(tiny_model),
-        training_data=pairs,
-        method=DPO_DATES,
-        provider_options=FAST | {"logging_steps": 1},
-    )
+    job = client.train(dates_spec(tiny_model, pairs, DPO_DATES, **FAST, logging_steps=1))
     job.wait(poll_interval=0.5, progress=False)
     assert job.state.step == 4  # 32 pairs / 8
     last = job.metrics()[-1].values
@@ -112,25 +102,15 @@ def test_a_failing_autotrain_run_ends_failed_with_its_message(
 def test_cancel_stops_autotrain(
     client: ftsdk.Client, tiny_model: Path, dates: tuple[Path, list[dict[str, Any]]], home: Path
 ) -> None:
-    from ftsdk.jobdir import JobDir
-
     job = client.train(
-        base_model=str(tiny_model),
-        training_data=dates[0],
-        method=ftsdk.SFT(epochs=200, batch_size=4),
-        provider_options=FAST | {"logging_steps": 1},
+        dates_spec(
+            tiny_model, dates[0], ftsdk.SFT(epochs=200, batch_size=4), **FAST, logging_steps=1
+        )
     )
     deadline = time.monotonic() + 120
-    while not job.metrics():
+    while not job.metrics():  # AutoTrain itself runs, under the runner
         assert time.monotonic() < deadline, "no metrics within 120 s"
         assert not job.refresh().status.is_terminal, job.error
         time.sleep(0.5)
-    folder = JobDir(home / "autotrain" / "jobs" / job.id)
-    runner = folder.process()
-    assert runner is not None
-    group = [runner, *runner.children(recursive=True)]
-    job.cancel()
-    assert job.status is JobStatus.CANCELLED
-    time.sleep(1)
-    assert not any(p.is_running() and p.status() != "zombie" for p in group)
+    cancel_stops_the_runner(job, home / "autotrain" / "jobs")
     assert job.refresh().status is JobStatus.CANCELLED

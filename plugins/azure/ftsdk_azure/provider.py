@@ -30,6 +30,7 @@ from ftsdk import (
     errors,
 )
 from ftsdk.credentials import resolve_secret, resolve_setting
+from ftsdk.datarules import DataRules
 from ftsdk_azure.arm import ARM_ENDPOINT, ARM_SCOPE, Deployments, check_name
 from ftsdk_azure.entra import token_provider
 from ftsdk_azure.files import DEFAULT_FILE_TTL, AzureUploader, first_page
@@ -101,11 +102,10 @@ class AzureOpenAIProvider(OpenAIProvider):
         update={
             "operations": (OpenAIProvider.capabilities.operations | {Operation.DEPLOY})
             - {Operation.DELETE_MODEL},
-            "max_file_bytes": 512 * 1024 * 1024,
-            "max_concurrent_jobs": 1,
         }
     )
     Options = AzureOpenAIOptions
+    data_rules = DataRules.from_package("ftsdk_azure")
     statuses: ClassVar[dict[str, JobStatus]] = JOB_STATUSES
     events_newest_first: ClassVar[bool] = False
     credential_env_vars = (

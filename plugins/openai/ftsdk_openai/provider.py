@@ -34,6 +34,7 @@ from ftsdk import (
     errors,
 )
 from ftsdk.credentials import resolve_secret, resolve_setting
+from ftsdk.datarules import DataRules
 from ftsdk_openai.errors import translated
 from ftsdk_openai.limits import check_chat_params, check_job_spec, checked_id
 from ftsdk_openai.paging import pages
@@ -152,10 +153,9 @@ class OpenAIProvider(Provider):
                 Operation.DELETE_MODEL,
             }
         ),
-        max_file_bytes=8 * 1024**3,
-        min_examples=10,
     )
     Options = OpenAIOptions
+    data_rules = DataRules.from_package("ftsdk_openai")
     statuses: ClassVar[dict[str, JobStatus]] = STATUSES
     """The service's status words, normalized."""
     events_newest_first: ClassVar[bool] = True

@@ -10,8 +10,10 @@ import pytest
 
 import ftsdk
 from ftsdk import DPO, SFT
-from ftsdk.errors import InvalidRequest
+from ftsdk.errors import InvalidDataset, InvalidRequest
+from ftsdk.testing.data import date_to_words_examples, write_jsonl
 from ftsdk.testing.emulator import Emulator
+from ftsdk_openai import OpenAIProvider
 
 BASE = "gpt-4o-mini-2024-07-18"
 
@@ -100,3 +102,18 @@ def test_chat_stop_outside_the_spec_is_refused_before_the_request(
 
 def test_chat_stop_within_the_spec_is_sent(client: ftsdk.Client) -> None:
     assert client.model(BASE).chat("hello", stop=["a", "b", "c", "d"]).content
+
+
+def test_the_declared_fewest_examples_are_the_enforced_ones(
+    client: ftsdk.Client, emulator: Emulator, tmp_path: Path
+) -> None:
+    rules = OpenAIProvider.data_rules
+    assert rules is not None
+    assert rules.min_examples == 10  # OpenAI's fine-tuning guide
+    few = write_jsonl(tmp_path / "few.jsonl", date_to_words_examples(rules.min_examples - 1))
+    with pytest.raises(InvalidDataset, match=r"9 example\(s\); openai needs at least 10"):
+        client.train(base_model=BASE, training_data=few)
+    assert emulator.requests == []  # nothing uploaded, nothing asked
+    enough = write_jsonl(tmp_path / "enough.jsonl", date_to_words_examples(rules.min_examples))
+    client.train(base_model=BASE, training_data=enough)
+    assert len(emulator.jobs) == 1

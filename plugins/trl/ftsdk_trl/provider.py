@@ -14,7 +14,6 @@ import os
 import shutil
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,52 +21,25 @@ from typing import Any
 
 from pydantic import PositiveFloat, PositiveInt, SecretStr
 
-from ftsdk import Capabilities, JobSpec, Provider, ProviderOptions
-from ftsdk.capabilities import DataFormat, Operation
-from ftsdk.credentials import resolve_secret, resolve_setting
+from ftsdk import JobSpec, ProviderOptions
+from ftsdk.capabilities import Operation
+from ftsdk.datarules import DataRules
 from ftsdk.errors import InvalidRequest, MissingCredentials, NotFound, ProviderUnavailable
-from ftsdk.jobdir import (
-    DamagedJob,
-    JobDir,
-    JobStore,
-    local_folder,
-    newest_first,
-    now_iso,
-    runner_env,
-    stop_process,
-    visible_gpus,
-    write_json_atomic,
+from ftsdk.jobdir import JobDir, runner_env, visible_gpus
+from ftsdk.jobs import Checkpoint, JobState
+from ftsdk.local import (
+    COMMON_HYPERPARAMETERS,
+    PausableLocalProvider,
+    local_capabilities,
+    model_folder,
 )
-from ftsdk.jobs import Checkpoint, JobEvent, JobState, JobStatus, Metric
 from ftsdk.models import ChatChunk, ChatParams, ChatResponse, ModelInfo
 from ftsdk.provider import TrainingRequest
 from ftsdk_trl.training import BatchPlan, batch_plan
 
 __all__ = ["TRLOptions", "TRLProvider", "launch_command", "process_count"]
 
-DEFAULT_HOME = "~/.cache/ftsdk"
-
-_COMMON = frozenset(
-    {
-        "epochs",
-        "batch_size",
-        "learning_rate",
-        "learning_rate_multiplier",
-        "max_steps",
-        "warmup_ratio",
-        "weight_decay",
-        "max_seq_length",
-        "gradient_accumulation_steps",
-        "adapter",
-        "lora_r",
-        "lora_alpha",
-        "lora_dropout",
-    }
-)
-_FORMATS = {
-    "sft": frozenset({DataFormat.CHAT, DataFormat.PROMPT_COMPLETION, DataFormat.TEXT}),
-    "dpo": frozenset({DataFormat.PREFERENCE}),
-}
+_HYPERPARAMETERS = COMMON_HYPERPARAMETERS | {"learning_rate_multiplier", "max_steps"}
 
 
 class TRLOptions(ProviderOptions):
@@ -106,7 +78,7 @@ class TRLOptions(ProviderOptions):
     """Modules trained in full beside the adapter (e.g. ``["embed_tokens"]``)."""
 
 
-class TRLProvider(Provider):
+class TRLProvider(PausableLocalProvider):
     """Hugging Face TRL on this machine: SFT and DPO, full, LoRA or QLoRA, as background jobs.
 
     >>> # job = ftsdk.client("trl").train(base_model="/models/tiny", training_data="t.jsonl")
@@ -115,28 +87,19 @@ class TRLProvider(Provider):
 
     name = "trl"
     display_name = "Hugging Face TRL (local)"
-    capabilities = Capabilities(
-        methods=frozenset({"sft", "dpo"}),
-        data_formats=frozenset(DataFormat),
-        hyperparameters={"sft": _COMMON, "dpo": _COMMON | {"beta"}},
-        operations=frozenset(
-            {
-                Operation.TRAIN,
-                Operation.LIST_JOBS,
-                Operation.CANCEL,
-                Operation.PAUSE,
-                Operation.RESUME,
-                Operation.EVENTS,
-                Operation.METRICS,
-                Operation.CHECKPOINTS,
-                Operation.CHAT,
-                Operation.STREAM,
-                Operation.PUSH,
-            }
-        ),
-        min_examples=1,
+    capabilities = local_capabilities(
+        {"sft": _HYPERPARAMETERS, "dpo": _HYPERPARAMETERS | {"beta"}},
+        Operation.PAUSE,
+        Operation.RESUME,
+        Operation.CHECKPOINTS,
+        Operation.CHAT,
+        Operation.STREAM,
+        Operation.PUSH,
     )
     Options = TRLOptions
+    data_rules = DataRules.from_package("ftsdk_trl")
+    job_prefix = "trljob"
+    runner_label = "the training process"
     credential_env_vars = (
         "FTSDK_HOME",
         "HF_TOKEN",
@@ -148,26 +111,18 @@ class TRLProvider(Provider):
         home: str | None = None,
         hf_token: str | SecretStr | None = None,
         pause_timeout: float = 120.0,
+        max_running_jobs: int | None = None,
     ) -> None:
-        self.home = Path(resolve_setting(home, ["FTSDK_HOME"]) or DEFAULT_HOME).expanduser()
-        self.hf_token = resolve_secret(
-            hf_token, ["HF_TOKEN"], provider=self.name, argument="hf_token", required=False
+        super().__init__(
+            home=home,
+            hf_token=hf_token,
+            pause_timeout=pause_timeout,
+            max_running_jobs=max_running_jobs,
         )
-        self.pause_timeout = pause_timeout
-        self.store = JobStore(self.home, self.name, prefix="trljob")
-        """The job folders (``<home>/trl/jobs/<job id>``) and the runners started here."""
         self._loaded: dict[str, Any] = {}
         # transformers' loading is not thread-safe (its meta-device init patches torch for the
         # whole process): models are loaded one at a time, then generate from any thread.
         self._load_lock = threading.Lock()
-
-    @property
-    def jobs_dir(self) -> Path:
-        """Where job folders live: ``<home>/trl/jobs``."""
-        return self.store.jobs_dir
-
-    def _job(self, job_id: str) -> JobDir:
-        return self.store.get(job_id)
 
     # -- creating ----------------------------------------------------------------------
     def check_spec(self, spec: JobSpec) -> None:
@@ -178,12 +133,11 @@ class TRLProvider(Provider):
 
     def create_job(self, request: TrainingRequest) -> JobState:
         """Check everything that can be checked, write the job folder, start the runner."""
-        existing = self.store.for_key(request.idempotency_key)
+        existing = self.existing_job(request)
         if existing is not None:
-            return self.get_job(existing)
+            return existing
         spec = request.spec
         method = spec.method.model_dump(mode="json")
-        options: dict[str, Any] = request.options.model_dump(mode="json")
         if method.get("learning_rate") and method.get("learning_rate_multiplier") not in (
             None,
             "auto",
@@ -194,68 +148,41 @@ class TRLProvider(Provider):
                 field="method.learning_rate_multiplier",
                 provider=self.name,
             )
-        batch = _batch_plan(method, options)
+        batch = _batch_plan(method, request.options.model_dump(mode="json"))
         model_path = resolve_base_model(spec.base_model)
         if method.get("adapter") == "qlora":
             _check_qlora()
-        train_path = _local_path(request.training_file, "training_data")
-        valid_path = (
-            _local_path(request.validation_file, "validation_data")
-            if request.validation_file is not None
-            else None
+        data = self.local_data(request, tokenizer=str(model_path))
+        self.require_chat_template(
+            data.format,
+            model_path,
+            spec.base_model,
+            instead="or use prompt/completion or text data",
         )
-        fmt = _check_data(train_path, spec.method.type, model_path, "training_data")
-        if valid_path is not None:
-            _check_data(valid_path, spec.method.type, model_path, "validation_data")
-        if fmt in (DataFormat.CHAT, DataFormat.PREFERENCE) and not _has_chat_template(model_path):
-            raise InvalidRequest(
-                f"base_model: {spec.base_model} has no chat template, so chat data cannot be "
-                "rendered; add one to its tokenizer or use prompt/completion or text data",
-                field="base_model",
-                provider=self.name,
-            )
-        job = self.store.create()
-        shutil.copyfile(train_path, job.path / "train.jsonl")
-        if valid_path is not None:
-            shutil.copyfile(valid_path, job.path / "valid.jsonl")
-        write_json_atomic(
-            job.spec_file,
-            {
-                "job_id": job.id,
-                "base_model": spec.base_model,
+        job = self.new_job()
+        shutil.copyfile(data.training, job.path / "train.jsonl")
+        if data.validation is not None:
+            shutil.copyfile(data.validation, job.path / "valid.jsonl")
+        return self.launch(
+            job,
+            request,
+            data,
+            record={
                 "model_path": str(model_path),
-                "method": method,
                 "batch": batch.as_dict(),  # what batch_size became; the runner derives it again
-                "data_format": fmt.value if fmt else None,
                 "train_file": str(job.path / "train.jsonl"),
-                "validation_file": str(job.path / "valid.jsonl") if valid_path else None,
-                "seed": spec.seed,
-                "suffix": spec.suffix,
-                "metadata": spec.metadata,
-                "options": options,
-                "idempotency_key": request.idempotency_key,
+                "validation_file": str(job.path / "valid.jsonl") if data.validation else None,
             },
         )
-        job.update_status(
-            status="queued",
-            raw_status="starting",
-            created_at=now_iso(),
-            base_model=spec.base_model,
-            method=spec.method.type,
-            metadata=spec.metadata,
-        )
-        job.add_event(f"job created: {spec.method.type} on {spec.base_model}")
-        self.store.remember(request.idempotency_key, job)
-        self._start(job, resume=False)
-        return self._state(job)
 
-    def _start(self, job: JobDir, *, resume: bool) -> None:
+    def runner(self, job: JobDir, *, resume: bool) -> tuple[list[str], dict[str, str]]:
+        """``python -m ftsdk_trl.runner JOB_DIR`` (under ``accelerate launch`` on several
+        GPUs) with no credential: training reads local files only (pushing to the Hub
+        happens in the caller's process, with the token passed per call)."""
         options = _runner_options(job)
         command = launch_command(
             job.path, resume=resume, num_processes=options.get("num_processes")
         )
-        # training reads local files only: no credential goes to its process (pushing to
-        # the Hub happens in the caller's process, with the token passed per call)
         env = runner_env(
             os.environ,
             PYTHONUNBUFFERED="1",
@@ -263,38 +190,17 @@ class TRLProvider(Provider):
             HF_HUB_OFFLINE="1",  # the base model was resolved to local files
             HF_HUB_DISABLE_PROGRESS_BARS="1",
         )
-        self.store.start(job, command, env)
+        return command, env
 
     # -- reading -----------------------------------------------------------------------
-    def get_job(self, job_id: str) -> JobState:
-        """The job's state; a job whose process died unfinished is reported ``failed``."""
-        return self._state(self._job(job_id))
-
-    def _state(self, job: JobDir) -> JobState:
-        self.store.poll(job)
-        try:
-            status = job.read_status()
-            result = status.get("result_model")
-            if result is not None and _result_path(job, result) is None:
-                raise job.damage(job.status_file, f"names a model outside its folder ({result})")
-            status = job.check_runner(status, "the training process")
-        except DamagedJob as err:  # listed and watched as damaged; other jobs unaffected
-            return job.damaged_state(self.name, err)
-        except FileNotFoundError as err:  # removed since it was found
-            raise NotFound(f"job {job.id} was removed", provider=self.name) from err
-        return job.job_state(self.name, status)
-
-    def list_jobs(self, *, limit: int) -> list[JobState]:
-        """The newest jobs first."""
-        return newest_first((self._state(job) for job in self.store.folders()), limit)
-
-    def list_events(self, job_id: str, *, after: str | None) -> list[JobEvent]:
-        """Events after the event ``after`` (an event's id is its line number)."""
-        return self._job(job_id).job_events(after)
-
-    def list_metrics(self, job_id: str) -> list[Metric]:
-        """One row per logged step."""
-        return self._job(job_id).job_metrics()
+    def read_status(self, job: JobDir) -> dict[str, Any]:
+        """The job's status; a result model outside the job's folder makes it damaged,
+        found before anything is written (a damaged file is left for a person to read)."""
+        status = job.read_status()
+        result = status.get("result_model")
+        if result is not None and _result_path(job, result) is None:
+            raise job.damage(job.status_file, f"names a model outside its folder ({result})")
+        return job.check_runner(status, self.runner_label)
 
     def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
         """Complete checkpoints; their ``model`` is the folder, usable with ``chat``."""
@@ -312,77 +218,9 @@ class TRLProvider(Provider):
             for step, folder in job.checkpoints()
         ]
 
-    # -- controlling ---------------------------------------------------------------------
-    def cancel_job(self, job_id: str) -> JobState:
-        """Stop the runner (its whole process group) and mark the job ``cancelled``, under
-        the job's lock (a resume at the same time waits, then finds it cancelled)."""
-        job = self._job(job_id)
-        with job.locked():
-            state = self._state(job)
-            if state.status.is_terminal:
-                return state
-            stop_process(job.process())
-            self.store.reap(job)
-            job.update_status(status="cancelled", raw_status="cancelled", finished_at=now_iso())
-            job.add_event("cancelled")
-        return self._state(job)
-
-    def pause_job(self, job_id: str) -> JobState:
-        """Ask the runner to save a checkpoint and stop; wait (``pause_timeout``) for it.
-
-        :raises InvalidRequest: the job is not queued or running (not retried: it stays so).
-        """
-        job = self._job(job_id)
-        state = self._state(job)
-        if state.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
-            raise InvalidRequest(
-                f"job {job_id} is {state.status.value}; only a queued or running job pauses",
-                provider=self.name,
-                code="job_not_running",
-            )
-        job.request("pause")
-        job.add_event("pause requested")
-        deadline = time.monotonic() + self.pause_timeout
-        while time.monotonic() < deadline:
-            state = self._state(job)
-            if state.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
-                self.store.reap(job)
-                return state
-            time.sleep(0.2)
-        return state
-
-    def resume_job(self, job_id: str) -> JobState:
-        """Start a new runner from the last checkpoint (a paused job, or one whose process
-        died, killed or crashed).
-
-        The status is checked, set to ``queued`` and the runner started and recorded under
-        the job's lock, so no reader ever sees the queued job with the old, dead runner.
-
-        :raises InvalidRequest: the job cannot resume (not paused or failed, no checkpoint,
-            damaged); not retried, since waiting does not change that.
-        """
-        job = self._job(job_id)
-        with job.locked():
-            state = self._state(job)
-            why = None
-            if state.raw_status == "damaged" and state.error is not None:
-                why = state.error.message
-            elif state.status not in (JobStatus.PAUSED, JobStatus.FAILED):
-                why = f"job {job_id} is {state.status.value}; only a paused or failed job resumes"
-            elif state.status is JobStatus.FAILED and job.last_checkpoint() is None:
-                why = f"job {job_id} failed before its first checkpoint; start it again"
-            if why is not None:
-                raise InvalidRequest(why, provider=self.name, code="job_not_resumable")
-            _runner_options(job)  # a damaged spec.json fails here, before the status changes
-            job.clear_request()
-            job.update_status(status="queued", raw_status="resuming", error=None, finished_at=None)
-            job.add_event("resume requested")
-            self._start(job, resume=True)
-        return self._state(job)
-
     def close(self) -> None:
         """Forget the runners started here (they keep running: jobs outlive the client)."""
-        self.store.forget()
+        super().close()
         self._loaded.clear()
 
     # -- models --------------------------------------------------------------------------
@@ -466,38 +304,20 @@ class TRLProvider(Provider):
         return f"{endpoint}/{repo_id}"
 
     def _model_path(self, model: ModelInfo) -> Path:
-        if model.path is not None:
-            return model.path
-        folder = local_folder(model.id)
+        folder = self.weights_folder(model)
         if folder is not None:  # weights, an adapter, or a checkpoint
-            if not any(
-                (folder / name).is_file() for name in ("config.json", "adapter_config.json")
-            ):
-                raise InvalidRequest(
-                    f"{model.id}: neither config.json nor adapter_config.json in it "
-                    "(not a transformers model, adapter or checkpoint folder)",
-                    field="model",
-                    provider=self.name,
-                )
             return folder
-        if model.id.startswith("trljob-"):  # a job id, or a checkpoint id "<job>:checkpoint-N"
+        if model.id.startswith(
+            f"{self.job_prefix}-"
+        ):  # a job, or a checkpoint "<job>:checkpoint-N"
             job_id, _, checkpoint = model.id.partition(":")
-            job = self._job(job_id)
             if checkpoint:
-                return _checkpoint(job, checkpoint, self.name)
-            state = self._state(job)
-            if state.raw_status == "damaged" and state.error is not None:
-                raise DamagedJob(state.error.message, path=job.status_file, provider=self.name)
-            result = _result_path(job, state.result_model) if state.result_model else None
-            if result is None:  # not retried: it may be hours, or never
-                raise InvalidRequest(
-                    f"job {job_id} has no model (it is {state.status.value}); "
-                    f"wait for it: ftsdk jobs watch {job_id} -p trl",
-                    field="model",
-                    provider=self.name,
-                    code="no_model_yet",
-                )
-            return result
+                return _checkpoint(self._job(job_id), checkpoint, self.name)
+            job, result = self.job_result(job_id)
+            path = _result_path(job, result)
+            if path is None:  # read_status made it damaged already; a change since
+                raise job.damage(job.status_file, f"names a model outside its folder ({result})")
+            return path
         return resolve_base_model(model.id)
 
 
@@ -597,14 +417,9 @@ def resolve_base_model(name: str) -> Path:
 
     :raises InvalidRequest: neither.
     """
-    path = local_folder(name)
+    path = model_folder(name)
     if path is not None:
-        if not (path / "config.json").is_file():
-            raise InvalidRequest(
-                f"base_model: {name} has no config.json (not a transformers model folder)",
-                field="base_model",
-            )
-        return path.resolve()
+        return path
     if name.count("/") == 1 and not name.startswith((".", "/", "~")):
         from huggingface_hub import snapshot_download
 
@@ -620,40 +435,6 @@ def resolve_base_model(name: str) -> Path:
         f"base_model: {name} is neither a local model folder nor a Hugging Face id (org/name)",
         field="base_model",
     )
-
-
-def _local_path(ref: Any, label: str) -> Path:
-    if ref is None or ref.path is None or not Path(ref.path).is_file():
-        raise InvalidRequest(f"{label}: a local file is needed for local training", field=label)
-    return Path(ref.path)
-
-
-def _check_data(path: Path, method: str, model_path: Path, label: str) -> DataFormat | None:
-    """Validate the file before anything starts; raise with file:line:field problems."""
-    from ftsdk.dataset import Dataset, Target
-
-    target = Target.for_model("trl", str(model_path), formats=_FORMATS[method])
-    report = Dataset.load(path).validate(target, count_tokens=False)
-    try:
-        report.raise_for_errors()
-    except InvalidRequest as err:
-        err.field = err.field or label
-        raise
-    return DataFormat(report.format) if report.format else None
-
-
-def _has_chat_template(model_path: Path) -> bool:
-    import json
-
-    if (model_path / "chat_template.jinja").is_file() or (
-        model_path / "chat_template.json"
-    ).is_file():
-        return True
-    try:
-        config = json.loads((model_path / "tokenizer_config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return bool(config.get("chat_template"))
 
 
 def _check_qlora() -> None:

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ftsdk.errors import InvalidRequest
+from ftsdk.batchplan import BatchPlan, split_batch
 
 __all__ = [
     "DEFAULTS",
@@ -81,35 +80,11 @@ def _value(given: Any, default: Any) -> Any:
     return default if given in (None, "auto") else given
 
 
-@dataclass(frozen=True)
-class BatchPlan:
-    """How ``batch_size`` (examples per optimizer step, on every provider) is trained:
-    ``per_device_batch_size x gradient_accumulation_steps x num_processes``."""
-
-    batch_size: int
-    per_device_batch_size: int
-    gradient_accumulation_steps: int
-    num_processes: int
-
-    def as_dict(self) -> dict[str, int]:
-        """The plan as recorded in the job's ``spec.json`` (``"batch"``)."""
-        return asdict(self)
-
-    def __str__(self) -> str:
-        return (
-            f"{self.batch_size} examples per optimizer step = {self.per_device_batch_size} "
-            f"per device x {self.gradient_accumulation_steps} accumulation x "
-            f"{self.num_processes} process{'es' if self.num_processes > 1 else ''}"
-        )
-
-
 def batch_plan(
     method: dict[str, Any], *, num_processes: int = 1, max_per_device: int | None = None
 ) -> BatchPlan:
-    """Split the job's ``batch_size`` over processes and accumulation steps.
-
-    ``gradient_accumulation_steps``, when given, is kept; otherwise it is 1, or the fewest
-    steps that keep the per-device batch at most ``max_per_device``.
+    """Split the job's ``batch_size`` (TRL's default when unset, rounded up so that it
+    splits) over processes and accumulation steps (:func:`ftsdk.batchplan.split_batch`).
 
     >>> str(batch_plan({"batch_size": 16, "gradient_accumulation_steps": 2}, num_processes=2))
     '16 examples per optimizer step = 4 per device x 2 accumulation x 2 processes'
@@ -122,40 +97,14 @@ def batch_plan(
     accumulation = _value(method.get("gradient_accumulation_steps"), None)
     unit = processes * (accumulation or 1)
     given = _value(method.get("batch_size"), None)
-    # an unset batch becomes the default, rounded up so that it always splits
     batch = given if given is not None else -(-DEFAULTS["batch_size"] // unit) * unit
-    if batch % unit:
-        lower = batch // unit * unit
-        nearby = " or ".join(str(v) for v in (lower, lower + unit) if v > 0)
-        split = f"{processes} process{'es' if processes > 1 else ''}" + (
-            f" x {accumulation} gradient_accumulation_steps" if accumulation else ""
-        )
-        raise InvalidRequest(
-            f"method.batch_size: {batch} examples per optimizer step do not split evenly over "
-            f"{split} (num_processes={processes}); use a multiple of {unit}, e.g. {nearby}",
-            field="method.batch_size",
-            provider="trl",
-        )
-    per_process = batch // processes
-    if accumulation is None:
-        accumulation = 1
-        if max_per_device is not None:
-            # the fewest accumulation steps whose micro-batch fits under the cap
-            accumulation = next(
-                a
-                for a in range(1, per_process + 1)
-                if not per_process % a and per_process // a <= max_per_device
-            )
-    per_device = per_process // accumulation
-    if max_per_device is not None and per_device > max_per_device:
-        raise InvalidRequest(
-            f"method.gradient_accumulation_steps: {accumulation} leaves {per_device} examples "
-            f"per device, above max_per_device_batch_size {max_per_device}; leave "
-            "gradient_accumulation_steps unset to derive it",
-            field="method.gradient_accumulation_steps",
-            provider="trl",
-        )
-    return BatchPlan(batch, per_device, accumulation, processes)
+    return split_batch(
+        batch,
+        processes=processes,
+        accumulation=accumulation,
+        max_per_device=max_per_device,
+        provider="trl",
+    )
 
 
 def world_size() -> int:

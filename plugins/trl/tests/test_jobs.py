@@ -21,7 +21,8 @@ from ftsdk.jobs import Job, JobStatus
 from ftsdk.testing.data import date_to_words_examples
 from ftsdk.testing.local import (
     DPO_DATES,
-    SFT_DATES,
+    cancel_stops_the_runner,
+    dates_spec,
     preference_files,
     watch_from_another_process,
 )
@@ -62,13 +63,7 @@ def test_full_sft_learns_and_is_watched_from_a_second_process(
     subprocess_env: dict[str, str],
 ) -> None:
     train, held_out = dates
-    job = client.train(
-        base_model=str(tiny_model),
-        training_data=train,
-        method=SFT_DATES,
-        seed=0,
-        provider_options=FAST | {"logging_steps": 10},
-    )
+    job = client.train(dates_spec(tiny_model, train, **FAST | {"logging_steps": 10}))
     assert job.status in (JobStatus.QUEUED, JobStatus.RUNNING)
     seen = watch_from_another_process("trl", job.id, subprocess_env, timeout=240)
     assert seen["status"] == "succeeded"
@@ -113,12 +108,7 @@ def test_lora_trains_an_adapter_that_chats(
 
 
 def test_dpo_on_preference_pairs(client: ftsdk.Client, tiny_model: Path, tmp_path: Path) -> None:
-    job = client.train(  # the JobSpec and data of the AutoTrain provider's DPO test
-        base_model=str(tiny_model),
-        training_data=preference_files(tmp_path),
-        method=DPO_DATES,
-        provider_options=FAST,
-    )
+    job = client.train(dates_spec(tiny_model, preference_files(tmp_path), DPO_DATES, **FAST))
     job.wait(poll_interval=0.5, progress=False)
     assert job.state.step == 4  # 32 pairs / 8, one epoch
     last = job.metrics()[-1].values
@@ -129,20 +119,9 @@ def test_dpo_on_preference_pairs(client: ftsdk.Client, tiny_model: Path, tmp_pat
 def test_cancel_stops_the_process(
     client: ftsdk.Client, tiny_model: Path, dates: tuple[Path, list[dict[str, Any]]], home: Path
 ) -> None:
-    job = client.train(
-        base_model=str(tiny_model),
-        training_data=dates[0],
-        method=ftsdk.SFT(epochs=50, batch_size=4),
-        provider_options=FAST,
-    )
+    job = client.train(dates_spec(tiny_model, dates[0], ftsdk.SFT(epochs=50, batch_size=4), **FAST))
     wait_until(job, lambda j: (j.state.step or 0) > 2)
-    from ftsdk_trl.jobdir import JobDir
-
-    folder = JobDir(home / "trl" / "jobs" / job.id)
-    assert folder.process() is not None
-    job.cancel()
-    assert job.status is JobStatus.CANCELLED
-    assert folder.process() is None
+    cancel_stops_the_runner(job, home / "trl" / "jobs")
     again = ftsdk.client("trl", home=str(home)).job(job.id)  # as another process sees it
     assert again.status is JobStatus.CANCELLED
     with pytest.raises(JobFailed, match="cancelled"):
