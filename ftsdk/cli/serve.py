@@ -40,7 +40,11 @@ def _check_answers(model: Model, provider: str) -> None:
 
 class _ServeGroup(click.Group):
     """``ftsdk serve [MODEL] [OPTIONS]`` that also has subcommands: arguments that do not
-    start with a subcommand's name are the serve command's own."""
+    start with a subcommand's name are the serve command's own, parsed as a command's
+    (options after MODEL included; a stray argument is an error)."""
+
+    allow_interspersed_args = True
+    allow_extra_args = False
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] in self.commands:
@@ -51,8 +55,16 @@ class _ServeGroup(click.Group):
         return click.Command.parse_args(self, ctx, args)
 
 
+class _ModelArgument(click.Argument):
+    """MODEL, left out of the command line shown for a subcommand (``ftsdk serve
+    install-engine``, not ``ftsdk serve [MODEL] install-engine``)."""
+
+    def get_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return super().get_usage_pieces(ctx) if isinstance(ctx.command, _ServeGroup) else []
+
+
 @click.group(cls=_ServeGroup, invoke_without_command=True)
-@click.argument("model_id", metavar="[MODEL]", required=False)
+@click.argument("model_id", metavar="[MODEL]", required=False, cls=_ModelArgument)
 @click.option("--job", "job_id", metavar="JOB_ID", help="Serve the model this job produced.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(

@@ -401,8 +401,9 @@ class EngineServer:
                 except subprocess.TimeoutExpired:
                     _signal_group(process, signal.SIGKILL)
                     process.wait()
-                # workers that outlived the leader (same group) go too
+                # workers that outlived the leader (same group) go too, and are waited for
                 _signal_group(process, signal.SIGKILL)
+                _wait_group_gone(process.pid, STOP_GRACE_S)
             shutil.rmtree(self._private, ignore_errors=True)  # the config with the key
 
     def wait(self) -> None:
@@ -433,6 +434,16 @@ def _interrupt(signum: int, frame: object) -> None:
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, sig)
+
+
+def _wait_group_gone(group: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.1)
 
 
 def _free_port(host: str) -> int:
