@@ -163,7 +163,7 @@ class EngineRuntime(Runtime):
                 self._run(
                     say,
                     "downloading the sdist",
-                    [*pip, "-q", "--no-deps", "--no-binary", ":all:", "-d", tmp, pin],
+                    [*pip, "-q", "--no-deps", "--no-binary", "llama-cpp-python", "-d", tmp, pin],
                 )
                 try:
                     _extract_converters(next(Path(tmp).glob("*.tar.gz")), target)

@@ -41,7 +41,16 @@ __all__ = [
 
 QUANTIZATIONS = ("f32", "f16", "bf16", "q8_0")
 """What the converters write themselves (no llama.cpp binary needed)."""
-TINY_MARKER = "ftsdk-tiny.json"
+SMOLLM_PRE_TOKENIZER = {
+    "type": "Sequence",
+    "pretokenizers": [
+        {"type": "Digits", "individual_digits": True},
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
+    ],
+}
+"""SmolLM's pre-tokenizer (single digits, then GPT-2's pattern), which llama.cpp calls
+``smollm``; ftsdk's tiny model has it too, but the converters know tokenizers by a hash of
+their output on a test string, and the tiny vocabulary's hash is its own."""
 CONVERT_TIMEOUT_S = 3600.0
 
 # Runs a converter with three fixes: the vendored gguf-py comes first on the path; a
@@ -143,7 +152,7 @@ def export(
     target.mkdir(parents=True, exist_ok=True)
     stem = name or source.name
     say = progress or (lambda _message: None)
-    pre = "smollm" if (model / TINY_MARKER).is_file() else ""
+    pre = _pre_tokenizer(model)
     model_file = target / f"{model.name if adapter else stem}-{quantization}.gguf"
     say(f"converting {model} to {model_file} ...")
     _convert(
@@ -170,6 +179,16 @@ def export(
     modelfile = target / "Modelfile"
     modelfile.write_text(_modelfile(model_file, adapter_file, model), encoding="utf-8")
     return Exported(model=model_file, adapter=adapter_file, modelfile=modelfile)
+
+
+def _pre_tokenizer(folder: Path) -> str:
+    """``"smollm"`` for a tokenizer whose pre-tokenizer is SmolLM's, else ``""`` (the
+    converters decide, and refuse a tokenizer they do not know)."""
+    try:
+        tokenizer = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    return "smollm" if tokenizer.get("pre_tokenizer") == SMOLLM_PRE_TOKENIZER else ""
 
 
 def _modelfile(model: Path, adapter: Path | None, source: Path) -> str:
