@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,7 @@ class LoraJob:
 
 
 @pytest.fixture(scope="session")
-def lora_job(tmp_path_factory: pytest.TempPathFactory) -> LoraJob:
+def lora_job(tmp_path_factory: pytest.TempPathFactory, engine_builds: None) -> LoraJob:
     """A LoRA run (r=8, attention and MLP) of the 2-head tiny model, merged too (~15 s)."""
     from ftsdk_trl import tiny
 
@@ -80,21 +82,46 @@ def lora_job(tmp_path_factory: pytest.TempPathFactory) -> LoraJob:
     )
 
 
+_BUILDS: dict[str, subprocess.Popen[str]] = {}
+
+
+def _start_install(name: str) -> subprocess.Popen[str]:
+    """``ftsdk serve install-engine NAME --json``, started once per session."""
+    if name not in _BUILDS:
+        env = dict(os.environ, FTSDK_HOME=str(ENGINES_HOME))
+        env.pop(f"FTSDK_{name.upper()}_PYTHON", None)
+        env.setdefault("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
+        _BUILDS[name] = subprocess.Popen(
+            [sys.executable, "-m", "ftsdk", "serve", "install-engine", name, "--json"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # its pip and compiler can be stopped with it
+        )
+    return _BUILDS[name]
+
+
+@pytest.fixture(scope="session")
+def engine_builds() -> Iterator[None]:
+    """Both engines' builds, started together: vLLM's is mostly downloads, llama.cpp's
+    mostly compiling, so side by side they take about as long as the longer one. A build
+    no test waited for is stopped at the end (the next one starts it afresh)."""
+    for name in ("llamacpp", "vllm"):
+        _start_install(name)
+    yield
+    for build in _BUILDS.values():
+        if build.poll() is None:
+            os.killpg(build.pid, signal.SIGTERM)
+            build.communicate(timeout=60)
+
+
 def install_engine(name: str) -> Path:
     """The engine's interpreter, built by ``ftsdk serve install-engine`` if needed."""
-    env = dict(os.environ, FTSDK_HOME=str(ENGINES_HOME))
-    env.pop(f"FTSDK_{name.upper()}_PYTHON", None)
-    env.setdefault("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
-    done = subprocess.run(
-        [sys.executable, "-m", "ftsdk", "serve", "install-engine", name, "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=INSTALL_TIMEOUT_S,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return Path(json.loads(done.stdout)["python"])
+    build = _start_install(name)
+    out, err = build.communicate(timeout=INSTALL_TIMEOUT_S)
+    assert build.returncode == 0, err[-3000:]
+    return Path(json.loads(out)["python"])
 
 
 @pytest.fixture(scope="session")
