@@ -109,6 +109,10 @@ class EngineServer:
         startup_timeout: float = 600.0,
         progress: Progress | None = None,
     ) -> None:
+        if engine not in ("vllm", "llamacpp"):
+            raise ConfigurationError(
+                f"EngineServer runs vllm or llamacpp, not {engine!r} (transformers: ModelServer)"
+            )
         if isinstance(api_key, str):
             api_key = SecretStr(api_key) if api_key else None
         self.model = model
@@ -131,8 +135,6 @@ class EngineServer:
             self._home / "engines" / "logs" / f"{engine}-{self._port}-{int(time.time())}.log"
         )
         """Where the engine's output goes (kept after it stops)."""
-        if engine not in ("vllm", "llamacpp"):
-            raise ConfigurationError(f"EngineServer runs vllm or llamacpp, not {engine!r}")
         if self._adapters and engine != "vllm":
             raise ConfigurationError("several adapters on one server: --engine vllm only")
 
