@@ -13,6 +13,7 @@ from ftsdk.capabilities import Capabilities, Operation
 
 if TYPE_CHECKING:
     from ftsdk._client import Client
+    from ftsdk.serving.gguf import Exported
 
 __all__ = [
     "ChatChunk",
@@ -294,6 +295,24 @@ class Model:
     def delete(self) -> None:
         """Delete this fine-tuned model from the provider."""
         self._client._call(Operation.DELETE_MODEL, "delete_model", self.info)
+
+    def export(
+        self, format: str, output: str | Path | None = None, *, quantization: str = "f16"
+    ) -> Exported:
+        """Write the model's local weights as ``format`` (``"gguf"``: llama.cpp, Ollama) into
+        ``output`` (default ``./<model folder name>-gguf``), with an Ollama ``Modelfile``
+        beside them; an adapter becomes its base's GGUF plus the adapter's. See
+        :mod:`ftsdk.serving.gguf` (``quantization``: ``f32``, ``f16``, ``bf16``, ``q8_0``).
+
+        >>> # model.export("gguf", "out", quantization="q8_0").modelfile
+        """
+        from ftsdk.errors import InvalidRequest
+        from ftsdk.serving.gguf import export_model
+
+        if format != "gguf":
+            raise InvalidRequest(f"unknown export format {format!r}; choose gguf", field="format")
+        target = output if output is not None else Path(f"{Path(self.id).name}-gguf")
+        return export_model(self, target, quantization=quantization)
 
     def push_to_hub(self, repo_id: str, *, private: bool = True) -> str:
         """Publish the model's weights (or adapter) to the Hugging Face Hub repository

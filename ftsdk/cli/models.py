@@ -1,4 +1,5 @@
-"""``ftsdk models``: list fine-tuned models, chat with one, deploy it, undeploy it, delete it."""
+"""``ftsdk models``: list fine-tuned models, chat with one, export it (GGUF), deploy it,
+undeploy it, delete it."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ __all__ = ["models"]
 
 @click.group()
 def models() -> None:
-    """List, chat with, deploy, undeploy and delete models."""
+    """List, chat with, export, deploy, undeploy and delete models."""
 
 
 @models.command("list")
@@ -134,3 +135,58 @@ def delete(
         )
     client.model(model_id, kind="fine-tuned").delete()
     emit(as_json, {"deleted": model_id}, f"deleted {model_id}")
+
+
+@models.command()
+@click.argument("model_id")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["gguf"]),
+    default="gguf",
+    show_default=True,
+    help="gguf: for llama.cpp and Ollama.",
+)
+@click.option(
+    "--quantization",
+    type=click.Choice(["f32", "f16", "bf16", "q8_0"]),
+    default="f16",
+    show_default=True,
+    help="Weight type written by llama.cpp's converters.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(file_okay=False),
+    help="Folder to write to (default: ./<model folder name>-gguf).",
+)
+@provider_options
+@handle_errors
+def export(
+    *,
+    model_id: str,
+    fmt: str,
+    quantization: str,
+    output: str | None,
+    provider: str | None,
+    settings: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Write MODEL_ID's local weights (a model or LoRA adapter folder) as GGUF with
+    llama.cpp's own converters, and an Ollama Modelfile beside them."""
+    model = client_from(provider, settings).model(model_id)
+    click.echo(f"exporting {model_id} to {fmt} ({quantization}) ...", err=True)
+    exported = model.export(fmt, output, quantization=quantization)
+    files = {
+        "model": str(exported.model),
+        "adapter": str(exported.adapter) if exported.adapter else None,
+        "modelfile": str(exported.modelfile),
+    }
+    lines = [f"model: {exported.model}"]
+    if exported.adapter is not None:
+        lines.append(f"adapter: {exported.adapter}")
+    lines += [
+        f"Modelfile: {exported.modelfile}",
+        f"  ollama create NAME -f {exported.modelfile}",
+    ]
+    emit(as_json, files, "\n".join(lines))

@@ -14,6 +14,11 @@ or, in tests, in a background thread::
         OpenAI(base_url=server.base_url, api_key="unused").chat.completions.create(...)
 
 Needs the ``serve`` extra: ``pip install 'ftsdk[serve]'``.
+
+``engine="vllm"`` or ``"llamacpp"`` serves local weights with a real engine instead
+(:class:`~ftsdk.serving.engine_server.EngineServer`, run from its own runtime venv)::
+
+    ftsdk.serve(model, engine="vllm")     # builds the engine's venv the first time
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ import errno
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Self
 
@@ -33,13 +39,51 @@ from ftsdk.errors import ConfigurationError, FtsdkError
 
 if TYPE_CHECKING:
     from ftsdk.models import Model
+    from ftsdk.serving.engine_server import EngineServer
     from ftsdk.serving.thread import ServerThread
 
-__all__ = ["NO_KEY", "ModelServer", "serve"]
+__all__ = ["ENGINES", "NO_KEY", "EngineServer", "ModelServer", "banner", "serve"]
+
+ENGINES = ("transformers", "vllm", "llamacpp")
+"""What ``engine=`` takes: ``transformers`` is ftsdk's own server, in this process."""
 
 NO_KEY = "unused"
 """The ``api_key`` to give the ``openai`` client for a server that checks none (the client
 refuses to start without one)."""
+
+
+def __getattr__(name: str) -> object:
+    if name == "EngineServer":  # lazily: it is not needed to serve with transformers
+        from ftsdk.serving.engine_server import EngineServer
+
+        return EngineServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def banner(
+    *,
+    name: str,
+    served_by: str,
+    base_url: str,
+    health_url: str,
+    requires_key: bool,
+    routes: str = "POST /v1/chat/completions, POST /v1/responses",
+) -> list[str]:
+    """The lines that tell a person how to call a server, ready to copy (the last one says
+    how to stop it). The key itself is never shown."""
+    if requires_key:
+        key, note = "KEY", "KEY: the key given with --api-key (or $FTSDK_SERVE_API_KEY)"
+    else:
+        key, note = NO_KEY, "any value: no key is checked, but the openai client needs one"
+    return [
+        f"Serving {name!r} ({served_by}) at {base_url}",
+        f"  export OPENAI_BASE_URL={base_url}",
+        f"  export OPENAI_API_KEY={key}    # {note}",
+        f"  model={name!r}: {routes}",
+        f"  Python: OpenAI(base_url={base_url!r}, api_key={key!r})",
+        f"  health: GET {health_url}",
+        "Press Ctrl-C to stop.",
+    ]
 
 
 def _require_extra() -> None:
@@ -155,19 +199,13 @@ class ModelServer:
 
     def banner(self) -> list[str]:
         """The lines that tell a person how to call this server, ready to copy."""
-        if self.requires_key:
-            key, note = "KEY", "KEY: the key given with --api-key (or $FTSDK_SERVE_API_KEY)"
-        else:
-            key, note = NO_KEY, "any value: no key is checked, but the openai client needs one"
-        return [
-            f"Serving {self.name!r} ({self.model.provider}) at {self.base_url}",
-            f"  export OPENAI_BASE_URL={self.base_url}",
-            f"  export OPENAI_API_KEY={key}    # {note}",
-            f"  model={self.name!r}: POST /v1/chat/completions, POST /v1/responses",
-            f"  Python: OpenAI(base_url={self.base_url!r}, api_key={key!r})",
-            f"  health: GET {self.health_url}",
-            "Press Ctrl-C to stop.",
-        ]
+        return banner(
+            name=self.name,
+            served_by=self.model.provider,
+            base_url=self.base_url,
+            health_url=self.health_url,
+            requires_key=self.requires_key,
+        )
 
     def __repr__(self) -> str:
         return f"<ModelServer {self.name!r} on {self.base_url}>"
@@ -232,8 +270,12 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _announce(server: ModelServer) -> None:
+def _announce(server: ModelServer | EngineServer) -> None:
     print("\n".join(server.banner()), file=sys.stderr, flush=True)
+
+
+def _stderr(message: str) -> None:
+    print(f"ftsdk serve: {message}", file=sys.stderr, flush=True)
 
 
 def serve(
@@ -246,7 +288,12 @@ def serve(
     api_key: str | SecretStr | None = None,
     concurrency: int = 1,
     warm_up: bool = False,
-    on_ready: Callable[[ModelServer], None] = _announce,
+    on_ready: Callable[[ModelServer | EngineServer], None] = _announce,
+    engine: str = "transformers",
+    adapters: Mapping[str, Model] | None = None,
+    engine_python: str | None = None,
+    engine_args: Iterable[str] = (),
+    home: str | Path | None = None,
 ) -> None:
     """Serve ``model`` as an OpenAI-compatible endpoint until Ctrl-C (or SIGTERM).
 
@@ -254,8 +301,43 @@ def serve(
     serving (see :meth:`ModelServer.warm_up`); ``on_ready`` is called once the server
     accepts connections (by default it prints the base URL on stderr).
 
+    ``engine`` picks what answers (see :data:`ENGINES`): ``vllm`` or ``llamacpp`` run the
+    model's local weights in that engine's own process (:class:`EngineServer`), from its
+    runtime venv (built the first time; ``engine_python`` names an interpreter to use
+    instead); ``adapters`` are more LoRA adapters of the same base, by name (vLLM);
+    ``engine_args`` go to vLLM's server as given; ``concurrency`` and ``warm_up`` concern
+    ``transformers`` only (the engines batch requests themselves).
+
     >>> # ftsdk.serve(ftsdk.client("trl").model("/models/my-finetune"), port=8000)
+    >>> # ftsdk.serve(model, engine="vllm", adapters={"other": other_model})
     """
+    if engine != "transformers":
+        from ftsdk.serving.engine_server import EngineServer
+
+        engine_server = EngineServer(
+            model,
+            engine=engine,
+            host=host,
+            port=port,
+            name=name,
+            aliases=aliases,
+            api_key=api_key,
+            adapters=adapters,
+            python=engine_python,
+            engine_args=engine_args,
+            home=home,
+            progress=_stderr,
+        )
+        engine_server.start()
+        try:
+            on_ready(engine_server)
+        except BaseException:
+            engine_server.stop()
+            raise
+        engine_server.wait()
+        return
+    if adapters:
+        raise ConfigurationError("several adapters on one server need engine='vllm'")
     server = ModelServer(
         model,
         host=host,

@@ -82,11 +82,15 @@ def _tokenizer() -> object:
     return tokenizer
 
 
-def build(directory: str | Path, *, seed: int = 0) -> Path:
+def build(directory: str | Path, *, seed: int = 0, heads: int = 4) -> Path:
     """Build the tiny model and tokenizer into ``directory`` (created) and return it.
 
-    The same ``seed`` gives the same weights and the same tokenizer.
+    The same ``seed`` gives the same weights and the same tokenizer. ``heads`` attention
+    heads share the hidden size of 64: the default 4 (head_dim 16) is the fastest to
+    train; serving engines need head_dim 32 or more (vLLM's CPU attention), so ``heads=2``.
     """
+    if heads not in (1, 2, 4):
+        raise ValueError(f"heads must be 1, 2 or 4 (a divisor of the hidden size 64), not {heads}")
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -99,8 +103,8 @@ def build(directory: str | Path, *, seed: int = 0) -> Path:
         hidden_size=64,
         intermediate_size=256,
         num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
+        num_attention_heads=heads,
+        num_key_value_heads=heads,
         max_position_embeddings=256,
         tie_word_embeddings=True,
         pad_token_id=tokenizer.pad_token_id,  # type: ignore[attr-defined]
@@ -113,17 +117,21 @@ def build(directory: str | Path, *, seed: int = 0) -> Path:
     model.generation_config.eos_token_id = config.eos_token_id
     model.save_pretrained(target)
     tokenizer.save_pretrained(target)  # type: ignore[attr-defined]
-    (target / MARKER).write_text(json.dumps({"seed": seed}) + "\n", encoding="utf-8")
+    (target / MARKER).write_text(
+        json.dumps({"seed": seed, "heads": heads}) + "\n", encoding="utf-8"
+    )
     return target
 
 
-def ensure(directory: str | Path, *, seed: int = 0) -> Path:
+def ensure(directory: str | Path, *, seed: int = 0, heads: int = 4) -> Path:
     """The tiny model in ``directory``, built there first if it is not there yet."""
     target = Path(directory)
     marker = target / MARKER
-    if marker.is_file() and json.loads(marker.read_text(encoding="utf-8")).get("seed") == seed:
-        return target
-    return build(target, seed=seed)
+    if marker.is_file():
+        built = json.loads(marker.read_text(encoding="utf-8"))
+        if built.get("seed") == seed and built.get("heads", 4) == heads:
+            return target
+    return build(target, seed=seed, heads=heads)
 
 
 def teach(
