@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+import typing
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -247,3 +248,26 @@ def test_every_operation_method_has_both_forms_in_the_contract() -> None:
 
 def _args(text: str) -> tuple[ModelInfo, list[dict[str, Any]], ChatParams]:
     return ModelInfo(id="m", provider="talker"), [{"role": "user", "content": text}], ChatParams()
+
+
+def _classes(hint: object) -> Iterator[type]:
+    if isinstance(hint, type):
+        yield hint
+    for arg in typing.get_args(hint):
+        yield from _classes(arg)
+
+
+def test_the_plugin_namespace_holds_every_type_of_the_contract() -> None:
+    import ftsdk.plugin
+
+    exported = {id(getattr(ftsdk.plugin, name)) for name in ftsdk.plugin.__all__}
+    hints: list[object] = []
+    for method in CONTRACT:
+        for fn in (method.sync, method.async_):
+            hints += typing.get_type_hints(fn).values()
+    hints += typing.get_type_hints(ftsdk.plugin.TrainingRequest).values()
+    needed = {cls for hint in hints for cls in _classes(hint) if cls.__module__.startswith("ftsdk")}
+    assert {cls.__name__ for cls in needed} >= {"JobState", "ChatChunk", "TrainingRequest"}
+    missing = sorted(cls.__name__ for cls in needed if id(cls) not in exported)
+    assert missing == []
+    assert ftsdk.plugin.Provider is ftsdk.Provider
