@@ -8,7 +8,9 @@
     model = job.wait().model
     print(model.chat("Hello").content)
 
-Names are imported lazily, so ``import ftsdk`` stays cheap.
+Names are imported lazily, so ``import ftsdk`` stays cheap. Each is written once, in
+``_EXPORTS``. Provider plugins import from :mod:`ftsdk.plugin` instead: the contract and
+everything its methods take and return, in one namespace.
 """
 
 from __future__ import annotations
