@@ -18,6 +18,7 @@ from ftsdk import errors, hookspecs
 from ftsdk.capabilities import Capabilities, Operation
 from ftsdk.plugins import load_registry
 from ftsdk.provider import methods_of
+from ftsdk.testing.behaviour import ProviderBehaviour
 from ftsdk.testing.conformance import ProviderConformance
 
 ROOT = Path(__file__).parents[1]
@@ -63,8 +64,9 @@ def test_each_hyperparameter_is_documented() -> None:
             assert f"`{field}`" in CONCEPTS, field
 
 
-def test_each_conformance_test_is_documented() -> None:
-    for name in dir(ProviderConformance):
+@pytest.mark.parametrize("kit", [ProviderConformance, ProviderBehaviour])
+def test_each_conformance_test_is_documented(kit: type) -> None:
+    for name in dir(kit):
         if name.startswith("test_"):
             table_row(AUTHORING, f"`{name}`")
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 import ftsdk
-from ftsdk import Operation
 from ftsdk.errors import AuthenticationError, FtsdkError, NotFound, ProviderUnavailable
 from ftsdk.testing.data import date_to_words_examples
 from ftsdk.testing.emulator import Emulator
@@ -31,25 +30,6 @@ def ended(record: RequestRecord, timeout: float = 5.0) -> RequestRecord:
         time.sleep(0.01)
     assert record.duration, "the emulator is still answering"
     return record
-
-
-def test_openai_declares_streaming(client: ftsdk.Client) -> None:
-    assert client.capabilities.supports(Operation.STREAM)
-
-
-def test_pieces_join_to_the_plain_answer(client: ftsdk.Client, emulator: Emulator) -> None:
-    model = client.model(BASE)
-    settings = {"max_tokens": 200, "temperature": 0.2, "seed": 7}
-    plain = model.chat(QUESTION, **settings)
-    stream = model.stream(QUESTION, **settings)
-    assert stream.streamed
-    pieces = list(stream)
-    assert len(pieces) > 5  # word by word, as written
-    assert "".join(pieces) == plain.content
-    assert stream.response == plain  # same text, usage, finish reason and model
-    assert stream.response.usage.completion_tokens > 0
-    first, second = chat_requests(emulator)
-    assert (first.finished, second.finished) == (True, True)
 
 
 def test_a_cut_answer_ends_with_its_reason(client: ftsdk.Client) -> None:

@@ -45,18 +45,6 @@ def test_a_dead_runner_is_reported_failed_with_its_log(tmp_path: Path) -> None:
     assert job.read_status()["status"] == "failed"  # written back: every reader agrees
 
 
-def test_events_are_incremental_by_id(tmp_path: Path) -> None:
-    job = folder(tmp_path)
-    job.update_status(status="succeeded")
-    for n in range(3):
-        job.add_event(f"event {n}")
-    provider = ftsdk.client("trl", home=str(tmp_path)).provider
-    first = provider.list_events(job.id, after=None)
-    assert [e.message for e in first] == ["event 0", "event 1", "event 2"]
-    job.add_event("event 3")
-    assert [e.message for e in provider.list_events(job.id, after=first[-1].id)] == ["event 3"]
-
-
 # -- ids and paths: nothing outside the job's folder ------------------------------------
 NOT_IDS = [
     "",

@@ -281,29 +281,6 @@ def test_unknown_base_model_is_never_downloaded(
         client.train(base_model="surely-not/a-cached-model-xyz", training_data=dates[0])
 
 
-def test_create_is_idempotent_and_jobs_are_listed(
-    client: ftsdk.Client, tiny_model: Path, dates: tuple[Path, list[dict[str, Any]]]
-) -> None:
-    from ftsdk.files import FileRef
-    from ftsdk.provider import TrainingRequest
-    from ftsdk_trl import TRLOptions
-
-    train = dates[0]
-    request = TrainingRequest(
-        spec=ftsdk.JobSpec(
-            base_model=str(tiny_model), training_data=train, method=ftsdk.SFT(max_steps=2)
-        ),
-        training_file=FileRef(id=str(train), path=train),
-        options=TRLOptions(num_threads=1),
-        idempotency_key="ftsdk-same-key",
-    )
-    first = client.provider.create_job(request)
-    second = client.provider.create_job(request)
-    assert first.id == second.id
-    assert [j.id for j in client.jobs()] == [first.id]
-    client.job(first.id).wait(poll_interval=0.5, progress=False)
-
-
 def test_multi_gpu_launch_is_accelerate_launch(tmp_path: Path) -> None:
     """A dry run: the command parses as accelerate's own CLI would parse it."""
     from accelerate.commands.launch import launch_command_parser
@@ -324,11 +301,6 @@ def test_multi_gpu_launch_is_accelerate_launch(tmp_path: Path) -> None:
         "ftsdk_trl.runner",
         str(tmp_path),
     ]
-
-
-def test_unknown_job_is_not_found(client: ftsdk.Client) -> None:
-    with pytest.raises(ftsdk.errors.NotFound):
-        client.job("trljob-nope")
 
 
 def test_runner_entry_point_reports_a_crash(tmp_path: Path) -> None:
