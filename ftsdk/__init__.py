@@ -8,7 +8,9 @@
     model = job.wait().model
     print(model.chat("Hello").content)
 
-Names are imported lazily, so ``import ftsdk`` stays cheap.
+Names are imported lazily, so ``import ftsdk`` stays cheap. Each is written once, in
+``_EXPORTS``. Provider plugins import from :mod:`ftsdk.plugin` instead: the contract and
+everything its methods take and return, in one namespace.
 """
 
 from __future__ import annotations
@@ -16,127 +18,157 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ftsdk._version import __version__
+from ftsdk._version import __version__ as __version__
 
-if TYPE_CHECKING:
-    from ftsdk import compare, errors
-    from ftsdk._client import Client, client
-    from ftsdk.aio import AsyncClient, AsyncJob, AsyncModel, async_client
-    from ftsdk.budget import Budget
-    from ftsdk.capabilities import Capabilities, DataFormat, MethodType, Operation
-    from ftsdk.dataset import Dataset
-    from ftsdk.files import FileRef
-    from ftsdk.hookspecs import hookimpl
-    from ftsdk.jobs import Checkpoint, Job, JobError, JobEvent, JobState, JobStatus, Metric
-    from ftsdk.models import (
-        ChatChunk,
-        ChatParams,
-        ChatResponse,
-        ChatStream,
-        Model,
-        ModelInfo,
-        Usage,
+if TYPE_CHECKING:  # for type checkers: the same names as _EXPORTS, checked by a test
+    from ftsdk import budget as budget
+    from ftsdk import compare as compare
+    from ftsdk import errors as errors
+    from ftsdk import graders as graders
+    from ftsdk import sweeps as sweeps
+    from ftsdk._client import (
+        AsyncClient as AsyncClient,
     )
-    from ftsdk.plugins import providers
-    from ftsdk.provider import Provider, ProviderOptions, TrainingRequest
-    from ftsdk.registry import ProviderRegistry
-    from ftsdk.retry import RetryPolicy
-    from ftsdk.serving import ModelServer, serve
-    from ftsdk.spec import DPO, SFT, JobSpec
-    from ftsdk.sweeps import sweep
+    from ftsdk._client import (
+        Client as Client,
+    )
+    from ftsdk._client import (
+        async_client as async_client,
+    )
+    from ftsdk._client import (
+        client as client,
+    )
+    from ftsdk.budget import Budget as Budget
+    from ftsdk.capabilities import (
+        Capabilities as Capabilities,
+    )
+    from ftsdk.capabilities import (
+        DataFormat as DataFormat,
+    )
+    from ftsdk.capabilities import (
+        MethodType as MethodType,
+    )
+    from ftsdk.capabilities import (
+        Operation as Operation,
+    )
+    from ftsdk.dataset import Dataset as Dataset
+    from ftsdk.files import FileRef as FileRef
+    from ftsdk.hookspecs import hookimpl as hookimpl
+    from ftsdk.jobs import (
+        AsyncJob as AsyncJob,
+    )
+    from ftsdk.jobs import (
+        Checkpoint as Checkpoint,
+    )
+    from ftsdk.jobs import (
+        Job as Job,
+    )
+    from ftsdk.jobs import (
+        JobError as JobError,
+    )
+    from ftsdk.jobs import (
+        JobEvent as JobEvent,
+    )
+    from ftsdk.jobs import (
+        JobState as JobState,
+    )
+    from ftsdk.jobs import (
+        JobStatus as JobStatus,
+    )
+    from ftsdk.jobs import (
+        Metric as Metric,
+    )
+    from ftsdk.models import (
+        AsyncModel as AsyncModel,
+    )
+    from ftsdk.models import (
+        ChatChunk as ChatChunk,
+    )
+    from ftsdk.models import (
+        ChatParams as ChatParams,
+    )
+    from ftsdk.models import (
+        ChatResponse as ChatResponse,
+    )
+    from ftsdk.models import (
+        ChatStream as ChatStream,
+    )
+    from ftsdk.models import (
+        Model as Model,
+    )
+    from ftsdk.models import (
+        ModelInfo as ModelInfo,
+    )
+    from ftsdk.models import (
+        Usage as Usage,
+    )
+    from ftsdk.plugins import providers as providers
+    from ftsdk.provider import (
+        Provider as Provider,
+    )
+    from ftsdk.provider import (
+        ProviderOptions as ProviderOptions,
+    )
+    from ftsdk.provider import (
+        TrainingRequest as TrainingRequest,
+    )
+    from ftsdk.registry import ProviderRegistry as ProviderRegistry
+    from ftsdk.retry import RetryPolicy as RetryPolicy
+    from ftsdk.serving import ModelServer as ModelServer
+    from ftsdk.serving import serve as serve
+    from ftsdk.spec import DPO as DPO
+    from ftsdk.spec import SFT as SFT
+    from ftsdk.spec import JobSpec as JobSpec
+    from ftsdk.sweeps import sweep as sweep
 
-__all__ = [
-    "DPO",
-    "SFT",
-    "AsyncClient",
-    "AsyncJob",
-    "AsyncModel",
-    "Budget",
-    "Capabilities",
-    "ChatChunk",
-    "ChatParams",
-    "ChatResponse",
-    "ChatStream",
-    "Checkpoint",
-    "Client",
-    "DataFormat",
-    "Dataset",
-    "FileRef",
-    "Job",
-    "JobError",
-    "JobEvent",
-    "JobSpec",
-    "JobState",
-    "JobStatus",
-    "Metric",
-    "MethodType",
-    "Model",
-    "ModelInfo",
-    "ModelServer",
-    "Operation",
-    "Provider",
-    "ProviderOptions",
-    "ProviderRegistry",
-    "RetryPolicy",
-    "TrainingRequest",
-    "Usage",
-    "__version__",
-    "async_client",
-    "client",
-    "compare",
-    "errors",
-    "hookimpl",
-    "providers",
-    "serve",
-    "sweep",
-]
-
-_LOCATIONS = {
-    "AsyncClient": "ftsdk.aio",
-    "AsyncJob": "ftsdk.aio",
-    "AsyncModel": "ftsdk.aio",
-    "async_client": "ftsdk.aio",
-    "Budget": "ftsdk.budget",
-    "Capabilities": "ftsdk.capabilities",
-    "ChatChunk": "ftsdk.models",
-    "ChatParams": "ftsdk.models",
-    "ChatResponse": "ftsdk.models",
-    "ChatStream": "ftsdk.models",
-    "Checkpoint": "ftsdk.jobs",
-    "Client": "ftsdk._client",
-    "DPO": "ftsdk.spec",
-    "DataFormat": "ftsdk.capabilities",
-    "Dataset": "ftsdk.dataset",
-    "FileRef": "ftsdk.files",
-    "Job": "ftsdk.jobs",
-    "JobError": "ftsdk.jobs",
-    "JobEvent": "ftsdk.jobs",
-    "JobSpec": "ftsdk.spec",
-    "JobState": "ftsdk.jobs",
-    "JobStatus": "ftsdk.jobs",
-    "Metric": "ftsdk.jobs",
-    "MethodType": "ftsdk.capabilities",
-    "Model": "ftsdk.models",
-    "ModelInfo": "ftsdk.models",
-    "ModelServer": "ftsdk.serving",
-    "Operation": "ftsdk.capabilities",
-    "Provider": "ftsdk.provider",
-    "ProviderOptions": "ftsdk.provider",
-    "ProviderRegistry": "ftsdk.registry",
-    "RetryPolicy": "ftsdk.retry",
-    "SFT": "ftsdk.spec",
-    "TrainingRequest": "ftsdk.provider",
-    "Usage": "ftsdk.models",
-    "client": "ftsdk._client",
-    "hookimpl": "ftsdk.hookspecs",
-    "providers": "ftsdk.plugins",
-    "serve": "ftsdk.serving",
-    "sweep": "ftsdk.sweeps",
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "ftsdk._client": ("AsyncClient", "Client", "async_client", "client"),
+    "ftsdk.budget": ("Budget",),
+    "ftsdk.capabilities": ("Capabilities", "DataFormat", "MethodType", "Operation"),
+    "ftsdk.dataset": ("Dataset",),
+    "ftsdk.files": ("FileRef",),
+    "ftsdk.hookspecs": ("hookimpl",),
+    "ftsdk.jobs": (
+        "AsyncJob",
+        "Checkpoint",
+        "Job",
+        "JobError",
+        "JobEvent",
+        "JobState",
+        "JobStatus",
+        "Metric",
+    ),
+    "ftsdk.models": (
+        "AsyncModel",
+        "ChatChunk",
+        "ChatParams",
+        "ChatResponse",
+        "ChatStream",
+        "Model",
+        "ModelInfo",
+        "Usage",
+    ),
+    "ftsdk.plugins": ("providers",),
+    "ftsdk.provider": ("Provider", "ProviderOptions", "TrainingRequest"),
+    "ftsdk.registry": ("ProviderRegistry",),
+    "ftsdk.retry": ("RetryPolicy",),
+    "ftsdk.serving": ("ModelServer", "serve"),
+    "ftsdk.spec": ("DPO", "SFT", "JobSpec"),
+    "ftsdk.sweeps": ("sweep",),
 }
+"""The one place each public name is written: the module that defines it, then its names.
+``__all__`` and the lazy lookup below are read from it."""
+
+_SUBMODULES = ("budget", "compare", "errors", "graders", "sweeps")
+"""Public submodules, reached as ``ftsdk.errors`` without an import of their own."""
+
+_LOCATIONS = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted([*_LOCATIONS, *_SUBMODULES, "__version__"])  # noqa: PLE0605 - derived
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("errors", "compare", "budget", "sweeps"):
+    if name in _SUBMODULES:
         return importlib.import_module(f"ftsdk.{name}")
     module = _LOCATIONS.get(name)
     if module is None:

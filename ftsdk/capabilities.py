@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ftsdk._vocab import DataFormat, MethodType, Operation
+from ftsdk.methods import method_fields
 
 __all__ = ["Capabilities", "DataFormat", "MethodType", "Operation"]
 
@@ -43,8 +44,6 @@ class Capabilities(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Capabilities:
-        from ftsdk.spec import method_fields
-
         if bool(self.methods) != (Operation.TRAIN in self.operations):
             raise ValueError("declare methods exactly when the 'train' operation is declared")
         for method, names in self.hyperparameters.items():

@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from ftsdk.jobs import Job
+    from ftsdk.jobs import AsyncJob, Job
 
 __all__ = [
     "AuthenticationError",
@@ -247,12 +247,18 @@ class Timeout(FtsdkError):
 class JobFailed(FtsdkError):
     """A training job ended as ``failed`` (or ``cancelled`` while waiting for success).
 
-    :param job: the job handle, in its final state.
+    :param job: the job handle (a :class:`~ftsdk.Job`, or an :class:`~ftsdk.AsyncJob`
+        when awaited), in its final state.
     :param reason: the provider's own failure message, verbatim.
     """
 
     def __init__(
-        self, message: str, *, job: Job | None = None, reason: str | None = None, **kwargs: Any
+        self,
+        message: str,
+        *,
+        job: Job | AsyncJob | None = None,
+        reason: str | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(message, **kwargs)
         self.job = job

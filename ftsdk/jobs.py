@@ -1,11 +1,12 @@
-"""Training jobs: their normalized state, events, metrics, checkpoints, and the ``Job`` handle."""
+"""Training jobs: their normalized state, events, metrics, checkpoints, and the job
+handles, :class:`Job` and its async twin :class:`AsyncJob`, side by side."""
 
 from __future__ import annotations
 
 import enum
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -15,10 +16,19 @@ from ftsdk.capabilities import Operation
 from ftsdk.errors import JobFailed, Timeout
 
 if TYPE_CHECKING:
-    from ftsdk._client import Client
-    from ftsdk.models import Model
+    from ftsdk._client import AsyncClient, Client
+    from ftsdk.models import AsyncModel, Model
 
-__all__ = ["Checkpoint", "Job", "JobError", "JobEvent", "JobState", "JobStatus", "Metric"]
+__all__ = [
+    "AsyncJob",
+    "Checkpoint",
+    "Job",
+    "JobError",
+    "JobEvent",
+    "JobState",
+    "JobStatus",
+    "Metric",
+]
 
 log = logging.getLogger("ftsdk.jobs")
 
@@ -191,8 +201,8 @@ class _Watch:
         self.bar.close()
 
 
-def _failure(job: Job | Any) -> JobFailed:
-    state: JobState = job.state
+def _failure(job: Job | AsyncJob) -> JobFailed:
+    state = job.state
     reason = state.error.message if state.error else None
     return JobFailed(
         f"job {state.id} ended {state.status.value}" + (f": {reason}" if reason else ""),
@@ -280,30 +290,27 @@ class Job(_JobView):
     # -- operations ------------------------------------------------------------------
     def refresh(self) -> Job:
         """Read the job's current state from the provider."""
-        self.state = self._client._call(Operation.TRAIN, "get_job", self.id)
+        self.state = self._client.call(self._client.provider.get_job, self.id)
         return self
 
     def cancel(self) -> Job:
         """Cancel the job."""
-        self.state = self._client._call(Operation.CANCEL, "cancel_job", self.id)
+        self.state = self._client.call(self._client.provider.cancel_job, self.id)
         return self
 
     def pause(self) -> Job:
         """Pause the job; :meth:`resume` continues it from where it stopped."""
-        self.state = self._client._call(Operation.PAUSE, "pause_job", self.id)
+        self.state = self._client.call(self._client.provider.pause_job, self.id)
         return self
 
     def resume(self) -> Job:
         """Resume a paused job."""
-        self.state = self._client._call(Operation.RESUME, "resume_job", self.id)
+        self.state = self._client.call(self._client.provider.resume_job, self.id)
         return self
 
     def _fetch_events(self) -> list[JobEvent]:
         after = self._events[-1].id if self._events else None
-        new: list[JobEvent] = self._client._call(
-            Operation.EVENTS, "list_events", self.id, after=after
-        )
-        return new
+        return self._client.call(self._client.provider.list_events, self.id, after=after)
 
     def events(self, *, all: bool = False) -> list[JobEvent]:
         """Events in chronological order that this handle has not returned before.
@@ -314,14 +321,12 @@ class Job(_JobView):
 
     def metrics(self) -> list[Metric]:
         """Every step's metrics so far, by step."""
-        found: list[Metric] = self._client._call(Operation.METRICS, "list_metrics", self.id)
+        found = self._client.call(self._client.provider.list_metrics, self.id)
         return sorted(found, key=lambda m: m.step)
 
     def checkpoints(self) -> list[Checkpoint]:
         """The job's checkpoints, by step."""
-        found: list[Checkpoint] = self._client._call(
-            Operation.CHECKPOINTS, "list_checkpoints", self.id
-        )
+        found = self._client.call(self._client.provider.list_checkpoints, self.id)
         return sorted(found, key=lambda c: c.step)
 
     def wait(
@@ -366,6 +371,111 @@ class Job(_JobView):
                 if watch.show(self.state, self._events):
                     break
                 sleep(watch.next_interval(self.state))
+        finally:
+            watch.close()
+        if raise_on_failure and self.status != JobStatus.SUCCEEDED:
+            raise _failure(self)
+        return self
+
+
+class AsyncJob(_JobView):
+    """The async twin of :class:`Job`: the same handle, its calls awaited.
+
+    Get one from :meth:`ftsdk.AsyncClient.train` or :meth:`ftsdk.AsyncClient.job`.
+    """
+
+    def __init__(self, client: AsyncClient, state: JobState) -> None:
+        self._client = client
+        self.state = state
+        self._events: list[JobEvent] = []
+        self._read = 0
+        self._model: AsyncModel | None = None
+
+    @property
+    def model(self) -> AsyncModel | None:
+        """The fine-tuned model, once the job has succeeded."""
+        if self.state.result_model is None:
+            return None
+        if self._model is None or self._model.id != self.state.result_model:
+            self._model = self._client.model(
+                self.state.result_model, base_model=self.state.base_model, job_id=self.id
+            )
+        return self._model
+
+    # -- operations ------------------------------------------------------------------
+    async def refresh(self) -> AsyncJob:
+        """Read the job's current state from the provider."""
+        self.state = await self._client.call(self._client.provider.aget_job, self.id)
+        return self
+
+    async def cancel(self) -> AsyncJob:
+        """Cancel the job."""
+        self.state = await self._client.call(self._client.provider.acancel_job, self.id)
+        return self
+
+    async def pause(self) -> AsyncJob:
+        """Pause the job; :meth:`resume` continues it from where it stopped."""
+        self.state = await self._client.call(self._client.provider.apause_job, self.id)
+        return self
+
+    async def resume(self) -> AsyncJob:
+        """Resume a paused job."""
+        self.state = await self._client.call(self._client.provider.aresume_job, self.id)
+        return self
+
+    async def _fetch_events(self) -> list[JobEvent]:
+        after = self._events[-1].id if self._events else None
+        return await self._client.call(self._client.provider.alist_events, self.id, after=after)
+
+    async def events(self, *, all: bool = False) -> list[JobEvent]:
+        """Events in chronological order that this handle has not returned before.
+
+        :param all: return every event since the job started instead.
+        """
+        return self._take(await self._fetch_events(), all=all)
+
+    async def metrics(self) -> list[Metric]:
+        """Every step's metrics so far, by step."""
+        found = await self._client.call(self._client.provider.alist_metrics, self.id)
+        return sorted(found, key=lambda m: m.step)
+
+    async def checkpoints(self) -> list[Checkpoint]:
+        """The job's checkpoints, by step."""
+        found = await self._client.call(self._client.provider.alist_checkpoints, self.id)
+        return sorted(found, key=lambda c: c.step)
+
+    async def wait(
+        self,
+        *,
+        timeout: float | None = None,
+        poll_interval: float = 2.0,
+        max_poll_interval: float = 30.0,
+        progress: bool | None = None,
+        raise_on_failure: bool = True,
+        on_event: Callable[[JobEvent], None] | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> AsyncJob:
+        """Await the end of the job; see :meth:`Job.wait` (``sleep`` is awaited,
+        ``asyncio.sleep`` by default)."""
+        import asyncio
+
+        nap = asyncio.sleep if sleep is None else sleep
+        watch = _Watch(
+            f"{self.provider} {self.id}",
+            timeout=timeout,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            progress=progress,
+        )
+        with_events = self._client.capabilities.supports(Operation.EVENTS)
+        try:
+            while True:
+                await self.refresh()
+                if with_events:
+                    watch.arrived(await self._fetch_events(), self._events, on_event)
+                if watch.show(self.state, self._events):
+                    break
+                await nap(watch.next_interval(self.state))
         finally:
             watch.close()
         if raise_on_failure and self.status != JobStatus.SUCCEEDED:

@@ -1,8 +1,10 @@
-"""Models: base, fine-tuned, checkpoints and deployments, and the ``Model`` handle."""
+"""Models: base, fine-tuned, checkpoints and deployments; the model handles, :class:`Model`
+and its async twin :class:`AsyncModel`, and their answer streams, :class:`ChatStream` and
+:class:`AsyncChatStream`, side by side."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -12,10 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from ftsdk.capabilities import Capabilities, Operation
 
 if TYPE_CHECKING:
-    from ftsdk._client import Client
+    from ftsdk._client import AsyncClient, Client
     from ftsdk.serving.gguf import Exported
 
 __all__ = [
+    "AsyncChatStream",
+    "AsyncModel",
     "ChatChunk",
     "ChatParams",
     "ChatResponse",
@@ -168,12 +172,19 @@ class ChatStream:
         """Whether the provider streams (``stream`` operation); when not, the whole answer
         comes as one piece."""
 
-    def __iter__(self) -> Iterator[str]:
-        for chunk in self._chunks:
+    def __iter__(self) -> ChatStream:
+        return self
+
+    def __next__(self) -> str:
+        while True:
+            try:
+                chunk = next(self._chunks)
+            except StopIteration:
+                self._done = True
+                raise
             text = self._answer.take(chunk)
             if text:
-                yield text
-        self._done = True
+                return text
 
     @property
     def response(self) -> ChatResponse:
@@ -194,6 +205,57 @@ class ChatStream:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class AsyncChatStream:
+    """:class:`ChatStream` for ``async for``::
+
+    async with model.stream("Tell me a story") as stream:
+        async for text in stream:
+            print(text, end="")
+    print(stream.response.usage)
+    """
+
+    def __init__(self, chunks: AsyncIterator[ChatChunk], model: str, *, streamed: bool) -> None:
+        self._chunks = chunks
+        self._answer = _Answer(model)
+        self._done = False
+        self.streamed = streamed
+        """Whether the provider streams; when not, the whole answer comes as one piece."""
+
+    def __aiter__(self) -> AsyncChatStream:
+        return self
+
+    async def __anext__(self) -> str:
+        while True:
+            try:
+                chunk = await anext(self._chunks)
+            except StopAsyncIteration:
+                self._done = True
+                raise
+            text = self._answer.take(chunk)
+            if text:
+                return text
+
+    @property
+    def response(self) -> ChatResponse:
+        """The whole answer, once the stream has been read to its end (a property cannot
+        await what is left, so read it with ``async for`` first)."""
+        if not self._done:
+            raise RuntimeError("read the stream to its end (async for) before its response")
+        return self._answer.response()
+
+    async def aclose(self) -> None:
+        """Stop reading; the provider stops generating where it can."""
+        close = getattr(self._chunks, "aclose", None)
+        if close is not None:
+            await close()
+
+    async def __aenter__(self) -> AsyncChatStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 def needs_deployment(info: ModelInfo, capabilities: Capabilities) -> bool:
@@ -246,10 +308,9 @@ class Model:
         :param params: :class:`ChatParams` fields: ``max_tokens``, ``temperature``,
             ``top_p``, ``seed``, ``stop``.
         """
-        response: ChatResponse = self._client._call(
-            Operation.CHAT, "chat", *chat_arguments(self.info, messages, params)
+        return self._client.call(
+            self._client.provider.chat, *chat_arguments(self.info, messages, params)
         )
-        return response
 
     def stream(self, messages: str | Sequence[Mapping[str, Any]], **params: Any) -> ChatStream:
         """Like :meth:`chat`, but the answer comes piece by piece as the model writes it (a
@@ -257,9 +318,9 @@ class Model:
         operation) give the whole answer as one piece, so the same code runs everywhere."""
         args = chat_arguments(self.info, messages, params)
         if not self._client.capabilities.supports(Operation.STREAM):
-            whole = whole_answer(self._client._call(Operation.CHAT, "chat", *args))
+            whole = whole_answer(self._client.call(self._client.provider.chat, *args))
             return ChatStream(iter([whole]), self.id, streamed=False)
-        chunks = self._client._stream(Operation.STREAM, "stream_chat", *args)
+        chunks = self._client.call_stream(self._client.provider.stream_chat, *args)
         return ChatStream(chunks, self.id, streamed=True)
 
     def deploy(self, name: str | None = None, **options: Any) -> Model:
@@ -269,8 +330,8 @@ class Model:
         :param options: provider-specific settings such as ``sku`` and ``capacity``.
         :returns: the deployed model; its :meth:`chat` calls the deployment.
         """
-        info: ModelInfo = self._client._call(
-            Operation.DEPLOY, "deploy_model", self.info, name=name, options=options
+        info = self._client.call(
+            self._client.provider.deploy_model, self.info, name=name, options=options
         )
         return Model(self._client, info)
 
@@ -290,11 +351,11 @@ class Model:
 
     def undeploy(self) -> None:
         """Remove this model's deployment (it may cost money by the hour)."""
-        self._client._call(Operation.DEPLOY, "undeploy_model", self.info)
+        self._client.call(self._client.provider.undeploy_model, self.info)
 
     def delete(self) -> None:
         """Delete this fine-tuned model from the provider."""
-        self._client._call(Operation.DELETE_MODEL, "delete_model", self.info)
+        self._client.call(self._client.provider.delete_model, self.info)
 
     def export(
         self, format: str, output: str | Path | None = None, *, quantization: str = "f16"
@@ -306,19 +367,104 @@ class Model:
 
         >>> # model.export("gguf", "out", quantization="q8_0").modelfile
         """
-        from ftsdk.errors import InvalidRequest
-        from ftsdk.serving.gguf import export_model
-
-        if format != "gguf":
-            raise InvalidRequest(f"unknown export format {format!r}; choose gguf", field="format")
-        target = output if output is not None else Path(f"{Path(self.id).name}-gguf")
-        return export_model(self, target, quantization=quantization)
+        return _export(self, format, output, quantization)
 
     def push_to_hub(self, repo_id: str, *, private: bool = True) -> str:
         """Publish the model's weights (or adapter) to the Hugging Face Hub repository
         ``repo_id``, creating it if needed (private unless told otherwise); returns the
         repository's URL. The token comes from the provider's settings (``HF_TOKEN``)."""
-        url: str = self._client._call(
-            Operation.PUSH, "push_model", self.info, repo_id=repo_id, private=private
+        return self._client.call(
+            self._client.provider.push_model, self.info, repo_id=repo_id, private=private
         )
-        return url
+
+
+class AsyncModel:
+    """The async twin of :class:`Model`: the same handle, its calls awaited."""
+
+    def __init__(self, client: AsyncClient, info: ModelInfo) -> None:
+        self._client = client
+        self.info = info
+
+    @property
+    def id(self) -> str:
+        """The provider's model id."""
+        return self.info.id
+
+    @property
+    def provider(self) -> str:
+        """The provider's registered name."""
+        return self.info.provider
+
+    def __repr__(self) -> str:
+        return f"<AsyncModel {self.id} provider={self.provider} kind={self.info.kind}>"
+
+    async def chat(
+        self, messages: str | Sequence[Mapping[str, Any]], **params: Any
+    ) -> ChatResponse:
+        """Send a conversation (or one user message); await the answer (see
+        :meth:`Model.chat`)."""
+        return await self._client.call(
+            self._client.provider.achat, *chat_arguments(self.info, messages, params)
+        )
+
+    def stream(self, messages: str | Sequence[Mapping[str, Any]], **params: Any) -> AsyncChatStream:
+        """The answer piece by piece (see :meth:`Model.stream`), to ``async for``."""
+        args = chat_arguments(self.info, messages, params)
+        if not self._client.capabilities.supports(Operation.STREAM):
+            self._client.require(Operation.CHAT)
+            client = self._client
+
+            async def whole() -> AsyncIterator[ChatChunk]:
+                yield whole_answer(await client.call(client.provider.achat, *args))
+
+            return AsyncChatStream(whole(), self.id, streamed=False)
+        chunks = self._client.call_stream(self._client.provider.astream_chat, *args)
+        return AsyncChatStream(chunks, self.id, streamed=True)
+
+    async def deploy(self, name: str | None = None, **options: Any) -> AsyncModel:
+        """Deploy the model (see :meth:`Model.deploy`)."""
+        info = await self._client.call(
+            self._client.provider.adeploy_model, self.info, name=name, options=options
+        )
+        return AsyncModel(self._client, info)
+
+    async def ensure_deployed(self, name: str | None = None, **options: Any) -> AsyncModel:
+        """See :meth:`Model.ensure_deployed`."""
+        if not needs_deployment(self.info, self._client.capabilities):
+            return self
+        return await self.deploy(name, **options)
+
+    async def undeploy(self) -> None:
+        """Remove this model's deployment."""
+        await self._client.call(self._client.provider.aundeploy_model, self.info)
+
+    async def delete(self) -> None:
+        """Delete this fine-tuned model from the provider."""
+        await self._client.call(self._client.provider.adelete_model, self.info)
+
+    async def export(
+        self, format: str, output: str | Path | None = None, *, quantization: str = "f16"
+    ) -> Exported:
+        """See :meth:`Model.export`; the conversion runs in a worker thread."""
+        import asyncio
+
+        return await asyncio.to_thread(_export, self, format, output, quantization)
+
+    async def push_to_hub(self, repo_id: str, *, private: bool = True) -> str:
+        """See :meth:`Model.push_to_hub`."""
+        return await self._client.call(
+            self._client.provider.apush_model, self.info, repo_id=repo_id, private=private
+        )
+
+
+def _export(
+    model: Model | AsyncModel, format: str, output: str | Path | None, quantization: str
+) -> Exported:
+    """:meth:`Model.export` for either twin: the format checked, the default folder named."""
+    from ftsdk.errors import InvalidRequest
+    from ftsdk.serving.gguf import export_model
+
+    if format != "gguf":
+        raise InvalidRequest(f"unknown export format {format!r}; choose gguf", field="format")
+    target = output if output is not None else Path(f"{Path(model.id).name}-gguf")
+    return export_model(model, target, quantization=quantization)

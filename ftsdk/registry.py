@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -14,9 +14,15 @@ from pydantic import BaseModel
 from ftsdk.capabilities import Capabilities
 from ftsdk.datarules import DataRules
 from ftsdk.errors import ConfigurationError, PluginError
-from ftsdk.provider import Provider, ProviderOptions
+from ftsdk.provider import CONTRACT, Provider, ProviderOptions, methods_of
 
-__all__ = ["PluginFailure", "ProviderRegistry", "Register", "Registration"]
+__all__ = [
+    "PluginFailure",
+    "ProviderRegistry",
+    "Register",
+    "Registration",
+    "contract_problems",
+]
 
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]*")
 
@@ -73,13 +79,75 @@ def _check(provider: object) -> type[Provider]:
     if options.model_config.get("extra") != "forbid":
         raise PluginError(f"{label}.Options must keep extra='forbid'")
     declared = provider.capabilities.operations
-    missing_ops = sorted(op.value for op in declared - provider.implemented_operations())
-    if missing_ops:
+    for op in sorted(declared - provider.implemented_operations()):
+        missing = [m.sync.__name__ for m in methods_of(op) if not provider.overrides(m.sync)]
         raise PluginError(
-            f"{label} ({name}) declares {missing_ops} but does not implement them; "
-            "override the methods named in ftsdk.provider.OPERATION_METHODS"
+            f"{label} ({name}) declares {op.value!r} but does not implement {missing}; "
+            "implement them or leave the operation out of capabilities.operations"
         )
+    problems = contract_problems(provider)
+    if problems:
+        raise PluginError(f"{label} ({name}) breaks the provider contract: " + "; ".join(problems))
     return provider
+
+
+def _how_called(fn: Callable[..., object]) -> tuple[list[object], dict[str, object]]:
+    """Arguments shaped as the core passes them to the contract method ``fn``: positional
+    parameters by position, keyword-only ones by name (``self`` left out)."""
+    args: list[object] = []
+    kwargs: dict[str, object] = {}
+    for param in list(inspect.signature(fn).parameters.values())[1:]:
+        if param.kind is param.KEYWORD_ONLY:
+            kwargs[param.name] = None
+        else:
+            args.append(None)
+    return args, kwargs
+
+
+def _shape_problem(provider: type[Provider], base: Callable[..., object], kind: str) -> str | None:
+    """Why ``provider``'s override of the contract method ``base`` does not fit, if not."""
+    fn = getattr(provider, base.__name__)
+    expected = f"{base.__name__}{inspect.signature(base)}"
+    is_async = inspect.iscoroutinefunction(fn)
+    is_agen = inspect.isasyncgenfunction(fn)
+    if kind == "sync" and (is_async or is_agen):
+        return f"{base.__name__} must be a plain (sync) method: {expected}"
+    if kind == "async" and not is_async:
+        return f"{base.__name__} must be an async def (a coroutine function): {expected}"
+    if kind == "async-gen" and not is_agen:
+        return f"{base.__name__} must be an async generator (async def with yield): {expected}"
+    args, kwargs = _how_called(base)
+    try:
+        inspect.signature(fn).bind(None, *args, **kwargs)
+    except TypeError as err:
+        return f"{base.__name__}{inspect.signature(fn)} cannot be called as {expected} ({err})"
+    return None
+
+
+def contract_problems(provider: type[Provider]) -> list[str]:
+    """What is wrong with ``provider``'s overrides of the contract methods: an override
+    whose parameters do not take the core's call, a sync method made async (or the
+    reverse), an async twin overridden without its sync method. Empty when all is well."""
+    problems: list[str] = []
+    for method in CONTRACT:
+        sync_done = provider.overrides(method.sync)
+        if sync_done:
+            problems.append(_shape_problem(provider, method.sync, "sync") or "")
+        if provider.overrides(method.async_):
+            kind = "async-gen" if method.streams else "async"
+            problems.append(_shape_problem(provider, method.async_, kind) or "")
+            if not sync_done:
+                problems.append(
+                    f"{method.async_.__name__} is implemented but {method.sync.__name__} is "
+                    "not: implement the sync method (the async twin is optional)"
+                )
+    for lifecycle in (Provider.close, Provider.aclose):
+        if provider.overrides(lifecycle):
+            is_async = lifecycle is Provider.aclose
+            problems.append(
+                _shape_problem(provider, lifecycle, "async" if is_async else "sync") or ""
+            )
+    return [p for p in problems if p]
 
 
 class ProviderRegistry:

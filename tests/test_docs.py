@@ -17,7 +17,7 @@ import ftsdk
 from ftsdk import errors, hookspecs
 from ftsdk.capabilities import Capabilities, Operation
 from ftsdk.plugins import load_registry
-from ftsdk.provider import OPERATION_METHODS
+from ftsdk.provider import methods_of
 from ftsdk.testing.behaviour import ProviderBehaviour
 from ftsdk.testing.conformance import ProviderConformance
 
@@ -47,8 +47,8 @@ def test_the_hook_is_documented_with_its_exact_signature() -> None:
 @pytest.mark.parametrize("operation", list(Operation))
 def test_each_operation_and_its_methods_are_documented(operation: Operation) -> None:
     row = table_row(AUTHORING, f"`{operation.value}`")
-    for method in OPERATION_METHODS[operation]:
-        assert f"`{method}(" in row
+    for method in methods_of(operation):
+        assert f"`{method.sync.__name__}(" in row
     assert f"`{operation.value}`" in CONCEPTS or operation.value in CONCEPTS
 
 

@@ -212,7 +212,9 @@ def test_registering_by_hand_validates_at_once() -> None:
         name = "liar"
         capabilities = ftsdk.Capabilities(operations=frozenset({ftsdk.Operation.PAUSE}))
 
-    with pytest.raises(PluginError, match=r"declares \['pause'\] but does not implement"):
+    with pytest.raises(
+        PluginError, match=r"Liar \(liar\) declares 'pause' but does not implement \['pause_job'\]"
+    ):
         registry.register(Liar)
 
     class LooseOptions(ftsdk.ProviderOptions):

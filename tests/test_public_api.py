@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
 import json
 import subprocess
 import sys
@@ -11,51 +13,6 @@ import pytest
 
 import ftsdk
 
-PUBLIC = [
-    "DPO",
-    "SFT",
-    "AsyncClient",
-    "AsyncJob",
-    "AsyncModel",
-    "Budget",
-    "Capabilities",
-    "ChatChunk",
-    "ChatParams",
-    "ChatResponse",
-    "ChatStream",
-    "Checkpoint",
-    "Client",
-    "DataFormat",
-    "Dataset",
-    "FileRef",
-    "Job",
-    "JobError",
-    "JobEvent",
-    "JobSpec",
-    "JobState",
-    "JobStatus",
-    "Metric",
-    "MethodType",
-    "Model",
-    "ModelInfo",
-    "ModelServer",
-    "Operation",
-    "Provider",
-    "ProviderOptions",
-    "ProviderRegistry",
-    "RetryPolicy",
-    "TrainingRequest",
-    "Usage",
-    "__version__",
-    "async_client",
-    "client",
-    "compare",
-    "errors",
-    "hookimpl",
-    "providers",
-    "serve",
-    "sweep",
-]
 HEAVY = {
     "torch",
     "openai",
@@ -85,10 +42,74 @@ def loaded_after(code: str) -> set[str]:
     return {name.split(".")[0] for name in json.loads(out.stdout.splitlines()[-1])}
 
 
-def test_all_is_pinned_and_every_name_resolves() -> None:
-    assert ftsdk.__all__ == PUBLIC
-    for name in ftsdk.__all__:
-        assert getattr(ftsdk, name) is not None, name
+def type_checking_names() -> dict[str, set[str]]:
+    """What ``ftsdk/__init__.py`` imports for type checkers, by module, read with ``ast``."""
+    tree = ast.parse(Path(ftsdk.__file__).read_text(encoding="utf-8"))
+    block = next(
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING"
+    )
+    found: dict[str, set[str]] = {}
+    for node in block.body:
+        assert isinstance(node, ast.ImportFrom), ast.dump(node)
+        found.setdefault(node.module or "", set()).update(a.name for a in node.names)
+    return found
+
+
+def test_all_is_read_from_the_one_table() -> None:
+    table = ftsdk._EXPORTS
+    names = [name for names in table.values() for name in names]
+    assert len(names) == len(set(names)), "a name exported from two modules"
+    expected = sorted({*names, *ftsdk._SUBMODULES, "__version__"})
+    assert ftsdk.__all__ == expected
+
+
+def test_type_checkers_see_the_same_names_as_the_table() -> None:
+    seen = type_checking_names()
+    submodules = seen.pop("ftsdk")
+    assert submodules == set(ftsdk._SUBMODULES)
+    assert seen == {module: set(names) for module, names in ftsdk._EXPORTS.items()}
+
+
+def test_every_name_resolves_to_its_module_s_own_object() -> None:
+    for module_name, names in ftsdk._EXPORTS.items():
+        module = importlib.import_module(module_name)
+        for name in names:
+            assert getattr(ftsdk, name) is getattr(module, name), name
+            assert name in getattr(module, "__all__", [name]), f"{module_name} hides {name}"
+    for name in ftsdk._SUBMODULES:
+        assert getattr(ftsdk, name) is importlib.import_module(f"ftsdk.{name}")
+
+
+def test_the_user_facing_names_stay() -> None:
+    # The names application code and the docs use: removing one breaks users.
+    assert {
+        "client",
+        "async_client",
+        "Client",
+        "AsyncClient",
+        "Job",
+        "AsyncJob",
+        "Model",
+        "AsyncModel",
+        "ChatStream",
+        "JobSpec",
+        "SFT",
+        "DPO",
+        "Provider",
+        "providers",
+        "errors",
+    } <= set(ftsdk.__all__)
+    from ftsdk.aio import AsyncChatStream, AsyncClient, AsyncJob, AsyncModel, async_client
+
+    assert (AsyncClient, AsyncJob, AsyncModel, async_client) == (
+        ftsdk.AsyncClient,
+        ftsdk.AsyncJob,
+        ftsdk.AsyncModel,
+        ftsdk.async_client,
+    )
+    assert AsyncChatStream.__module__ == "ftsdk.models"
 
 
 def test_public_names_have_docstrings() -> None:

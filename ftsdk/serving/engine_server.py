@@ -40,43 +40,22 @@ from pydantic import SecretStr
 
 from ftsdk.errors import ConfigurationError, FtsdkError, InvalidRequest
 from ftsdk.home import ftsdk_home
-from ftsdk.jobdir import local_folder
 from ftsdk.runtimes import Progress
 from ftsdk.serving import gguf
+from ftsdk.serving.banner import NO_KEY, banner
 from ftsdk.serving.engines import EngineRuntime, runtime_for
+from ftsdk.serving.weights import local_weights
 
 if TYPE_CHECKING:
     from ftsdk.models import Model
 
-__all__ = ["EngineServer", "local_weights"]
+__all__ = ["EngineServer"]
 
 STOP_GRACE_S = 20.0
 GGUF_QUANTIZATION = "f32"
 """What the llama.cpp engine converts a model folder to: f32 keeps the fine-tune's own
 greedy answers (the tiny models tested here differ at f16); export smaller files with
 ``ftsdk models export --quantization`` and serve those."""
-
-
-def local_weights(model: Model) -> Path:
-    """The folder (or ``.gguf`` file) of ``model``'s weights on this machine.
-
-    :raises InvalidRequest: the model has none here (a hosted model).
-    """
-    if model.info.path is not None:
-        return model.info.path
-    found = local_folder(model.id)
-    if found is not None:
-        return found.resolve()
-    path = Path(model.id).expanduser()
-    if path.suffix == ".gguf" and path.is_file():
-        return path.resolve()
-    raise InvalidRequest(
-        f"{model.id} ({model.provider}) has no weights on this machine, which the serving "
-        "engines need: give a model or adapter folder (`ftsdk models list -p trl` shows "
-        "them), or serve it with --engine transformers",
-        field="model",
-        provider=model.provider,
-    )
 
 
 class EngineServer:
@@ -184,8 +163,6 @@ class EngineServer:
     def client_settings(self) -> dict[str, str | None]:
         """``base_url``, ``api_key`` (``None`` when one is required: never shown) and
         ``model``, as :meth:`ModelServer.client_settings`."""
-        from ftsdk.serving import NO_KEY
-
         return {
             "base_url": self.base_url,
             "api_key": None if self.requires_key else NO_KEY,
@@ -194,8 +171,6 @@ class EngineServer:
 
     def banner(self) -> list[str]:
         """The lines that tell a person how to call this server, ready to copy."""
-        from ftsdk.serving import banner
-
         lines = banner(
             name=self.name,
             served_by=f"{self.model.provider}, {self.runtime.engine.title} engine",

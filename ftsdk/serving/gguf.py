@@ -28,7 +28,7 @@ from ftsdk.errors import FtsdkError, InvalidRequest
 from ftsdk.runtimes import Progress
 
 if TYPE_CHECKING:
-    from ftsdk.models import Model
+    from ftsdk.models import AsyncModel, Model
 
 __all__ = [
     "QUANTIZATIONS",
@@ -255,7 +255,7 @@ def _architectures(model: Path) -> str:
 
 
 def export_model(
-    model: Model,
+    model: Model | AsyncModel,
     output: str | Path,
     *,
     quantization: str = "f16",
@@ -268,8 +268,8 @@ def export_model(
 
     :raises InvalidRequest: the model has no local weights, or see :func:`export`.
     """
-    from ftsdk.serving.engine_server import local_weights
     from ftsdk.serving.engines import runtime_for
+    from ftsdk.serving.weights import local_weights
 
     converters = runtime_for("llamacpp", home=home).ensure_converters(progress)
     return export(

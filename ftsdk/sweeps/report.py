@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 
 __all__ = ["SweepResult", "TrialResult"]
 
+# User attributes of a trial (Optuna's storage keeps them): written by the sweep's run,
+# read back here.
+JOB, PROVIDER_ATTR, ESTIMATE = "job_id", "provider", "estimate_usd"
+DRIVERS, NOTE, STOPPED = "drivers", "note", "stopped_by_budget"
+NOT_STARTED = "not_started"
+
 TrialStatus = Literal["complete", "running", "pruned", "failed", "stopped"]
 
 
@@ -43,8 +49,6 @@ class TrialResult(BaseModel):
 
 
 def _status(trial: optuna.trial.FrozenTrial) -> TrialStatus:
-    from ftsdk.sweeps.run import STOPPED
-
     if trial.user_attrs.get(STOPPED):
         return "stopped"
     return {
@@ -90,8 +94,6 @@ class SweepResult(BaseModel):
         seconds: float,
     ) -> SweepResult:
         """The result of ``study`` as it is stored now."""
-        from ftsdk.sweeps.run import ESTIMATE, JOB, NOTE, PROVIDER_ATTR
-
         trials = [
             TrialResult(
                 number=t.number,

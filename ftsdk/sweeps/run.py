@@ -23,7 +23,16 @@ from ftsdk.errors import ConfigurationError, FtsdkError, InvalidRequest
 from ftsdk.home import ftsdk_home, make_folder
 from ftsdk.spec import JobSpec
 from ftsdk.sweeps.objective import Direction, JobMetric, Objective, objective_of
-from ftsdk.sweeps.report import SweepResult
+from ftsdk.sweeps.report import (
+    DRIVERS,
+    ESTIMATE,
+    JOB,
+    NOT_STARTED,
+    NOTE,
+    PROVIDER_ATTR,
+    STOPPED,
+    SweepResult,
+)
 from ftsdk.sweeps.space import PROVIDER, space_of, with_params
 
 if TYPE_CHECKING:
@@ -36,10 +45,6 @@ __all__ = ["Entry", "default_storage", "sweep"]
 
 log = logging.getLogger("ftsdk.sweep")
 
-# User attributes of a trial (Optuna's storage keeps them).
-JOB, PROVIDER_ATTR, ESTIMATE = "job_id", "provider", "estimate_usd"
-DRIVERS, NOTE, STOPPED = "drivers", "note", "stopped_by_budget"
-NOT_STARTED = "not_started"
 MAX_START_FAILURES = 3
 """Trials in a row the provider refused to start: the sweep then stops with the error
 (what is wrong is the spec or the set-up, not the hyperparameters)."""

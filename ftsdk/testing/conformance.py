@@ -69,9 +69,8 @@ def _user_calls(client: Client) -> dict[Operation, Callable[[], object]]:
     )
     return {
         Operation.TRAIN: lambda: client.train(spec),
-        Operation.UPLOAD: lambda: client._call(
-            Operation.UPLOAD,
-            "upload_file",
+        Operation.UPLOAD: lambda: client.call(
+            client.provider.upload_file,
             Path(__file__),
             purpose="fine-tune",
             content_hash="0" * 64,
@@ -85,8 +84,8 @@ def _user_calls(client: Client) -> dict[Operation, Callable[[], object]]:
         Operation.CHECKPOINTS: job.checkpoints,
         Operation.CHAT: lambda: model.chat("hello"),
         Operation.STREAM: lambda: list(
-            client._stream(
-                Operation.STREAM, "stream_chat", *chat_arguments(model.info, "hello", {})
+            client.call_stream(
+                client.provider.stream_chat, *chat_arguments(model.info, "hello", {})
             )
         ),
         Operation.DEPLOY: lambda: model.deploy("conformance"),
@@ -132,7 +131,7 @@ class ProviderConformance:
     def test_declared_operations_are_implemented(self) -> None:
         """Every declared operation overrides all of its methods.
 
-        Troubleshooting: see ``ftsdk.provider.OPERATION_METHODS`` for the methods behind
+        Troubleshooting: see ``ftsdk.provider.CONTRACT`` for the methods behind
         each operation; declare only what works.
         """
         declared = self.provider_class.capabilities.operations
@@ -248,9 +247,9 @@ def _entry_points(name: str) -> list[Any]:
 
 
 def _methods(operation: Operation) -> tuple[str, ...]:
-    from ftsdk.provider import OPERATION_METHODS
+    from ftsdk.provider import methods_of
 
-    return OPERATION_METHODS[operation]
+    return tuple(method.sync.__name__ for method in methods_of(operation))
 
 
 def _dummy_args(method: str) -> tuple[tuple[Any, ...], dict[str, Any]]:

@@ -249,6 +249,16 @@ class OpenAIProvider(Provider):
                 self._openai.close()
                 self._openai = None
 
+    async def aclose(self) -> None:
+        """Close the async client, then the sync one. An async client belongs to the
+        event loop it was made on: one from a loop that has ended cannot be awaited here
+        and is dropped (its connections went with that loop)."""
+        with self._lock:
+            held, self._async = self._async, None
+        if held is not None and held[0] is asyncio.get_running_loop():
+            await held[1].close()
+        await asyncio.to_thread(self.close)
+
     def _check_can_upload(self) -> None:
         """Hook: raise before uploading when a known limit would refuse it."""
 
