@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import PositiveFloat, PositiveInt, SecretStr
 
-from ftsdk import Capabilities, JobSpec, Provider, ProviderOptions
+from ftsdk import Capabilities, JobSpec, Provider
 from ftsdk.capabilities import DataFormat, Operation
 from ftsdk.credentials import resolve_secret, resolve_setting
 from ftsdk.errors import InvalidRequest, MissingCredentials, NotFound, ProviderUnavailable
@@ -41,6 +41,7 @@ from ftsdk.jobdir import (
 from ftsdk.jobs import Checkpoint, JobEvent, JobState, JobStatus, Metric
 from ftsdk.models import ChatChunk, ChatParams, ChatResponse, ModelInfo
 from ftsdk.provider import TrainingRequest
+from ftsdk_trl.speed import SpeedOptions
 from ftsdk_trl.training import BatchPlan, batch_plan
 
 __all__ = ["TRLOptions", "TRLProvider", "launch_command", "process_count"]
@@ -70,8 +71,9 @@ _FORMATS = {
 }
 
 
-class TRLOptions(ProviderOptions):
-    """Keys accepted in ``JobSpec.provider_options`` for local TRL jobs."""
+class TRLOptions(SpeedOptions):
+    """Keys accepted in ``JobSpec.provider_options`` for local TRL jobs (the speed ones,
+    unset by default and chosen per job and device, from :class:`SpeedOptions`)."""
 
     num_threads: PositiveInt | None = None
     """CPU threads for torch (``torch.set_num_threads``); one gives steady timings on a
@@ -94,10 +96,6 @@ class TRLOptions(ProviderOptions):
     """Checkpoints kept (default 2)."""
     eval_steps: PositiveInt | PositiveFloat | None = None
     """Steps between validation passes when validation data is given (default 0.1)."""
-    packing: bool = False
-    """Pack short examples into full-length rows (SFT)."""
-    gradient_checkpointing: bool = False
-    """Recompute activations to save memory (large models on a GPU)."""
     merge: bool = False
     """Also save the base model with the LoRA adapter merged in; it becomes the result."""
     lora_target_modules: list[str] | None = None
