@@ -141,24 +141,40 @@ def memory_need(
 ) -> MemoryNeed:
     """The estimate's peak memory for this job on ``device``, both ways.
 
-    The estimate counts bf16 tensors and a CUDA context; in fp32 the tensors take twice
-    that, and a CPU has no CUDA context.
+    The estimate counts bf16 tensors and a CUDA context. Weights, gradients and optimizer
+    state take twice that in float32 (always on a CPU, where bf16 is autocast only);
+    activations and logits too without bf16; a CPU has no CUDA context. The data's tokens
+    are counted once.
     """
     from ftsdk import DPO, SFT, Dataset
+    from ftsdk.dataset.estimate import estimate_training
 
     kind = DPO if method.get("type") == "dpo" else SFT
     fields = set(kind.model_fields) - {"type", "gradient_accumulation_steps"}
     given = {k: v for k, v in method.items() if k in fields and v not in (None, "auto")}
     given["batch_size"] = per_device_batch_size  # what one device holds at once
-    dataset = Dataset.load(train_file)
+    first = Dataset.load(train_file).estimate_training(("trl", model_path), kind(**given))
+    # the same estimate with checkpointing, from the tokens already counted
+    second = estimate_training(
+        first.model,
+        tokens=first.tokens,
+        longest=first.seq_length * (2 if first.method == "dpo" else 1),
+        adapter=first.adapter,
+        method=first.method,  # type: ignore[arg-type]
+        batch_size=first.batch_size,
+        max_seq_length=first.seq_length,
+        epochs=first.epochs,
+        lora_r=int(given.get("lora_r", 16)),
+        gradient_checkpointing=True,
+    )
+    state_scale = 2 if not bf16 or device.kind == "cpu" else 1
     totals = []
-    for checkpointing in (False, True):
-        memory = dataset.estimate_training(
-            ("trl", model_path), kind(**given), gradient_checkpointing=checkpointing
-        ).memory
-        tensors = memory.total - memory.overhead
+    for memory in (first.memory, second.memory):
+        state = memory.weights + memory.gradients + memory.optimizer
         totals.append(
-            tensors * (1 if bf16 else 2) + (memory.overhead if device.kind == "cuda" else 0)
+            state * state_scale
+            + (memory.activations + memory.logits) * (1 if bf16 else 2)
+            + (memory.overhead if device.kind == "cuda" else 0)
         )
     return MemoryNeed(totals[0], totals[1])
 
