@@ -308,7 +308,8 @@ def speed_plan(
     :param method: ``"sft"`` or ``"dpo"``.
     :param hidden_size: the model's (bf16 on a CPU pays only for large enough models).
     :param memory: the estimate for a bf16 flag (:func:`memory_need`); only called when
-        ``gradient_checkpointing`` is left to the plan.
+        ``gradient_checkpointing`` is left to the plan. When it raises ``InvalidRequest``
+        (a model folder it cannot read), checkpointing stays off and the reason says why.
     :param installed: whether a module can be imported (for flash-attn and liger-kernel).
     :raises InvalidRequest: a setting that cannot work here (Liger on a CPU, or not
         installed; padding-free or length grouping for DPO), naming the option.
@@ -391,8 +392,12 @@ def speed_plan(
     if given("gradient_checkpointing") is not None or memory is None:
         choose("gradient_checkpointing", False, "no memory estimate for this job")
     else:
-        need = memory(bool(choices["bf16"].value))
-        choose("gradient_checkpointing", *_checkpointing_default(need, device))
+        try:
+            need = memory(bool(choices["bf16"].value))
+        except InvalidRequest as err:  # a model the estimate cannot read still trains
+            choose("gradient_checkpointing", False, f"no memory estimate: {err}")
+        else:
+            choose("gradient_checkpointing", *_checkpointing_default(need, device))
     choose(
         "torch_compile",
         False,

@@ -12,7 +12,7 @@ import pytest
 import ftsdk
 from ftsdk.errors import InvalidRequest
 from ftsdk.testing.data import date_to_words_examples, write_jsonl
-from ftsdk_trl.speed import Device, SpeedPlan, memory_need, speed_plan
+from ftsdk_trl.speed import Device, MemoryNeed, SpeedPlan, memory_need, speed_plan
 from ftsdk_trl.training import build_trainer
 
 CPU = Device("cpu", "cpu", 24 * 1024**3, bf16=False)
@@ -209,6 +209,15 @@ def test_gradient_checkpointing_follows_the_memory_estimate(
     assert "GiB without it" in tight["gradient_checkpointing"].why
     assert tight.value("bf16")
     assert tight.value("attn_implementation") == "sdpa_varlen"
+
+
+def test_a_model_the_estimate_cannot_read_still_gets_a_plan() -> None:
+    def unreadable(bf16: bool) -> MemoryNeed:
+        raise InvalidRequest("/models/x: no config.json (not a Hugging Face model folder)")
+
+    plan = speed_plan({}, method="sft", device=CPU, per_device_batch_size=8, memory=unreadable)
+    assert plan.value("gradient_checkpointing") is False
+    assert "no memory estimate: /models/x: no config.json" in plan["gradient_checkpointing"].why
 
 
 @pytest.mark.parametrize(
