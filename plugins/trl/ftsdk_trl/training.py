@@ -219,8 +219,6 @@ def plan_speed(
 ) -> SpeedPlan:
     """The job's speed settings on this machine (padding-free batches, bf16, attention
     kernel, gradient checkpointing from the memory estimate...), each with its reason."""
-    from ftsdk.dataset.estimate import read_model_shape
-
     opts = options or {}
     batch = batch_plan(
         method, num_processes=world_size(), max_per_device=opts.get("max_per_device_batch_size")
@@ -242,9 +240,19 @@ def plan_speed(
         method=resolve_hyperparameters(method)["type"],
         device=device,
         per_device_batch_size=batch.per_device_batch_size,
-        hidden_size=read_model_shape(model_path).hidden_size,
+        hidden_size=_hidden_size(model_path),
         memory=memory,
     )
+
+
+def _hidden_size(model_path: str) -> int | None:
+    """The model's hidden size from its files, or ``None`` when they cannot be read."""
+    from ftsdk.dataset.estimate import read_model_shape
+
+    try:
+        return read_model_shape(model_path).hidden_size
+    except InvalidRequest:  # the job still trains; bf16 on a CPU then stays off
+        return None
 
 
 def _truncated(dataset: Any, max_length: int) -> Any:
@@ -359,8 +367,9 @@ def build_trainer(
         "seed": seed,
         "data_seed": seed,
         "use_cpu": device == "cpu",
-        # bf16 (TRL's default is on, 4x slower on CPU), gradient checkpointing (~25 % more
-        # compute, so only when memory is short), Liger, compile, length-grouped sampling
+        # bf16 (TRL turns it on whatever the device: slower on a CPU for small models),
+        # gradient checkpointing (TRL's default is on: ~25 % more compute, so only when
+        # memory is short), Liger, compile, length-grouped sampling
         **speed.trainer_arguments(),
         "logging_steps": opts.get("logging_steps") or 10,  # TRL's; every step costs ~5 %
         # Like a cloud service: a checkpoint each epoch (and every save_minutes, from the
