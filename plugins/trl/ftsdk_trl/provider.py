@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import PositiveFloat, PositiveInt, SecretStr
 
-from ftsdk import JobSpec, ProviderOptions
+from ftsdk import JobSpec
 from ftsdk.capabilities import Operation
 from ftsdk.datarules import DataRules
 from ftsdk.errors import InvalidRequest, MissingCredentials, NotFound, ProviderUnavailable
@@ -35,6 +35,7 @@ from ftsdk.local import (
 )
 from ftsdk.models import ChatChunk, ChatParams, ChatResponse, ModelInfo
 from ftsdk.provider import TrainingRequest
+from ftsdk_trl.speed import SpeedOptions
 from ftsdk_trl.training import BatchPlan, batch_plan
 
 __all__ = ["TRLOptions", "TRLProvider", "launch_command", "process_count"]
@@ -42,8 +43,9 @@ __all__ = ["TRLOptions", "TRLProvider", "launch_command", "process_count"]
 _HYPERPARAMETERS = COMMON_HYPERPARAMETERS | {"learning_rate_multiplier", "max_steps"}
 
 
-class TRLOptions(ProviderOptions):
-    """Keys accepted in ``JobSpec.provider_options`` for local TRL jobs."""
+class TRLOptions(SpeedOptions):
+    """Keys accepted in ``JobSpec.provider_options`` for local TRL jobs (the speed ones,
+    unset by default and chosen per job and device, from :class:`SpeedOptions`)."""
 
     num_threads: PositiveInt | None = None
     """CPU threads for torch (``torch.set_num_threads``); one gives steady timings on a
@@ -66,10 +68,6 @@ class TRLOptions(ProviderOptions):
     """Checkpoints kept (default 2)."""
     eval_steps: PositiveInt | PositiveFloat | None = None
     """Steps between validation passes when validation data is given (default 0.1)."""
-    packing: bool = False
-    """Pack short examples into full-length rows (SFT)."""
-    gradient_checkpointing: bool = False
-    """Recompute activations to save memory (large models on a GPU)."""
     merge: bool = False
     """Also save the base model with the LoRA adapter merged in; it becomes the result."""
     lora_target_modules: list[str] | None = None

@@ -15,9 +15,12 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ftsdk.jobdir import JobDir, now_iso
+from ftsdk.jobdir import JobDir, now_iso, write_json_atomic
+
+if TYPE_CHECKING:
+    from ftsdk_trl.speed import SpeedPlan
 
 __all__ = ["main", "metric_values"]
 
@@ -139,7 +142,7 @@ def run(job: JobDir, *, resume: bool) -> str:
 
     if options.get("num_threads"):
         torch.set_num_threads(int(options["num_threads"]))
-    from ftsdk_trl.training import build_trainer
+    from ftsdk_trl.training import build_trainer, plan_speed
 
     checkpoint = job.last_checkpoint() if resume else None
     replayed = max((row["step"] for row in job.metrics()), default=0) if resume else 0
@@ -159,6 +162,14 @@ def run(job: JobDir, *, resume: bool) -> str:
             job.add_event("no checkpoint yet: starting over", level="warning")
     minutes = options.get("save_minutes")
     callback = _callback(job, main, minutes * 60 if minutes else None, replayed)
+    speed = plan_speed(
+        model_path=spec["model_path"],
+        method=spec["method"],
+        train_file=spec["train_file"],
+        options=options,
+    )
+    if main:
+        _record_speed(job, speed)
     trainer = build_trainer(
         model_path=spec["model_path"],
         method=spec["method"],
@@ -168,6 +179,7 @@ def run(job: JobDir, *, resume: bool) -> str:
         seed=int(spec.get("seed") or 0),
         options=options,
         callbacks=[callback],
+        speed=speed,
     )
     if main:
         _record_batch(job, spec, trainer.args)
@@ -217,6 +229,24 @@ def _record_batch(job: JobDir, spec: dict[str, Any], args: Any) -> None:
         job.add_event(f"batch: {used}, not as planned ({planned})", level="warning")
     else:
         job.add_event(f"batch: {used}")
+
+
+def _record_speed(job: JobDir, speed: SpeedPlan) -> None:
+    """Write the job's resolved speed settings (value, default or option, and why) to
+    ``setup.json`` in its folder, and say them in one event."""
+    device = speed.device
+    write_json_atomic(
+        job.path / "setup.json",
+        {
+            "device": {
+                "kind": device.kind,
+                "name": device.name,
+                "memory_bytes": device.memory_bytes,
+            },
+            "speed": speed.as_dict(),
+        },
+    )
+    job.add_event(f"setup on {device.name}: {speed.summary()}")
 
 
 def _tokens_seen(state: Any) -> int | None:

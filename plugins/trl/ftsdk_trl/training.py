@@ -1,5 +1,5 @@
 """Build the TRL trainer for a resolved job: data, model, config, with the defaults that
-matter on CPU and GPU. Used by the runner and by ``bench/train_overhead.py``.
+matter on CPU and GPU (chosen in :mod:`ftsdk_trl.speed`). Used by the runner and the benches.
 
 Everything heavy (torch, transformers, trl, peft) is imported inside the functions.
 """
@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from ftsdk.batchplan import BatchPlan, split_batch
+from ftsdk.errors import InvalidRequest
+from ftsdk_trl import varlen
+from ftsdk_trl.speed import SpeedPlan, device_facts, memory_need, speed_plan
 
 __all__ = [
     "DEFAULTS",
@@ -20,6 +23,7 @@ __all__ = [
     "build_trainer",
     "device_kind",
     "load_rows",
+    "plan_speed",
     "resolve_hyperparameters",
     "world_size",
 ]
@@ -156,6 +160,92 @@ def _dpo_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def plan_speed(
+    *,
+    model_path: str,
+    method: dict[str, Any],
+    train_file: str | Path,
+    options: dict[str, Any] | None = None,
+) -> SpeedPlan:
+    """The job's speed settings on this machine (padding-free batches, bf16, attention
+    kernel, gradient checkpointing from the memory estimate...), each with its reason."""
+    opts = options or {}
+    batch = batch_plan(
+        method, num_processes=world_size(), max_per_device=opts.get("max_per_device_batch_size")
+    )
+    device = device_facts()
+
+    def memory(bf16: bool) -> Any:
+        return memory_need(
+            model_path,
+            str(train_file),
+            method,
+            per_device_batch_size=batch.per_device_batch_size,
+            device=device,
+            bf16=bf16,
+        )
+
+    return speed_plan(
+        opts,
+        method=resolve_hyperparameters(method)["type"],
+        device=device,
+        per_device_batch_size=batch.per_device_batch_size,
+        hidden_size=_hidden_size(model_path),
+        memory=memory,
+    )
+
+
+def _hidden_size(model_path: str) -> int | None:
+    """The model's hidden size from its files, or ``None`` when they cannot be read."""
+    from ftsdk.dataset.estimate import read_model_shape
+
+    try:
+        return read_model_shape(model_path).hidden_size
+    except InvalidRequest:  # the job still trains; bf16 on a CPU then stays off
+        return None
+
+
+def _truncated(dataset: Any, max_length: int) -> Any:
+    """``dataset`` (tokenized by TRL) cut to ``max_length`` tokens per example, as TRL cuts
+    it when it pads (it leaves that to the caller for padding-free batches); examples left
+    without a trained token are dropped, as TRL drops them."""
+    if dataset is None or max(len(ids) for ids in dataset["input_ids"]) <= max_length:
+        return dataset
+
+    def cut(example: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "input_ids": example["input_ids"][:max_length],
+            "labels": example["labels"][:max_length],
+        }
+
+    dataset = dataset.map(cut)
+    return dataset.filter(lambda example: any(label != -100 for label in example["labels"]))
+
+
+def _model_kwargs(adapter: str, speed: SpeedPlan) -> dict[str, Any]:
+    """``from_pretrained`` arguments: the dtype, attention kernel and 4-bit quantization."""
+    import torch
+
+    bf16 = bool(speed.value("bf16"))
+    if speed.value("attn_implementation") == varlen.NAME:
+        varlen.register()
+    # On a GPU the weights load in bf16 (half the memory); on a CPU they stay float32 and
+    # bf16 is autocast only: a CPU has the memory, and float32 weights keep small updates.
+    kwargs: dict[str, Any] = {
+        "dtype": torch.bfloat16 if bf16 and speed.device.kind == "cuda" else torch.float32,
+        "attn_implementation": speed.value("attn_implementation"),
+    }
+    if adapter == "qlora":
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(  # type: ignore[no-untyped-call]
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_compute_dtype=torch.bfloat16 if bf16 else torch.float16,
+        )
+    return kwargs
+
+
 def build_trainer(
     *,
     model_path: str,
@@ -166,13 +256,14 @@ def build_trainer(
     seed: int = 0,
     options: dict[str, Any] | None = None,
     callbacks: list[Any] | None = None,
+    speed: SpeedPlan | None = None,
 ) -> Any:
     """A ready-to-train ``SFTTrainer`` or ``DPOTrainer`` for the job.
 
     :param method: the job's method (``SFT`` / ``DPO`` fields as a dict).
     :param options: the job's provider options (``TRLOptions`` as a dict).
+    :param speed: the speed settings (default: :func:`plan_speed` for the job).
     """
-    import torch
     from datasets import Dataset  # type: ignore[import-untyped]
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -182,6 +273,10 @@ def build_trainer(
         method, num_processes=world_size(), max_per_device=opts.get("max_per_device_batch_size")
     )
     device = device_kind()
+    if speed is None:
+        speed = plan_speed(
+            model_path=model_path, method=method, train_file=train_file, options=opts
+        )
     if hp["adapter"] == "qlora" and device != "cuda":
         raise ValueError("QLoRA needs a CUDA GPU (4-bit bitsandbytes); none is visible")
     tokenizer = AutoTokenizer.from_pretrained(model_path)
@@ -192,16 +287,7 @@ def build_trainer(
             f"the base model {model_path} has no chat template; give it one "
             "(tokenizer.chat_template) or train on text / prompt-completion data"
         )
-    bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
-    model_kwargs: dict[str, Any] = {"dtype": torch.bfloat16 if bf16 else torch.float32}
-    if hp["adapter"] == "qlora":
-        from transformers import BitsAndBytesConfig
-
-        model_kwargs["quantization_config"] = BitsAndBytesConfig(  # type: ignore[no-untyped-call]
-            load_in_4bit=True,
-            bnb_4bit_quant_type="nf4",
-            bnb_4bit_compute_dtype=torch.bfloat16 if bf16 else torch.float16,
-        )
+    model_kwargs = _model_kwargs(hp["adapter"], speed)
     model = AutoModelForCausalLM.from_pretrained(model_path, **model_kwargs)
     peft_config = None
     if hp["adapter"] in ("lora", "qlora"):
@@ -230,10 +316,11 @@ def build_trainer(
         "max_length": hp["max_seq_length"],
         "seed": seed,
         "data_seed": seed,
-        "bf16": bf16,  # TRL turns bf16 on by default, 4x slower on CPU
         "use_cpu": device == "cpu",
-        # Recomputing activations costs ~20-30 %; worth it only for large models on a GPU.
-        "gradient_checkpointing": bool(opts.get("gradient_checkpointing", False)),
+        # bf16 (TRL turns it on whatever the device: slower on a CPU for small models),
+        # gradient checkpointing (TRL's default is on: ~25 % more compute, so only when
+        # memory is short), Liger, compile, length-grouped sampling
+        **speed.trainer_arguments(),
         "logging_steps": opts.get("logging_steps") or 10,  # TRL's; every step costs ~5 %
         # Like a cloud service: a checkpoint each epoch (and every save_minutes, from the
         # runner); every 10 % of a short run cost ~6 % of its throughput.
@@ -274,10 +361,14 @@ def build_trainer(
 
         train_rows, assistant_only = _sft_rows(rows, tokenizer)
         eval_sft = _sft_rows(eval_rows, tokenizer)[0] if eval_rows else None
+        packing, padding_free = speed.value("packing"), speed.value("padding_free")
+        # TRL leaves cutting examples to max_length to the caller for padding-free batches
+        cut_here = padding_free and not packing
         sft_config = SFTConfig(
-            **common,
+            **(common | {"max_length": None} if cut_here else common),
             assistant_only_loss=assistant_only,
-            packing=bool(opts.get("packing", False)),
+            packing=packing,
+            padding_free=padding_free,
         )
         trainer = SFTTrainer(
             model=model,
@@ -288,4 +379,7 @@ def build_trainer(
             peft_config=peft_config,
             callbacks=callbacks,
         )
+        if cut_here:
+            trainer.train_dataset = _truncated(trainer.train_dataset, hp["max_seq_length"])
+            trainer.eval_dataset = _truncated(trainer.eval_dataset, hp["max_seq_length"])
     return trainer
