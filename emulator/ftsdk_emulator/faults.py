@@ -194,6 +194,7 @@ class FaultMiddleware:
         headers = {
             k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
         }
+        clock = time.monotonic()  # durations from the monotonic clock: the wall clock may step
         record = RequestRecord(
             method=method,
             path=path,
@@ -246,7 +247,7 @@ class FaultMiddleware:
                     return
             await self.app(scope, receive, logged_send)
         finally:
-            record.duration = time.time() - record.started
+            record.duration = time.monotonic() - clock
 
     async def _answer(self, fault: Fault, flavor: str, send: Send) -> None:
         assert fault.status is not None
