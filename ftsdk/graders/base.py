@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from ftsdk.graders.result import GraderErrors, GraderMetadata, GraderResult, TokenUsage
 from ftsdk.graders.templates import Sample, TemplateError, lookup, path, references, render
 
-__all__ = ["GraderBase", "Outcome"]
+__all__ = ["GraderBase", "InputReferenceGrader", "Outcome"]
 
 
 @dataclass
@@ -156,3 +156,28 @@ class GraderBase(BaseModel):
 
     def _render(self, text: str, sample: Sample, item: Mapping[str, Any]) -> str:
         return render(text, item, sample)
+
+
+class InputReferenceGrader(GraderBase):
+    """A grader of two filled-in texts, ``input`` and ``reference``, compared by
+    :meth:`_compare` (``string_check`` and ``text_similarity``)."""
+
+    input: str
+    """The text graded; may hold templates, usually ``{{sample.output_text}}``."""
+    reference: str
+    """The text it is graded against; may hold templates, usually ``{{item.<field>}}``."""
+
+    def _template_strings(self) -> Iterator[str]:
+        yield self.input
+        yield self.reference
+
+    def _grade(self, sample: Sample, item: dict[str, Any]) -> Outcome:
+        try:
+            text = self._render(self.input, sample, item)
+            reference = self._render(self.reference, sample, item)
+        except TemplateError as error:
+            return Outcome.template_failed(error)
+        return self._compare(text, reference)
+
+    def _compare(self, text: str, reference: str) -> Outcome:
+        raise NotImplementedError

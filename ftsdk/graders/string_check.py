@@ -3,16 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Literal
 
-from ftsdk.graders.base import GraderBase, Outcome
-from ftsdk.graders.templates import Sample, TemplateError
+from ftsdk.graders.base import InputReferenceGrader, Outcome
 
 __all__ = ["StringCheck"]
 
 
-class StringCheck(GraderBase):
+class StringCheck(InputReferenceGrader):
     """Compare two strings: ``eq`` (equal), ``ne`` (not equal), ``like`` (the input contains
     the reference) and ``ilike`` (contains it, ignoring case). Scores 1 or 0.
 
@@ -25,22 +23,9 @@ class StringCheck(GraderBase):
     """
 
     type: Literal["string_check"] = "string_check"
-    input: str
-    """The text checked; may hold templates, usually ``{{sample.output_text}}``."""
-    reference: str
-    """The text it is checked against; may hold templates, usually ``{{item.<field>}}``."""
     operation: Literal["eq", "ne", "like", "ilike"]
 
-    def _template_strings(self) -> Iterator[str]:
-        yield self.input
-        yield self.reference
-
-    def _grade(self, sample: Sample, item: dict[str, Any]) -> Outcome:
-        try:
-            text = self._render(self.input, sample, item)
-            reference = self._render(self.reference, sample, item)
-        except TemplateError as error:
-            return Outcome.template_failed(error)
+    def _compare(self, text: str, reference: str) -> Outcome:
         if self.operation == "eq":
             passed = text == reference
         elif self.operation == "ne":

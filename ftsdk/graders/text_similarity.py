@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, Final, Literal
 
 from ftsdk.errors import ConfigurationError
-from ftsdk.graders.base import GraderBase, Outcome
-from ftsdk.graders.templates import Sample, TemplateError
+from ftsdk.graders.base import InputReferenceGrader, Outcome
 
 __all__ = ["METRIC_NOTES", "Metric", "TextSimilarity", "similarity"]
 
@@ -123,7 +122,7 @@ def similarity(metric: str, text: str, reference: str) -> float:
     return compute(metric, text, reference)
 
 
-class TextSimilarity(GraderBase):
+class TextSimilarity(InputReferenceGrader):
     """Score how similar two texts are with a metric, from 0 to 1.
 
     >>> grader = TextSimilarity(name="close", input="{{sample.output_text}}",
@@ -133,25 +132,12 @@ class TextSimilarity(GraderBase):
     """
 
     type: Literal["text_similarity"] = "text_similarity"
-    input: str
-    """The text graded; may hold templates."""
-    reference: str
-    """The text it is graded against; may hold templates."""
     evaluation_metric: Metric
     pass_threshold: float | None = None
     """The score at or above which the sample passes (the service's evals read it; the
     reward is the score either way)."""
 
-    def _template_strings(self) -> Iterator[str]:
-        yield self.input
-        yield self.reference
-
-    def _grade(self, sample: Sample, item: dict[str, Any]) -> Outcome:
-        try:
-            text = self._render(self.input, sample, item)
-            reference = self._render(self.reference, sample, item)
-        except TemplateError as error:
-            return Outcome.template_failed(error)
+    def _compare(self, text: str, reference: str) -> Outcome:
         try:
             score = similarity(self.evaluation_metric, text, reference)
         except ValueError as error:
