@@ -36,7 +36,7 @@ from pydantic import SecretStr
 
 from ftsdk.capabilities import Operation
 from ftsdk.errors import ConfigurationError, FtsdkError
-from ftsdk.serving.banner import NO_KEY, banner
+from ftsdk.serving.banner import NO_KEY, ServerAddress, banner
 
 if TYPE_CHECKING:
     from ftsdk.models import Model
@@ -67,7 +67,7 @@ def _require_extra() -> None:
         ) from err
 
 
-class ModelServer:
+class ModelServer(ServerAddress):
     """One model behind OpenAI's ``/v1/models``, ``/v1/chat/completions`` and
     ``/v1/responses`` (and ``/health``), served with uvicorn from a background thread.
 
@@ -136,17 +136,6 @@ class ModelServer:
     def port(self) -> int:
         """The port listened on."""
         return self._thread.port
-
-    @property
-    def url(self) -> str:
-        """``http://host:port``."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        """``http://host:port/v1``: the ``base_url`` for ``openai.OpenAI``."""
-        return f"{self.url}/v1"
 
     @property
     def health_url(self) -> str:

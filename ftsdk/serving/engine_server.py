@@ -42,7 +42,7 @@ from ftsdk.errors import ConfigurationError, FtsdkError, InvalidRequest
 from ftsdk.home import ftsdk_home
 from ftsdk.runtimes import Progress
 from ftsdk.serving import gguf
-from ftsdk.serving.banner import NO_KEY, banner
+from ftsdk.serving.banner import NO_KEY, ServerAddress, banner
 from ftsdk.serving.engines import EngineRuntime, runtime_for
 from ftsdk.serving.weights import local_weights
 
@@ -58,7 +58,7 @@ greedy answers (the tiny models tested here differ at f16); export smaller files
 ``ftsdk models export --quantization`` and serve those."""
 
 
-class EngineServer:
+class EngineServer(ServerAddress):
     """``model`` (and ``adapters`` on the same base) served by ``engine``.
 
     :param engine: ``"vllm"`` or ``"llamacpp"``.
@@ -137,17 +137,6 @@ class EngineServer:
     def port(self) -> int:
         """The port listened on."""
         return self._port
-
-    @property
-    def url(self) -> str:
-        """``http://host:port``."""
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self._port}"
-
-    @property
-    def base_url(self) -> str:
-        """``http://host:port/v1``: the ``base_url`` for ``openai.OpenAI``."""
-        return f"{self.url}/v1"
 
     @property
     def health_url(self) -> str:
