@@ -12,20 +12,30 @@ from typing import Any
 
 from pydantic import SecretStr
 
-import ftsdk
-from ftsdk import Capabilities, ChatChunk, ChatParams, ChatResponse, ModelInfo, Operation, Usage
-from ftsdk.credentials import resolve_secret
-from ftsdk.errors import AuthenticationError, NotFound
-from ftsdk.registry import Register
+from ftsdk.plugin import (
+    Capabilities,
+    ChatChunk,
+    ChatParams,
+    ChatResponse,
+    ModelInfo,
+    Operation,
+    Provider,
+    ProviderOptions,
+    Register,
+    Usage,
+    errors,
+    hookimpl,
+    resolve_secret,
+)
 
 __all__ = ["EchoOptions", "EchoProvider", "register_providers"]
 
 
-class EchoOptions(ftsdk.ProviderOptions):
+class EchoOptions(ProviderOptions):
     """Keys allowed in ``JobSpec.provider_options`` (echo trains nothing, so none)."""
 
 
-class EchoProvider(ftsdk.Provider):
+class EchoProvider(Provider):
     """Chat with ``echo-1``; it repeats your last message in capitals, word by word."""
 
     name = "echo"
@@ -45,9 +55,9 @@ class EchoProvider(ftsdk.Provider):
     ) -> tuple[list[str], list[str]]:
         # What a real plugin does around each request: refuse as the service would.
         if self.api_key is None or not self.api_key.get_secret_value().startswith("echo-"):
-            raise AuthenticationError("API keys start with 'echo-'", provider=self.name)
+            raise errors.AuthenticationError("API keys start with 'echo-'", provider=self.name)
         if model.id not in self.models:
-            raise NotFound(f"no model {model.id!r}; try {self.models}", provider=self.name)
+            raise errors.NotFound(f"no model {model.id!r}; try {self.models}", provider=self.name)
         said = str(messages[-1]["content"])
         return said.split(), said.upper().split()[:limit]
 
@@ -70,7 +80,7 @@ class EchoProvider(ftsdk.Provider):
         yield ChatChunk(finish_reason="stop", usage=usage)
 
 
-@ftsdk.hookimpl
+@hookimpl
 def register_providers(register: Register) -> None:
     """Register the echo provider."""
     register(EchoProvider)
