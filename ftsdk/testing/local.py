@@ -15,7 +15,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ftsdk.jobs import Job
 
 __all__ = [
+    "assert_uneven_batch_refused",
     "DPO_DATES",
     "SFT_DATES",
     "cancel_stops_the_runner",
@@ -167,3 +168,21 @@ def watch_from_another_process(
     )
     seen: dict[str, Any] = json.loads(watcher.stdout.strip().splitlines()[-1])
     return seen
+
+
+def assert_uneven_batch_refused(
+    attempts: Iterable[Callable[[JobSpec], object]], spec: JobSpec, *, processes: int = 2
+) -> None:
+    """Each of ``attempts`` (``client.check``, ``client.train``) refuses ``spec``, whose
+    ``batch_size`` does not split over ``processes``, naming the field, the process count and
+    the nearest sizes that do."""
+    import pytest
+
+    from ftsdk.errors import InvalidRequest
+
+    for attempt in attempts:
+        with pytest.raises(InvalidRequest) as caught:
+            attempt(spec)
+        assert caught.value.field == "method.batch_size", caught.value.field
+        assert f"num_processes={processes}" in str(caught.value), caught.value
+        assert "e.g. 14 or 16" in str(caught.value), caught.value

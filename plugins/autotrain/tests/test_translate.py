@@ -12,6 +12,7 @@ import ftsdk
 from ftsdk.capabilities import DataFormat
 from ftsdk.errors import InvalidDataset, InvalidRequest
 from ftsdk.testing.data import date_to_words_examples, write_jsonl
+from ftsdk.testing.local import assert_uneven_batch_refused
 from ftsdk_autotrain import AutoTrainProvider
 from ftsdk_autotrain.translate import HYPERPARAMETERS, project_name, stage_rows, training_params
 
@@ -98,12 +99,7 @@ def test_check_and_train_refuse_a_batch_that_does_not_split_over_the_gpus(
         training_data=write_jsonl(tmp_path / "t.jsonl", date_to_words_examples(20)),
         method=ftsdk.SFT(batch_size=15),
     )
-    for attempt in (offline_client.check, offline_client.train):
-        with pytest.raises(InvalidRequest) as caught:
-            attempt(spec)
-        assert caught.value.field == "method.batch_size"
-        assert "num_processes=2" in str(caught.value)
-        assert "e.g. 14 or 16" in str(caught.value)
+    assert_uneven_batch_refused((offline_client.check, offline_client.train), spec)
     assert not list((home / "autotrain" / "jobs").glob("*"))
 
 

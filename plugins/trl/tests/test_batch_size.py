@@ -13,6 +13,7 @@ import pytest
 import ftsdk
 from ftsdk.errors import InvalidRequest
 from ftsdk.jobdir import visible_gpus
+from ftsdk.testing.local import assert_uneven_batch_refused
 
 FAST = {"num_threads": 1, "logging_steps": 10}
 
@@ -90,12 +91,7 @@ def test_a_batch_that_does_not_split_is_refused_before_the_job_starts(
         method=ftsdk.SFT(batch_size=15),
         provider_options={"num_processes": 2},
     )
-    for attempt in (client.check, client.train):
-        with pytest.raises(InvalidRequest) as caught:
-            attempt(spec)
-        assert caught.value.field == "method.batch_size"
-        assert "num_processes=2" in str(caught.value)
-        assert "e.g. 14 or 16" in str(caught.value)
+    assert_uneven_batch_refused((client.check, client.train), spec)
     with pytest.raises(InvalidRequest, match=r"2 processes x 4 gradient_accumulation_steps"):
         client.check(
             spec.model_copy(
