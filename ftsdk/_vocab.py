@@ -11,8 +11,9 @@ from typing import Literal
 
 __all__ = ["DataFormat", "MethodType", "Operation"]
 
-MethodType = Literal["sft", "dpo"]
-"""Training methods by name: ``"sft"`` (supervised) and ``"dpo"`` (preference pairs)."""
+MethodType = Literal["sft", "dpo", "reinforcement"]
+"""Training methods by name: ``"sft"`` (supervised), ``"dpo"`` (preference pairs) and
+``"reinforcement"`` (prompts scored by a grader, :class:`ftsdk.RFT`)."""
 
 
 class Operation(enum.StrEnum):

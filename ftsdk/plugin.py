@@ -30,7 +30,7 @@ from ftsdk.credentials import resolve_secret, resolve_setting
 from ftsdk.files import FilePurpose, FileRef
 from ftsdk.hookspecs import hookimpl
 from ftsdk.jobs import Checkpoint, JobError, JobEvent, JobState, JobStatus, Metric
-from ftsdk.methods import DPO, SFT
+from ftsdk.methods import DPO, RFT, SFT
 from ftsdk.models import ChatChunk, ChatParams, ChatResponse, ModelInfo, Usage
 from ftsdk.provider import CONTRACT, ContractMethod, Provider, ProviderOptions, TrainingRequest
 from ftsdk.registry import Register
@@ -40,6 +40,7 @@ from ftsdk.spec import JobSpec
 __all__ = [
     "CONTRACT",
     "DPO",
+    "RFT",
     "SFT",
     "Capabilities",
     "ChatChunk",
