@@ -619,16 +619,16 @@ class Service:
     ) -> tuple[training.FileSummary, dict[str, Any]]:
         """The training file read for ``method_type``, and the hyperparameters filled."""
         summary = training.inspect_file(train.content, method_type)
-        examples = max(summary.examples, 1)
-        if method_type != "reinforcement":
-            return summary, training.auto_hyperparameters(examples, given)
-        if summary.error:  # uploaded as another kind of file: the job says why
+        if summary.error:  # uploaded as a file for another method: the job says why
             raise ApiError(
                 400,
-                f"File {train.id} is not valid for reinforcement fine-tuning: {summary.error}",
+                f"File {train.id} is not valid for {method_type} fine-tuning: {summary.error}",
                 param="training_file",
                 code="invalid_training_file",
             )
+        examples = max(summary.examples, 1)
+        if method_type != "reinforcement":
+            return summary, training.auto_hyperparameters(examples, given)
         return summary, training.auto_reinforcement(examples, given)
 
     def _job_grader(self, method: dict[str, Any]) -> dict[str, Any]:
