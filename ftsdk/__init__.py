@@ -117,6 +117,7 @@ if TYPE_CHECKING:  # for type checkers: the same names as _EXPORTS, checked by a
     from ftsdk.serving import ModelServer as ModelServer
     from ftsdk.serving import serve as serve
     from ftsdk.spec import DPO as DPO
+    from ftsdk.spec import RFT as RFT
     from ftsdk.spec import SFT as SFT
     from ftsdk.spec import JobSpec as JobSpec
     from ftsdk.sweeps import sweep as sweep
@@ -153,7 +154,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "ftsdk.registry": ("ProviderRegistry",),
     "ftsdk.retry": ("RetryPolicy",),
     "ftsdk.serving": ("ModelServer", "serve"),
-    "ftsdk.spec": ("DPO", "SFT", "JobSpec"),
+    "ftsdk.spec": ("DPO", "RFT", "SFT", "JobSpec"),
     "ftsdk.sweeps": ("sweep",),
 }
 """The one place each public name is written: the module that defines it, then its names.

@@ -11,8 +11,9 @@ from typing import Literal
 
 __all__ = ["DataFormat", "MethodType", "Operation"]
 
-MethodType = Literal["sft", "dpo"]
-"""Training methods by name: ``"sft"`` (supervised) and ``"dpo"`` (preference pairs)."""
+MethodType = Literal["sft", "dpo", "reinforcement"]
+"""Training methods by name: ``"sft"`` (supervised), ``"dpo"`` (preference pairs) and
+``"reinforcement"`` (prompts scored by a grader, :class:`ftsdk.RFT`)."""
 
 
 class Operation(enum.StrEnum):
@@ -61,3 +62,7 @@ class DataFormat(enum.StrEnum):
     """Pairs for DPO: a prompt with a preferred and a non-preferred answer."""
     TEXT = "text"
     """``{"text": ...}``, plain language-model text."""
+    REINFORCEMENT = "reinforcement"
+    """Prompts for reinforcement fine-tuning: ``{"messages": [..., {"role": "user", ...}]}``
+    ending with a user turn, beside the fields the grader reads (``{{item.answer}}``). A
+    ``messages`` example is read so where the method takes this format and not chat."""

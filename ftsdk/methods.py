@@ -1,12 +1,15 @@
-"""Training methods and their hyperparameters: :class:`SFT` and :class:`DPO`.
+"""Training methods and their hyperparameters: :class:`SFT`, :class:`DPO` and :class:`RFT`.
 
-A leaf of the core (pydantic and the error types only), so that what a provider declares
-(:class:`~ftsdk.Capabilities`) and what a job asks for (:class:`~ftsdk.JobSpec`) both
-build on it without importing each other or the dataset toolkit.
+A leaf of the core (pydantic, the error types and the graders, themselves a leaf), so that
+what a provider declares (:class:`~ftsdk.Capabilities`) and what a job asks for
+(:class:`~ftsdk.JobSpec`) both build on it without importing each other or the dataset
+toolkit.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -18,12 +21,15 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     ValidationError,
+    field_validator,
 )
 
 from ftsdk._vocab import MethodType
+from ftsdk.errors import InvalidRequest
+from ftsdk.graders.multi import Grader, parse_grader
 from ftsdk.spec_errors import spec_error
 
-__all__ = ["DPO", "SFT", "Method", "MethodType", "method_fields"]
+__all__ = ["DPO", "RFT", "SFT", "Method", "MethodType", "method_fields"]
 
 Auto = Literal["auto"]
 
@@ -107,12 +113,59 @@ class DPO(_Hyperparameters):
     """Strength of the pull towards the reference model."""
 
 
-Method = Annotated[SFT | DPO, Field(discriminator="type")]
-"""A training method with its hyperparameters: :class:`SFT` or :class:`DPO`."""
+class RFT(_Hyperparameters):
+    """Reinforcement fine-tuning: the model answers prompts and a grader scores the answers.
+
+    ``grader`` is an :mod:`ftsdk.graders` grader, or the services' JSON for one (a mapping
+    or a JSON string, read by :func:`ftsdk.graders.parse_grader`). The hyperparameters
+    beyond :class:`SFT`'s are those of the services' ``FineTuneReinforcementHyperparameters``.
+
+    >>> from ftsdk.graders import StringCheck
+    >>> rft = RFT(grader=StringCheck(name="exact", input="{{sample.output_text}}",
+    ...                              reference="{{item.answer}}", operation="eq"))
+    >>> rft.type, rft.grader.type
+    ('reinforcement', 'string_check')
+    """
+
+    type: Literal["reinforcement"] = "reinforcement"
+    grader: Grader
+    """What scores each answer (its reward, 0 to 1)."""
+    reasoning_effort: Literal["default", "low", "medium", "high"] | Auto = "auto"
+    """How hard a reasoning model thinks while it samples answers (OpenAI, Azure)."""
+    compute_multiplier: Annotated[float, Field(gt=0, le=10)] | Auto = "auto"
+    """Scale of the compute spent exploring answers during training (OpenAI, Azure)."""
+    eval_interval: PositiveInt | Auto = "auto"
+    """Training steps between evaluation runs on the validation file."""
+    eval_samples: PositiveInt | Auto = "auto"
+    """Answers sampled per validation prompt at each evaluation."""
+
+    @field_validator("grader", mode="before")
+    @classmethod
+    def _read_grader(cls, value: Any) -> Any:
+        """The services' JSON read as :func:`~ftsdk.graders.parse_grader` reads it, so a spec
+        file's ``grader:`` mapping gets the same messages as the Python API."""
+        if isinstance(value, str | Mapping):
+            try:
+                return parse_grader(json.loads(value) if isinstance(value, str) else value)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"grader is not JSON: {err}") from None
+            except InvalidRequest as err:
+                raise ValueError(err.message) from None
+        return value
+
+    def explicit(self) -> dict[str, Any]:
+        """The hyperparameters set to a value; the grader is not one."""
+        return {k: v for k, v in super().explicit().items() if k != "grader"}
+
+
+Method = Annotated[SFT | DPO | RFT, Field(discriminator="type")]
+"""A training method with its hyperparameters: :class:`SFT`, :class:`DPO` or :class:`RFT`."""
+
+_CLASSES: dict[str, type[_Hyperparameters]] = {"sft": SFT, "dpo": DPO, "reinforcement": RFT}
 
 
 @cache
 def method_fields(method: MethodType) -> frozenset[str]:
-    """Names of the hyperparameter fields of ``method`` (``"type"`` excluded)."""
-    cls = SFT if method == "sft" else DPO
-    return frozenset(cls.model_fields) - {"type"}
+    """Names of the hyperparameter fields of ``method`` (``"type"`` and ``"grader"``
+    excluded)."""
+    return frozenset(_CLASSES[method].model_fields) - {"type", "grader"}

@@ -36,7 +36,7 @@ from ftsdk.datarules import DataRules, ModelRules
 from ftsdk.files import FilePurpose, FileRef
 from ftsdk.hookspecs import hookimpl
 from ftsdk.jobs import Checkpoint, JobError, JobEvent, JobState, JobStatus, Metric
-from ftsdk.methods import DPO, SFT
+from ftsdk.methods import DPO, RFT, SFT
 from ftsdk.models import ChatChunk, ChatParams, ChatResponse, ModelInfo, Usage
 from ftsdk.provider import CONTRACT, ContractMethod, Provider, ProviderOptions, TrainingRequest
 from ftsdk.registry import Register
@@ -57,6 +57,7 @@ use: a hosted provider's ``import ftsdk.plugin`` does not load the job-folder co
 __all__ = [
     "CONTRACT",
     "DPO",
+    "RFT",
     "SFT",
     "Capabilities",
     "ChatChunk",

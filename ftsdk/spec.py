@@ -12,11 +12,12 @@ from pydantic import ConfigDict, Field, NonNegativeFloat, PlainValidator, Valida
 
 from ftsdk.errors import ConfigurationError, InvalidRequest
 from ftsdk.files import FileRef
-from ftsdk.methods import DPO, SFT, Method, _Friendly, method_fields
+from ftsdk.methods import DPO, RFT, SFT, Method, _Friendly, method_fields
 from ftsdk.spec_errors import SpecFile, spec_error
 
 __all__ = [
     "DPO",
+    "RFT",
     "SFT",
     "DataSource",
     "JobSpec",

@@ -97,6 +97,7 @@ def test_the_user_facing_names_stay() -> None:
         "JobSpec",
         "SFT",
         "DPO",
+        "RFT",
         "Provider",
         "providers",
         "errors",
