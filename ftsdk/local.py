@@ -151,17 +151,26 @@ class LocalProvider(Provider, abc.ABC):
         :raises InvalidRequest: a file that is not local.
         :raises InvalidDataset: data that breaks the rules, with file:line:field problems.
         """
+        files = self.local_files(request)
+        method = request.spec.method.type
+        fmt = self._check_file(files.training, method, tokenizer, "training_data")
+        if files.validation is not None:
+            self._check_file(files.validation, method, tokenizer, "validation_data")
+        return LocalData(files.training, files.validation, fmt)
+
+    def local_files(self, request: TrainingRequest) -> LocalData:
+        """The request's data as local files, unchecked (format ``None``): for a provider
+        that checks them its own way.
+
+        :raises InvalidRequest: a file that is not local.
+        """
         training = _local_path(request.training_file, "training_data")
         validation = (
             None
             if request.validation_file is None
             else _local_path(request.validation_file, "validation_data")
         )
-        method = request.spec.method.type
-        fmt = self._check_file(training, method, tokenizer, "training_data")
-        if validation is not None:
-            self._check_file(validation, method, tokenizer, "validation_data")
-        return LocalData(training, validation, fmt)
+        return LocalData(training, validation, None)
 
     def _check_file(
         self, path: Path, method: MethodType, tokenizer: str, label: str
@@ -449,15 +458,15 @@ class PausableLocalProvider(LocalProvider):
 def local_capabilities(
     hyperparameters: Mapping[MethodType, frozenset[str]], *more: Operation
 ) -> Capabilities:
-    """SFT and DPO on every data format (the data rules narrow them per method), with the
-    :data:`LOCAL_OPERATIONS` and ``more``.
+    """The methods of ``hyperparameters`` (its keys) on every data format (the data rules
+    narrow them per method), with the :data:`LOCAL_OPERATIONS` and ``more``.
 
     >>> caps = local_capabilities({"sft": frozenset({"epochs"})}, Operation.CHAT)
-    >>> sorted(op.value for op in caps.operations)
-    ['cancel', 'chat', 'events', 'list_jobs', 'metrics', 'train']
+    >>> sorted(caps.methods), sorted(op.value for op in caps.operations)
+    (['sft'], ['cancel', 'chat', 'events', 'list_jobs', 'metrics', 'train'])
     """
     return Capabilities(
-        methods=frozenset({"sft", "dpo"}),
+        methods=frozenset(hyperparameters),
         data_formats=frozenset(DataFormat),
         hyperparameters=hyperparameters,
         operations=LOCAL_OPERATIONS | set(more),
