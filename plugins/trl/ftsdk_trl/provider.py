@@ -17,18 +17,19 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import PositiveFloat, PositiveInt, SecretStr
+from pydantic import Field, PositiveFloat, PositiveInt, SecretStr
 
 from ftsdk import JobSpec
-from ftsdk.capabilities import Operation
+from ftsdk.capabilities import DataFormat, Operation
 from ftsdk.datarules import DataRules
 from ftsdk.errors import InvalidRequest, MissingCredentials, NotFound, ProviderUnavailable
 from ftsdk.jobdir import JobDir, runner_env, visible_gpus
 from ftsdk.jobs import Checkpoint, JobState
 from ftsdk.local import (
     COMMON_HYPERPARAMETERS,
+    LocalData,
     PausableLocalProvider,
     local_capabilities,
     model_folder,
@@ -74,10 +75,21 @@ class TRLOptions(SpeedOptions):
     """Modules LoRA adapts (default ``"all-linear"``)."""
     lora_modules_to_save: list[str] | None = None
     """Modules trained in full beside the adapter (e.g. ``["embed_tokens"]``)."""
+    num_generations: Annotated[int, Field(ge=2)] | None = None
+    """Reinforcement (GRPO): answers sampled per prompt, compared with each other to score
+    each one against its group (default 8). ``batch_size`` counts prompts."""
+    max_completion_length: PositiveInt | None = None
+    """Reinforcement: longest sampled answer, in tokens (default 256)."""
+    temperature: PositiveFloat | None = None
+    """Reinforcement: sampling temperature of the answers (default 1.0)."""
+    vllm: bool | None = None
+    """Reinforcement: sample answers with vLLM colocated on the training GPU. Default: when
+    a CUDA GPU is visible and ``vllm`` is installed; ``True`` refuses to start without them."""
 
 
 class TRLProvider(PausableLocalProvider):
-    """Hugging Face TRL on this machine: SFT and DPO, full, LoRA or QLoRA, as background jobs.
+    """Hugging Face TRL on this machine: SFT, DPO and reinforcement (GRPO with an
+    :mod:`ftsdk.graders` grader), full, LoRA or QLoRA, as background jobs.
 
     >>> # job = ftsdk.client("trl").train(base_model="/models/tiny", training_data="t.jsonl")
     >>> # job.wait().model.chat("convert 2024-03-07 to words").content
@@ -86,7 +98,11 @@ class TRLProvider(PausableLocalProvider):
     name = "trl"
     display_name = "Hugging Face TRL (local)"
     capabilities = local_capabilities(
-        {"sft": _HYPERPARAMETERS, "dpo": _HYPERPARAMETERS | {"beta"}},
+        {
+            "sft": _HYPERPARAMETERS,
+            "dpo": _HYPERPARAMETERS | {"beta"},
+            "reinforcement": _HYPERPARAMETERS,
+        },
         Operation.PAUSE,
         Operation.RESUME,
         Operation.CHECKPOINTS,
@@ -150,7 +166,12 @@ class TRLProvider(PausableLocalProvider):
         model_path = resolve_base_model(spec.base_model)
         if method.get("adapter") == "qlora":
             _check_qlora()
-        data = self.local_data(request, tokenizer=str(model_path))
+        record: dict[str, Any] = {}
+        if method["type"] == "reinforcement":
+            data = self.prompt_data(request)
+            record["grader"] = request.spec.method.grader.to_api()  # type: ignore[union-attr]
+        else:
+            data = self.local_data(request, tokenizer=str(model_path))
         self.require_chat_template(
             data.format,
             model_path,
@@ -170,8 +191,27 @@ class TRLProvider(PausableLocalProvider):
                 "batch": batch.as_dict(),  # what batch_size became; the runner derives it again
                 "train_file": str(job.path / "train.jsonl"),
                 "validation_file": str(job.path / "valid.jsonl") if data.validation else None,
+                **record,
             },
         )
+
+    def prompt_data(self, request: TrainingRequest) -> LocalData:
+        """Reinforcement data as local files: prompts (``messages`` ending with a user turn)
+        with every field the grader reads (:func:`ftsdk_trl.prompts.check_prompts`).
+
+        :raises InvalidDataset: each bad row, as file:line:field.
+        """
+        from ftsdk_trl.prompts import check_prompts
+
+        grader = request.spec.method.grader  # type: ignore[union-attr]
+        files = self.local_files(request)
+        for path, label in (
+            (files.training, "training_data"),
+            (files.validation, "validation_data"),
+        ):
+            if path is not None:
+                check_prompts(path, grader.item_fields(), label=label, provider=self.name)
+        return LocalData(files.training, files.validation, DataFormat.CHAT)
 
     def runner(self, job: JobDir, *, resume: bool) -> tuple[list[str], dict[str, str]]:
         """``python -m ftsdk_trl.runner JOB_DIR`` (under ``accelerate launch`` on several

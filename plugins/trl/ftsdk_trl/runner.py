@@ -119,7 +119,9 @@ def _callback(job: JobDir, main: bool, save_every_s: float | None, replayed: int
             if step <= replayed:
                 return
             shown = ", ".join(
-                f"{k}={values[k]:.4g}" for k in ("train_loss", "valid_loss") if k in values
+                f"{k}={values[k]:.4g}"
+                for k in ("train_loss", "valid_loss", "reward")
+                if k in values
             )
             job.add_event(f"step {step}: {shown or 'metrics'}", step=step, metrics=values)
 
@@ -180,6 +182,7 @@ def run(job: JobDir, *, resume: bool) -> str:
         options=options,
         callbacks=[callback],
         speed=speed,
+        grader=spec.get("grader"),
     )
     if main:
         _record_batch(job, spec, trainer.args)
@@ -218,6 +221,8 @@ def _record_batch(job: JobDir, spec: dict[str, Any], args: Any) -> None:
     from ftsdk_trl.training import BatchPlan
 
     per_device, accumulation = args.per_device_train_batch_size, args.gradient_accumulation_steps
+    # GRPO's batches hold num_generations answers per prompt; batch_size counts prompts
+    per_device //= getattr(args, "num_generations", None) or 1
     used = BatchPlan(
         batch_size=per_device * accumulation * args.world_size,
         per_device_batch_size=per_device,
