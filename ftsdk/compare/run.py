@@ -28,6 +28,7 @@ from ftsdk.models import ChatParams
 
 if TYPE_CHECKING:
     from ftsdk.dataset import Dataset
+    from ftsdk.graders import Grader
     from ftsdk.models import Model
 
 __all__ = ["EvalItem", "compare", "load_eval_set"]
@@ -301,7 +302,7 @@ def compare(
     tuned: Model,
     eval_set: Any,
     *,
-    scorers: Sequence[str | Scorer | ScoreFunction] | None = None,
+    scorers: Sequence[str | Scorer | ScoreFunction | Grader] | None = None,
     few_shot: int | Any = 0,
     few_shot_pool: Any = None,
     few_shot_seed: int = 0,
@@ -330,7 +331,9 @@ def compare(
         a file (JSONL, JSON, CSV, Parquet), a :class:`ftsdk.Dataset` or a list of dicts.
     :param scorers: names of built-in scorers (``exact_match``, ``normalized_match``,
         ``similarity``, ``token_f1``), functions ``(prediction, reference, example) ->
-        float``, or :func:`~ftsdk.compare.judge` scorers. Default: the first three.
+        float``, :func:`~ftsdk.compare.judge` scorers, or :mod:`ftsdk.graders` graders
+        (the reward of a reinforcement fine-tune; see :mod:`ftsdk.compare.graded`). Default:
+        the first three.
     :param few_shot: give the base model examples before each question, as user/assistant
         turns: a number drawn from ``few_shot_pool`` (seeded by ``few_shot_seed``), or the
         examples themselves. The fine-tuned model gets none: it learned the task.
