@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
+from ftsdk.compare.graded import graded, is_grader
 from ftsdk.compare.prices import Price, inference_price
 from ftsdk.compare.report import ComparisonReport, ItemResult, Side, difference, summarize
 from ftsdk.compare.scorers import Judge, ScoreFunction, Scorer, resolve_scorers
@@ -297,6 +298,19 @@ def _price(
     )
 
 
+def _graders_wrapped(
+    scorers: Sequence[str | Scorer | ScoreFunction | Grader] | None,
+) -> Sequence[str | Scorer | ScoreFunction] | None:
+    """``scorers`` with each :mod:`ftsdk.graders` grader wrapped as a scorer."""
+    if is_grader(scorers):
+        raise InvalidRequest(
+            f"scorers: a list, e.g. [{scorers!r}], not one scorer on its own", field="scorers"
+        )
+    if scorers is None or isinstance(scorers, str):
+        return scorers  # resolve_scorers says what is wrong with a string
+    return [graded(s) if is_grader(s) else s for s in scorers]  # type: ignore[arg-type, misc]
+
+
 def compare(
     base: Model,
     tuned: Model,
@@ -364,7 +378,7 @@ def compare(
             f"prices: keys are 'base' and 'tuned', not {', '.join(sorted(unknown))}",
             field="prices",
         )
-    chosen = resolve_scorers(scorers)
+    chosen = resolve_scorers(_graders_wrapped(scorers))
     name, items = load_eval_set(eval_set)
     shots, shot_count = _shots(few_shot, few_shot_pool, items, few_shot_seed)
     params = {

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from ftsdk.errors import InvalidRequest
 
 if TYPE_CHECKING:
-    from ftsdk.graders import Grader
     from ftsdk.models import Model, Usage
 
 __all__ = [
@@ -282,14 +281,10 @@ def judge(
     return Judge(model, rubric=rubric, scale=scale, name=name, max_tokens=max_tokens)
 
 
-def resolve_scorers(
-    scorers: Sequence[str | Scorer | ScoreFunction | Grader] | None,
-) -> list[Scorer]:
-    """Scorers from names (:data:`BUILTIN`), :class:`Scorer` objects, plain functions and
-    :mod:`ftsdk.graders` graders (:func:`ftsdk.compare.graded`); names must be unique."""
-    from ftsdk.compare.graded import graded, is_grader
-
-    if isinstance(scorers, str | Scorer) or callable(scorers) or is_grader(scorers):
+def resolve_scorers(scorers: Sequence[str | Scorer | ScoreFunction] | None) -> list[Scorer]:
+    """Scorers from names (:data:`BUILTIN`), :class:`Scorer` objects and plain functions;
+    names must be unique."""
+    if isinstance(scorers, str | Scorer) or callable(scorers):
         raise InvalidRequest(
             f"scorers: a list, e.g. [{scorers!r}], not one scorer on its own", field="scorers"
         )
@@ -305,8 +300,6 @@ def resolve_scorers(
                     field="scorers",
                 )
             chosen.append(Scorer(item, BUILTIN[item]))
-        elif is_grader(item):
-            chosen.append(graded(item))  # type: ignore[arg-type]  # is_grader checked it
         elif callable(item):
             chosen.append(Scorer(getattr(item, "__name__", "custom"), item))
         else:

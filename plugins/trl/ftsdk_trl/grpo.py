@@ -155,6 +155,9 @@ def build_grpo_trainer(
     vllm = use_vllm(options.get("vllm"), device=device)
     # GRPO has no max_length: max_completion_length bounds the answers, prompts are whole
     shared = {k: v for k, v in common.items() if k != "max_length"}
+    # every step's reward by default: a step is mostly generation, its log row costs ~nothing,
+    # and reinforcement runs are short in steps
+    shared["logging_steps"] = options.get("logging_steps") or 1
     config = GRPOConfig(
         **(
             shared | {"per_device_train_batch_size": answers, "per_device_eval_batch_size": answers}

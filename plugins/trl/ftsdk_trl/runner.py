@@ -35,16 +35,26 @@ NAMES = {
 }
 """TRL's log keys under ftsdk's metric names; other numeric keys are kept as they are."""
 
+SERVICE_NAMES = {"reward": "train_reward_mean", "eval_reward": "valid_reward_mean"}
+"""GRPO's mean rewards also under the names OpenAI's and Azure's reinforcement jobs give
+them, so code that reads a reinforcement job's metrics runs on either."""
+
 STATUS_EVERY_S = 1.0
 
 
 def metric_values(logs: dict[str, Any]) -> dict[str, float]:
-    """A trainer log as ftsdk metrics (numbers only)."""
+    """A trainer log as ftsdk metrics (numbers only).
+
+    >>> metric_values({"loss": 0.5, "reward": 0.25, "epoch": 1})
+    {'train_loss': 0.5, 'reward': 0.25, 'train_reward_mean': 0.25, 'epoch': 1.0}
+    """
     values = {}
     for key, value in logs.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
             continue
         values[NAMES.get(key, key)] = float(value)
+        if key in SERVICE_NAMES:
+            values[SERVICE_NAMES[key]] = float(value)
     return values
 
 
