@@ -16,6 +16,7 @@ from ftsdk import budget
 from ftsdk.budget import Budget
 from ftsdk.capabilities import Capabilities, Operation
 from ftsdk.credentials import redact
+from ftsdk.datarules import DataRules
 from ftsdk.dataset import Dataset
 from ftsdk.dataset.sources import why_not_a_file
 from ftsdk.errors import ConfigurationError, FtsdkError, InvalidRequest, UnsupportedOperation
@@ -32,7 +33,7 @@ from ftsdk.provider import (
 )
 from ftsdk.registry import ProviderRegistry
 from ftsdk.retry import RetryPolicy
-from ftsdk.spec import DataSource, JobSpec
+from ftsdk.spec import RFT, DataSource, JobSpec
 
 __all__ = [
     "AsyncClient",
@@ -152,6 +153,7 @@ class _BaseClient:
 
     def _check_data(self, spec: JobSpec) -> None:
         from ftsdk.dataset import Target
+        from ftsdk.dataset.grader_fields import missing_item_fields
 
         rules = self.provider.data_rules
         target = None
@@ -159,13 +161,18 @@ class _BaseClient:
             target = Target.from_rules(
                 self.name, rules, spec.base_model, method=spec.method.type, any_model=True
             )
+            if isinstance(spec.method, RFT) and not target.formats:
+                raise _not_trained_with(self.name, rules, spec)
         # The provider's minimum number of examples is a rule of the training file only.
         held_out = None if target is None else dataclasses.replace(target, min_examples=None)
         for source, checked in ((spec.training_data, target), (spec.validation_data, held_out)):
             if source is None or isinstance(source, FileRef):
                 continue
             dataset = source if isinstance(source, Dataset) else Dataset.load(source)
-            dataset.validate(checked, epochs=spec.method.epochs).raise_for_errors()
+            report = dataset.validate(checked, epochs=spec.method.epochs)
+            if isinstance(spec.method, RFT):  # each prompt holds what the grader reads
+                report.extend(missing_item_fields(dataset.examples(), spec.method.grader))
+            report.raise_for_errors()
 
     def _check_budget(self, spec: JobSpec, max_cost: float | Budget | None) -> None:
         """Refuse a run estimated over its limit, before anything is uploaded."""
@@ -207,6 +214,20 @@ def _request(
         validation_file=validation,
         options=options,
         idempotency_key=f"ftsdk-{uuid.uuid4().hex}",
+    )
+
+
+def _not_trained_with(provider: str, rules: DataRules, spec: JobSpec) -> InvalidRequest:
+    """The error for a base model the provider lists but does not train with the method
+    (reinforcement trains reasoning models only), naming the models that do."""
+    method = spec.method.type
+    wanted = rules.method_formats(method)
+    able = sorted(name for name, model in rules.models.items() if model.formats & wanted)
+    return InvalidRequest(
+        f"base_model: {provider} does not train {spec.base_model!r} with {method}; "
+        f"models that it trains so: {', '.join(able) or 'none'}",
+        field="base_model",
+        provider=provider,
     )
 
 

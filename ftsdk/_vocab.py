@@ -62,3 +62,7 @@ class DataFormat(enum.StrEnum):
     """Pairs for DPO: a prompt with a preferred and a non-preferred answer."""
     TEXT = "text"
     """``{"text": ...}``, plain language-model text."""
+    REINFORCEMENT = "reinforcement"
+    """Prompts for reinforcement fine-tuning: ``{"messages": [..., {"role": "user", ...}]}``
+    ending with a user turn, beside the fields the grader reads (``{{item.answer}}``). A
+    ``messages`` example is read so where the method takes this format and not chat."""

@@ -73,6 +73,8 @@ OPERATIONS: Final[tuple[tuple[str, str], ...]] = (
     ("POST", "/fine_tuning/jobs/{fine_tuning_job_id}/resume"),
     ("GET", "/fine_tuning/jobs/{fine_tuning_job_id}/events"),
     ("GET", "/fine_tuning/jobs/{fine_tuning_job_id}/checkpoints"),
+    ("POST", "/fine_tuning/alpha/graders/run"),
+    ("POST", "/fine_tuning/alpha/graders/validate"),
     ("GET", "/models"),
     ("GET", "/models/{model}"),
     ("DELETE", "/models/{model}"),

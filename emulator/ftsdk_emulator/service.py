@@ -112,6 +112,11 @@ class Service:
             ("DELETE", "/models/{model:path}", self.delete_model),
             ("POST", "/chat/completions", self.chat),
         ]
+        if self.flavor == "openai":  # Azure's v1 description is not here to check against
+            table += [
+                ("POST", "/fine_tuning/alpha/graders/run", self.run_grader),
+                ("POST", "/fine_tuning/alpha/graders/validate", self.validate_grader),
+            ]
         if self.flavor == "azure":
             table.append(("POST", "/deployments/{deployment}/chat/completions", self.chat))
         return [
@@ -230,8 +235,7 @@ class Service:
         now = self._now()
         error = None
         if purpose == "fine-tune":
-            method = "dpo" if b'"preferred_output"' in content[:65536] else "supervised"
-            error = training.inspect_file(content, method).error
+            error = training.inspect_file(content, training.guess_method(content)).error
         f = FileObject(
             id=self._id("file-"),
             flavor=self.flavor,
@@ -440,6 +444,8 @@ class Service:
             "metadata": job.metadata,
             "method": {"type": method_type, method_type: {"hyperparameters": hyper}},
         }
+        if method_type == "reinforcement":
+            body["method"]["reinforcement"]["grader"] = job.method["grader"]
         if self.flavor == "azure":
             # As Azure answers (BerriAI/litellm PR #24687, seen live): no organization,
             # no result files list until there are results.
@@ -499,7 +505,7 @@ class Service:
         model = body.get("model")
         method = body.get("method") or {"type": "supervised"}
         method_type = method.get("type", "supervised")
-        known = cfg.azure_models if self.flavor == "azure" else cfg.openai_models
+        known = (cfg.azure_models if self.flavor == "azure" else cfg.openai_models) + cfg.rft_models
         base = model.split(".ft-")[0] if isinstance(model, str) else model
         if self.flavor == "openai" and isinstance(model, str) and model.startswith("ft:"):
             base = model.split(":")[1]
@@ -518,15 +524,7 @@ class Service:
                 param="model",
                 code="model_not_available",
             )
-        if method_type == "dpo" and self.flavor == "openai" and base not in cfg.dpo_models:
-            raise ApiError(
-                400,
-                f"Model {model} does not support DPO fine-tuning.",
-                param="method.type",
-                code="model_not_available",
-            )
-        if method_type not in ("supervised", "dpo"):
-            raise ApiError(400, f"Unsupported method type: {method_type}", param="method.type")
+        grader = self._check_method(str(model), str(base), method)
         given = dict(
             (method.get(method_type) or {}).get("hyperparameters")
             or body.get("hyperparameters")
@@ -553,8 +551,7 @@ class Service:
             train = self._training_file(body.get("training_file"), "training_file")
             if body.get("validation_file") is not None:
                 self._training_file(body["validation_file"], "validation_file")
-            summary = training.inspect_file(train.content, method_type)
-            hyper = training.auto_hyperparameters(max(summary.examples, 1), given)
+            summary, hyper = self._sized(train, method_type, given)
             n_tokens = summary.tokens
             steps = max(1, math.ceil(summary.examples * hyper["n_epochs"] / hyper["batch_size"]))
             now = self._now()
@@ -564,7 +561,9 @@ class Service:
                 model=str(model),
                 training_file=train.id,
                 validation_file=body.get("validation_file"),
-                method={"type": method_type},
+                method={"type": method_type, "grader": grader}
+                if grader is not None
+                else {"type": method_type},
                 hyperparameters=hyper,
                 suffix=body.get("suffix"),
                 seed=int(body.get("seed") or 42),
@@ -585,6 +584,104 @@ class Service:
             self.store.jobs[job.id] = job
             status = 201 if self.flavor == "azure" else 200
             return JSONResponse(self._job_json(job), status_code=status)
+
+    def _check_method(self, model: str, base: str, method: dict[str, Any]) -> Any:
+        """Refuse a method the base model does not train with; a reinforcement job's
+        grader (checked), else ``None``."""
+        cfg = self.store.config
+        method_type = method.get("type", "supervised")
+        if method_type == "dpo" and self.flavor == "openai" and base not in cfg.dpo_models:
+            raise ApiError(
+                400,
+                f"Model {model} does not support DPO fine-tuning.",
+                param="method.type",
+                code="model_not_available",
+            )
+        if method_type not in ("supervised", "dpo", "reinforcement"):
+            raise ApiError(400, f"Unsupported method type: {method_type}", param="method.type")
+        if (method_type == "reinforcement") != (base in cfg.rft_models):
+            raise ApiError(
+                400,
+                f"Model {model} does not support {method_type} fine-tuning.",
+                param="method.type",
+                code="model_not_available",
+            )
+        return self._job_grader(method) if method_type == "reinforcement" else None
+
+    def _sized(
+        self, train: FileObject, method_type: str, given: dict[str, Any]
+    ) -> tuple[training.FileSummary, dict[str, Any]]:
+        """The training file read for ``method_type``, and the hyperparameters filled."""
+        summary = training.inspect_file(train.content, method_type)
+        examples = max(summary.examples, 1)
+        if method_type != "reinforcement":
+            return summary, training.auto_hyperparameters(examples, given)
+        if summary.error:  # uploaded as another kind of file: the job says why
+            raise ApiError(
+                400,
+                f"File {train.id} is not valid for reinforcement fine-tuning: {summary.error}",
+                param="training_file",
+                code="invalid_training_file",
+            )
+        return summary, training.auto_reinforcement(examples, given)
+
+    def _job_grader(self, method: dict[str, Any]) -> dict[str, Any]:
+        """The reinforcement job's grader, read by ``ftsdk.graders`` and checked against
+        what this flavor's service takes (Azure takes no ``python`` grader)."""
+        from ftsdk.errors import InvalidRequest
+        from ftsdk.graders import AZURE_RFT, OPENAI_RFT, check_grader
+
+        given = (method.get("reinforcement") or {}).get("grader")
+        if not isinstance(given, dict):
+            raise ApiError(
+                400,
+                "Missing required parameter: 'method.reinforcement.grader'.",
+                param="method.reinforcement.grader",
+            )
+        try:
+            check_grader(self._grader(given), AZURE_RFT if self.flavor == "azure" else OPENAI_RFT)
+        except InvalidRequest as err:
+            raise ApiError(400, err.message, param="method.reinforcement.grader") from None
+        return given
+
+    def _grader(self, given: object) -> Any:
+        """``given`` read as a grader; a 400 naming ``grader`` when it is not one."""
+        from ftsdk.errors import InvalidRequest
+        from ftsdk.graders import parse_grader
+
+        if not isinstance(given, dict):
+            raise ApiError(400, "Missing required parameter: 'grader'.", param="grader")
+        try:
+            return parse_grader(given)
+        except InvalidRequest as err:
+            raise ApiError(400, f"Invalid grader: {err.message}", param="grader") from None
+
+    async def run_grader(self, request: Request) -> Response:
+        """``POST /fine_tuning/alpha/graders/run``: the grader scores ``model_sample``
+        against ``item``, run by ``ftsdk.graders`` (a score-model grader has no model
+        here: it scores 0 with ``model_grader_server_error``)."""
+        body = await self._json(request)
+        grader = self._grader(body.get("grader"))
+        sample, item = body.get("model_sample"), body.get("item")
+        if not isinstance(sample, str):
+            raise ApiError(400, "Missing required parameter: 'model_sample'.", param="model_sample")
+        if item is not None and not isinstance(item, dict):
+            raise ApiError(400, "'item' must be an object.", param="item")
+        return JSONResponse(grader.run(sample, item=item).to_api())
+
+    async def validate_grader(self, request: Request) -> Response:
+        """``POST /fine_tuning/alpha/graders/validate``: the grader back when it is one the
+        service takes; a 400 saying why when not."""
+        from ftsdk.errors import InvalidRequest
+        from ftsdk.graders import OPENAI_RFT, check_grader
+
+        body = await self._json(request)
+        grader = self._grader(body.get("grader"))
+        try:
+            check_grader(grader, OPENAI_RFT)
+        except InvalidRequest as err:
+            raise ApiError(400, err.message, param="grader") from None
+        return JSONResponse({"grader": grader.to_api()})
 
     async def list_jobs(self, request: Request) -> Response:
         wanted = {

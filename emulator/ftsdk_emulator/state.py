@@ -132,6 +132,8 @@ class EmulatorConfig:
         "gpt-4o-2024-08-06",
         "gpt-4o-mini-2024-07-18",
     )
+    rft_models: tuple[str, ...] = ("o4-mini-2025-04-16",)
+    """Base models both services train with reinforcement only (a grader scores them)."""
     azure_models: tuple[str, ...] = (
         "gpt-35-turbo-0125",
         "gpt-4o-mini-2024-07-18",

@@ -22,6 +22,7 @@ __all__ = [
     "auto_hyperparameters",
     "count_tokens",
     "examples_of",
+    "guess_method",
     "inspect_file",
 ]
 
@@ -71,6 +72,8 @@ def _check_row(number: int, row: object, method: str) -> str | None:
         return _fail(number, None, "Expected a JSON object.")
     if method == "dpo":
         return _check_preference(number, row)
+    if method == "reinforcement":
+        return _check_prompt(number, row)
     if "messages" in row:
         problem = _check_messages(number, row["messages"])
         if problem is None and not any(
@@ -81,6 +84,33 @@ def _check_row(number: int, row: object, method: str) -> str | None:
     if "prompt" in row and "completion" in row:
         return None
     return _fail(number, "messages", "Required key is missing.")
+
+
+def _check_prompt(line: int, row: dict[str, Any]) -> str | None:
+    """A reinforcement row: messages ending with a user turn; other keys are the grader's."""
+    problem = _check_messages(line, row.get("messages"))
+    if problem is None and row["messages"][-1].get("role") != "user":
+        n = len(row["messages"]) - 1
+        problem = _fail(line, f"messages.{n}.role", "The last message must be from the user.")
+    return problem
+
+
+def guess_method(content: bytes) -> str:
+    """The method a fine-tune file is for, from its first row, as the service checks a file
+    on upload before any job says: preference pairs, prompts (messages ending with a user
+    turn: reinforcement) or supervised examples."""
+    if b'"preferred_output"' in content[:65536]:
+        return "dpo"
+    for _, raw in _rows(content):
+        try:
+            row = json.loads(raw)
+        except ValueError:
+            break
+        messages = row.get("messages") if isinstance(row, dict) else None
+        if isinstance(messages, list) and messages and isinstance(messages[-1], dict):
+            return "reinforcement" if messages[-1].get("role") == "user" else "supervised"
+        break
+    return "supervised"
 
 
 def _rows(content: bytes) -> Iterator[tuple[int, bytes]]:
@@ -177,6 +207,19 @@ def auto_hyperparameters(n_examples: int, given: dict[str, Any]) -> dict[str, An
     }
     if "beta" in given and given["beta"] == "auto":
         filled["beta"] = 0.1
+    return filled
+
+
+def auto_reinforcement(n_examples: int, given: dict[str, Any]) -> dict[str, Any]:
+    """Fill a reinforcement job's ``"auto"`` values (as a job read back shows them)."""
+    filled = auto_hyperparameters(n_examples, given)
+    defaults = {"compute_multiplier": 1.0, "eval_interval": 1, "eval_samples": 1}
+    for name, value in defaults.items():
+        if filled.get(name, "auto") == "auto":
+            filled[name] = value
+    filled.setdefault("reasoning_effort", "medium")
+    if filled["reasoning_effort"] == "default":
+        filled["reasoning_effort"] = "medium"
     return filled
 
 
@@ -288,12 +331,12 @@ def _train(store: Store, job: Job, started: float) -> None:
             finish(job, when, "failed", error=error)
             return
         metrics = _metrics(job, step)
-        add_event(
-            job,
-            when,
-            f"Step {step}/{job.total_steps}: training loss={metrics['train_loss']:.4f}",
-            data=metrics,
+        said = (
+            f"reward={metrics['train_reward_mean']:.4f}"
+            if "train_reward_mean" in metrics
+            else f"training loss={metrics['train_loss']:.4f}"
         )
+        add_event(job, when, f"Step {step}/{job.total_steps}: {said}", data=metrics)
         job.steps_done = step
         if step in checkpoints:
             name = f"{model_name(store, job)}:ckpt-step-{step}"
@@ -325,6 +368,8 @@ def _train(store: Store, job: Job, started: float) -> None:
 
 def _metrics(job: Job, step: int) -> dict[str, Any]:
     loss = _loss(job, step)
+    if job.method.get("type") == "reinforcement":
+        return _reward_metrics(job, step, loss)
     metrics: dict[str, Any] = {
         "step": step,
         "train_loss": loss,
@@ -334,6 +379,24 @@ def _metrics(job: Job, step: int) -> dict[str, Any]:
     if job.validation_file:
         metrics["valid_loss"] = round(loss * 1.1, 4)
         metrics["valid_mean_token_accuracy"] = round(1 - loss * 1.1 / 3, 4)
+    return metrics
+
+
+def _reward_metrics(job: Job, step: int, loss: float) -> dict[str, Any]:
+    """A reinforcement step's metrics, as the service's ``metrics`` events carry them: the
+    mean grader reward on the step's training samples (rising as training goes on), and
+    on the validation samples every ``eval_interval`` steps."""
+    reward = round(min(1.0, max(0.0, 1.0 - loss / 2.6)), 4)
+    metrics: dict[str, Any] = {
+        "step": step,
+        "train_reward_mean": reward,
+        "train_reasoning_tokens_mean": round(400 + 200 * loss, 1),
+        "total_steps": job.total_steps,
+    }
+    interval = int(job.hyperparameters.get("eval_interval", 1))
+    if job.validation_file and (step % interval == 0 or step == job.total_steps):
+        metrics["valid_reward_mean"] = round(max(0.0, reward - 0.05), 4)
+        metrics["valid_reasoning_tokens_mean"] = round(420 + 200 * loss, 1)
     return metrics
 
 

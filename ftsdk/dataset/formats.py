@@ -7,6 +7,8 @@ Chat (OpenAI's chat fine-tuning format, which TRL reads too)::
                   {"role": "assistant", "content": "...", "weight": 1}], "tools": [...]}
 
 Prompt/completion: ``{"prompt": "...", "completion": "..."}``. Plain text: ``{"text": "..."}``.
+Prompts for reinforcement fine-tuning: chat ``messages`` ending with a user turn, beside any
+other fields (what the grader reads as ``{{item.*}}``).
 Preference pairs for DPO, in OpenAI's shape
 ``{"input": {"messages": [...]}, "preferred_output": [...], "non_preferred_output": [...]}``
 or TRL's ``{"prompt": ..., "chosen": ..., "rejected": ...}`` (strings or message lists).
@@ -343,6 +345,35 @@ def _check_chat(data: Mapping[str, Any]) -> list[Finding]:
     return findings + _check_messages(data.get("messages"), "messages", need_assistant=True)
 
 
+def _check_reinforcement(data: Mapping[str, Any]) -> list[Finding]:
+    """A prompt the model answers while it trains: no answer in it, and the other keys are
+    the item's fields, free for the grader to read. The models trained so (reasoning
+    models) take ``developer`` messages where others take ``system`` ones."""
+    messages = data.get("messages")
+    if isinstance(messages, list):  # reasoning models' name for system messages
+        messages = [
+            {**m, "role": "system"} if isinstance(m, dict) and m.get("role") == "developer" else m
+            for m in messages
+        ]
+    findings = _check_messages(messages, "messages", need_assistant=False)
+    tools = data.get("tools")
+    if tools is not None and not isinstance(tools, list):
+        findings.append(Finding("wrong_type", "tools", f"must be a list, not {_type_name(tools)}"))
+    if isinstance(messages, list) and messages:
+        last = messages[-1]
+        role = last.get("role") if isinstance(last, dict) else None
+        if role != "user":
+            findings.append(
+                Finding(
+                    "last_not_user",
+                    f"messages[{len(messages) - 1}].role",
+                    f"a reinforcement prompt ends with a user message (the model answers "
+                    f"it), not a {role} message",
+                )
+            )
+    return findings
+
+
 def _check_prompt_completion(data: Mapping[str, Any]) -> list[Finding]:
     findings = _unknown_keys(data, PROMPT_COMPLETION_KEYS, "")
     prompt = data.get("prompt")
@@ -405,6 +436,7 @@ _CHECKS = {
     DataFormat.PROMPT_COMPLETION: _check_prompt_completion,
     DataFormat.TEXT: _check_text_example,
     DataFormat.PREFERENCE: _check_preference,
+    DataFormat.REINFORCEMENT: _check_reinforcement,
 }
 
 

@@ -44,6 +44,8 @@ KINDS: dict[str, str] = {
     "bad_weight": "a weight other than 0 or 1, or on a non-assistant message",
     "bad_tool_call": "a tool call or tool answer that is malformed or unmatched",
     "last_not_assistant": "the conversation ends with a turn that is not trained on",
+    "last_not_user": "a reinforcement prompt that does not end with a user turn",
+    "missing_item_field": "a field the grader reads that the example lacks",
     "unsupported_by_template": "an example the model's chat template cannot render "
     "(tool calls, images)",
     # tokens

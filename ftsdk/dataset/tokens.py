@@ -567,7 +567,7 @@ def _openai_parts(
 ) -> int:
     """:func:`count_example` for an OpenAI counter, in two parts: the tokens known now are
     returned, the strings still to count are appended to ``texts``."""
-    if fmt is DataFormat.CHAT:
+    if fmt is DataFormat.CHAT or fmt is DataFormat.REINFORCEMENT:
         messages = data.get("messages")
         return counter._parts(
             messages if isinstance(messages, list) else [], data.get("tools"), texts
@@ -605,7 +605,7 @@ def count_example(counter: TokenCounter, data: Mapping[str, Any], fmt: DataForma
         texts: list[str] = []
         known = _openai_parts(counter, data, fmt, texts)
         return known + sum(map(counter.count_text, texts))
-    if fmt is DataFormat.CHAT:
+    if fmt is DataFormat.CHAT or fmt is DataFormat.REINFORCEMENT:
         messages = data.get("messages")
         return counter.count_messages(
             messages if isinstance(messages, list) else [], data.get("tools")

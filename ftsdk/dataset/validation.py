@@ -167,6 +167,12 @@ def validate_items(  # noqa: PLR0912, PLR0915
             limit = getattr(counter, "model_max_length", None)
     stats = TokenStats(limit) if counter is not None else None
     truncate = target is not None and target.over_context == "truncate"
+    # Reinforcement prompts are ``messages`` too: read them so where the method takes them.
+    as_prompts = (
+        target is not None
+        and DataFormat.REINFORCEMENT in target.formats
+        and DataFormat.CHAT not in target.formats
+    )
     model = target.model if target else ""
 
     def counted(origins: list[Origin], counts: list[int]) -> None:
@@ -227,6 +233,8 @@ def validate_items(  # noqa: PLR0912, PLR0915
                 )
                 continue
             found = detect_format(data)
+            if found is DataFormat.CHAT and as_prompts:
+                found = DataFormat.REINFORCEMENT
             if found is None:
                 keys_seen = ", ".join(sorted(map(str, data))) or "none"
                 add(

@@ -31,6 +31,7 @@ from ftsdk import (
 )
 from ftsdk.credentials import resolve_secret, resolve_setting
 from ftsdk.datarules import DataRules
+from ftsdk.graders import AZURE_RFT
 from ftsdk_azure.arm import ARM_ENDPOINT, ARM_SCOPE, Deployments, check_name
 from ftsdk_azure.entra import token_provider
 from ftsdk_azure.files import DEFAULT_FILE_TTL, AzureUploader, first_page
@@ -38,8 +39,9 @@ from ftsdk_azure.reading import JOB_STATUSES, checkpoint_of, event_of, field, st
 from ftsdk_azure.versions import ApiVersion, describe
 from ftsdk_openai import OpenAIProvider
 from ftsdk_openai.errors import translated
+from ftsdk_openai.methods import HYPERPARAMETERS, check_method_grader, method_body
 from ftsdk_openai.paging import pages
-from ftsdk_openai.provider import HYPERPARAMETERS, IDEMPOTENCY_KEY, OpenAIOptions, omit
+from ftsdk_openai.provider import IDEMPOTENCY_KEY, OpenAIOptions, omit
 
 if TYPE_CHECKING:
     import openai
@@ -199,7 +201,7 @@ class AzureOpenAIProvider(OpenAIProvider):
 
     def active_capabilities(self) -> Capabilities:
         """What this API version defines: the dated API trains SFT only and has no pause
-        or resume; the v1 API has all of them."""
+        or resume; the v1 API has all of them (SFT, DPO and reinforcement)."""
         caps = self.capabilities
         update: dict[str, Any] = {"methods": caps.methods & self.version.methods}
         if not self.version.pause:
@@ -344,8 +346,7 @@ class AzureOpenAIProvider(OpenAIProvider):
         if seed is not None:
             body["seed"] = seed
         if "method" in version.job_fields:
-            kind = "dpo" if spec.method.type == "dpo" else "supervised"
-            body["method"] = {"type": kind, kind: {"hyperparameters": hyper}}
+            body["method"] = method_body(spec.method)
         elif hyper:
             body["hyperparameters"] = hyper
         if version.job_metadata:
@@ -379,8 +380,17 @@ class AzureOpenAIProvider(OpenAIProvider):
         """Refuse, before any upload, what this API version cannot take: job metadata on
         the dated API (it keeps none), more metadata pairs than v1's 16 (ftsdk's
         idempotency key is one), a seed outside the version's integer range. Azure's
-        specs set no bounds on epochs, batch size or learning rate: none are invented."""
+        specs set no bounds on epochs, batch size or learning rate: none are invented.
+        A reinforcement job needs validation data, and a grader v1 takes (no ``python``)."""
         version = self.version
+        check_method_grader(spec.method, AZURE_RFT, provider=self.name)
+        if spec.method.type == "reinforcement" and spec.validation_data is None:
+            raise errors.InvalidRequest(
+                "validation_data: Azure OpenAI's reinforcement fine-tuning needs a validation "
+                "file beside the training file; give validation_data",
+                field="validation_data",
+                provider=self.name,
+            )
         if spec.metadata and not version.job_metadata:
             raise errors.InvalidRequest(
                 f"metadata: azure api_version={version.name!r} keeps no job metadata; "

@@ -139,7 +139,9 @@ def state_of(
     method = None
     if has_method:
         kind = _text(field(field(job, "method"), "type"))
-        method = {"supervised": "sft", "dpo": "dpo"}.get(kind or "", kind)
+        method = {"supervised": "sft", "dpo": "dpo", "reinforcement": "reinforcement"}.get(
+            kind or "", kind
+        )
     metadata: dict[str, str] = {}
     found = field(job, "metadata") if has_metadata else None
     if isinstance(found, dict):

@@ -88,7 +88,7 @@ V1 = ApiVersion(
             "trainingType",
         }
     ),
-    methods=frozenset({"sft", "dpo"}),
+    methods=frozenset({"sft", "dpo", "reinforcement"}),
     job_metadata=True,
     job_method=True,
     pause=True,

@@ -75,7 +75,8 @@ def check_job_spec(spec: JobSpec, *, provider: str, reserved_metadata: int = 1) 
             provider,
         )
     method = spec.method
-    schema = f"FineTune{'DPO' if method.type == 'dpo' else 'Supervised'}Hyperparameters"
+    kind = {"dpo": "DPO", "reinforcement": "Reinforcement"}.get(method.type, "Supervised")
+    schema = f"FineTune{kind}Hyperparameters"
     _whole_in(method.epochs, EPOCHS, "method.epochs", provider=provider, schema=schema)
     _whole_in(method.batch_size, BATCH_SIZE, "method.batch_size", provider=provider, schema=schema)
     multiplier = method.learning_rate_multiplier

@@ -35,8 +35,10 @@ from ftsdk import (
 )
 from ftsdk.credentials import resolve_secret, resolve_setting
 from ftsdk.datarules import DataRules
+from ftsdk.graders import OPENAI_RFT
 from ftsdk_openai.errors import translated
 from ftsdk_openai.limits import check_chat_params, check_job_spec, checked_id
+from ftsdk_openai.methods import check_method_grader, method_body, method_of
 from ftsdk_openai.paging import pages
 from ftsdk_openai.uploads import Uploader
 
@@ -72,12 +74,10 @@ METRIC_NAMES = {
     "valid_mean_token_accuracy": "valid_accuracy",
     "full_valid_loss": "full_valid_loss",
     "full_valid_mean_token_accuracy": "full_valid_accuracy",
-}
-HYPERPARAMETERS = {
-    "epochs": "n_epochs",
-    "batch_size": "batch_size",
-    "learning_rate_multiplier": "learning_rate_multiplier",
-    "beta": "beta",
+    "train_reward_mean": "train_reward",
+    "valid_reward_mean": "valid_reward",
+    "train_reasoning_tokens_mean": "train_reasoning_tokens",
+    "valid_reasoning_tokens_mean": "valid_reasoning_tokens",
 }
 
 
@@ -117,8 +117,8 @@ def _metrics(data: object) -> dict[str, float]:
 
 
 class OpenAIProvider(Provider):
-    """OpenAI: files and the Uploads API, SFT and DPO jobs, events, checkpoints, pause,
-    resume, cancel, chat (streamed too), and deleting fine-tuned models.
+    """OpenAI: files and the Uploads API, SFT, DPO and reinforcement jobs, events,
+    checkpoints, pause, resume, cancel, chat (streamed too), and deleting fine-tuned models.
 
     :param api_key: ``OPENAI_API_KEY`` when not given.
     :param base_url: ``OPENAI_BASE_URL``, else the public API.
@@ -131,11 +131,22 @@ class OpenAIProvider(Provider):
     name = "openai"
     display_name = "OpenAI"
     capabilities = Capabilities(
-        methods=frozenset({"sft", "dpo"}),
-        data_formats=frozenset({DataFormat.CHAT, DataFormat.PREFERENCE}),
+        methods=frozenset({"sft", "dpo", "reinforcement"}),
+        data_formats=frozenset({DataFormat.CHAT, DataFormat.PREFERENCE, DataFormat.REINFORCEMENT}),
         hyperparameters={
             "sft": frozenset({"epochs", "batch_size", "learning_rate_multiplier"}),
             "dpo": frozenset({"epochs", "batch_size", "learning_rate_multiplier", "beta"}),
+            "reinforcement": frozenset(
+                {
+                    "epochs",
+                    "batch_size",
+                    "learning_rate_multiplier",
+                    "reasoning_effort",
+                    "compute_multiplier",
+                    "eval_interval",
+                    "eval_samples",
+                }
+            ),
         },
         operations=frozenset(
             {
@@ -263,8 +274,9 @@ class OpenAIProvider(Provider):
         """Hook: raise before uploading when a known limit would refuse it."""
 
     def check_spec(self, spec: JobSpec) -> None:
-        """Refuse, before any upload, values OpenAI's API does not accept."""
+        """Refuse, before any upload, values OpenAI's API does not accept (a grader too)."""
         check_job_spec(spec, provider=self.name)
+        check_method_grader(spec.method, OPENAI_RFT, provider=self.name)
 
     def _id(self, value: str, field: str = "fine_tuning_job_id") -> str:
         """``value`` checked to go into a URL as one id (before any request)."""
@@ -295,7 +307,7 @@ class OpenAIProvider(Provider):
             error = JobError(
                 message=job.error.message or "", code=job.error.code or None, param=job.error.param
             )
-        method = job.method.type if job.method is not None else "supervised"
+        method = method_of(job.method.type if job.method is not None else None)
         metadata = {k: v for k, v in (job.metadata or {}).items() if k != IDEMPOTENCY_KEY}
         return JobState(
             id=job.id,
@@ -303,7 +315,7 @@ class OpenAIProvider(Provider):
             status=self.statuses.get(raw, JobStatus.RUNNING),
             raw_status=raw,
             base_model=job.model,
-            method="dpo" if method == "dpo" else "sft",
+            method=method,
             created_at=_when(job.created_at),
             finished_at=_when(job.finished_at),
             estimated_finish=_when(job.estimated_finish),
@@ -334,16 +346,14 @@ class OpenAIProvider(Provider):
         found = self._find_job(request.idempotency_key)
         if found is not None:
             return self._state(found)
-        check_job_spec(spec, provider=self.name)  # also when called without Client.check
+        self.check_spec(spec)  # also when called without Client.check
         self._check_can_create_job(request)
-        kind = "dpo" if spec.method.type == "dpo" else "supervised"
-        hyper = {HYPERPARAMETERS[k]: v for k, v in spec.method.explicit().items()}
         options = request.options
         assert isinstance(options, OpenAIOptions)
         body: dict[str, Any] = {
             "model": spec.base_model,
             "training_file": request.training_file.id,
-            "method": {"type": kind, kind: {"hyperparameters": hyper}},
+            "method": method_body(spec.method),
             "metadata": {**spec.metadata, IDEMPOTENCY_KEY: request.idempotency_key},
         }
         if request.validation_file is not None:
