@@ -129,6 +129,7 @@ def build_grpo_trainer(
     model: Any,
     tokenizer: Any,
     grader_json: Mapping[str, Any],
+    method: Mapping[str, Any],
     rows: Sequence[Mapping[str, Any]],
     eval_rows: Sequence[Mapping[str, Any]] | None,
     common: dict[str, Any],
@@ -143,6 +144,7 @@ def build_grpo_trainer(
     :param common: the ``TrainingArguments`` every method shares (built by
         :func:`ftsdk_trl.training.build_trainer`); their batch sizes count prompts and are
         scaled here by ``num_generations``.
+    :param method: the job's ``RFT`` fields (``eval_interval``, ``eval_samples``).
     :param per_device_prompts: prompts one device takes per micro-batch.
     """
     from datasets import Dataset  # type: ignore[import-untyped]
@@ -158,11 +160,22 @@ def build_grpo_trainer(
     # every step's reward by default: a step is mostly generation, its log row costs ~nothing,
     # and reinforcement runs are short in steps
     shared["logging_steps"] = options.get("logging_steps") or 1
+    if eval_rows:  # as the services: every eval_interval steps (or eval_steps), else per epoch
+        interval = method.get("eval_interval")
+        if interval in (None, "auto"):
+            interval = options.get("eval_steps")
+        if interval is None:
+            shared |= {"eval_strategy": "epoch"}
+        else:
+            shared |= {"eval_strategy": "steps", "eval_steps": interval}
+    samples = method.get("eval_samples")
     config = GRPOConfig(
         **(
             shared | {"per_device_train_batch_size": answers, "per_device_eval_batch_size": answers}
         ),
         num_generations=generations,
+        # the services' eval_samples: answers sampled per validation prompt
+        num_generations_eval=None if samples in (None, "auto") else int(samples),
         max_completion_length=int(
             options.get("max_completion_length") or DEFAULT_MAX_COMPLETION_LENGTH
         ),

@@ -22,14 +22,13 @@ from typing import Annotated, Any
 from pydantic import Field, PositiveFloat, PositiveInt, SecretStr
 
 from ftsdk import JobSpec
-from ftsdk.capabilities import DataFormat, Operation
+from ftsdk.capabilities import Operation
 from ftsdk.datarules import DataRules
 from ftsdk.errors import InvalidRequest, MissingCredentials, NotFound, ProviderUnavailable
 from ftsdk.jobdir import JobDir, runner_env, visible_gpus
 from ftsdk.jobs import Checkpoint, JobState
 from ftsdk.local import (
     COMMON_HYPERPARAMETERS,
-    LocalData,
     PausableLocalProvider,
     local_capabilities,
     model_folder,
@@ -101,7 +100,7 @@ class TRLProvider(PausableLocalProvider):
         {
             "sft": _HYPERPARAMETERS,
             "dpo": _HYPERPARAMETERS | {"beta"},
-            "reinforcement": _HYPERPARAMETERS,
+            "reinforcement": _HYPERPARAMETERS | {"eval_interval", "eval_samples"},
         },
         Operation.PAUSE,
         Operation.RESUME,
@@ -166,12 +165,10 @@ class TRLProvider(PausableLocalProvider):
         model_path = resolve_base_model(spec.base_model)
         if method.get("adapter") == "qlora":
             _check_qlora()
+        data = self.local_data(request, tokenizer=str(model_path))
         record: dict[str, Any] = {}
-        if method["type"] == "reinforcement":
-            data = self.prompt_data(request)
+        if method["type"] == "reinforcement":  # the runner rebuilds it with parse_grader
             record["grader"] = request.spec.method.grader.to_api()  # type: ignore[union-attr]
-        else:
-            data = self.local_data(request, tokenizer=str(model_path))
         self.require_chat_template(
             data.format,
             model_path,
@@ -194,24 +191,6 @@ class TRLProvider(PausableLocalProvider):
                 **record,
             },
         )
-
-    def prompt_data(self, request: TrainingRequest) -> LocalData:
-        """Reinforcement data as local files: prompts (``messages`` ending with a user turn)
-        with every field the grader reads (:func:`ftsdk_trl.prompts.check_prompts`).
-
-        :raises InvalidDataset: each bad row, as file:line:field.
-        """
-        from ftsdk_trl.prompts import check_prompts
-
-        grader = request.spec.method.grader  # type: ignore[union-attr]
-        files = self.local_files(request)
-        for path, label in (
-            (files.training, "training_data"),
-            (files.validation, "validation_data"),
-        ):
-            if path is not None:
-                check_prompts(path, grader.item_fields(), label=label, provider=self.name)
-        return LocalData(files.training, files.validation, DataFormat.CHAT)
 
     def runner(self, job: JobDir, *, resume: bool) -> tuple[list[str], dict[str, str]]:
         """``python -m ftsdk_trl.runner JOB_DIR`` (under ``accelerate launch`` on several

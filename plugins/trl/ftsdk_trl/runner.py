@@ -35,9 +35,9 @@ NAMES = {
 }
 """TRL's log keys under ftsdk's metric names; other numeric keys are kept as they are."""
 
-SERVICE_NAMES = {"reward": "train_reward_mean", "eval_reward": "valid_reward_mean"}
-"""GRPO's mean rewards also under the names OpenAI's and Azure's reinforcement jobs give
-them, so code that reads a reinforcement job's metrics runs on either."""
+SERVICE_NAMES = {"reward": "train_reward", "eval_reward": "valid_reward"}
+"""GRPO's mean rewards also under the names ftsdk gives the OpenAI and Azure reinforcement
+jobs' mean rewards, so code that reads a reinforcement job's metrics runs on any of them."""
 
 STATUS_EVERY_S = 1.0
 
@@ -46,7 +46,7 @@ def metric_values(logs: dict[str, Any]) -> dict[str, float]:
     """A trainer log as ftsdk metrics (numbers only).
 
     >>> metric_values({"loss": 0.5, "reward": 0.25, "epoch": 1})
-    {'train_loss': 0.5, 'reward': 0.25, 'train_reward_mean': 0.25, 'epoch': 1.0}
+    {'train_loss': 0.5, 'reward': 0.25, 'train_reward': 0.25, 'epoch': 1.0}
     """
     values = {}
     for key, value in logs.items():

@@ -348,6 +348,7 @@ def build_trainer(  # noqa: PLR0915  # one flat recipe per method reads best in 
             model=model,
             tokenizer=tokenizer,
             grader_json=grader,
+            method=method,
             rows=rows,
             eval_rows=eval_rows,
             common=common,
