@@ -24,7 +24,7 @@ import ftsdk
 from ftsdk import RFT
 from ftsdk.compare import compare
 from ftsdk.errors import InvalidDataset
-from ftsdk.graders import StringCheck, TextSimilarity
+from ftsdk.graders import Multi, StringCheck, TextSimilarity
 
 pytestmark = pytest.mark.slow
 
@@ -90,23 +90,33 @@ def test_grpo_raises_the_reward_and_compare_shows_the_gain(
     assert tuned_score > base_score + 0.2
 
 
-def test_lora_grpo_trains_an_adapter(
+def test_lora_grpo_with_a_multi_grader_logs_its_sub_rewards(
     client: ftsdk.Client, tiny_model: Path, tmp_path: Path
 ) -> None:
     exact = StringCheck(
         name="exact", input="{{sample.output_text}}", reference="{{item.answer}}", operation="eq"
     )
+    answer = Multi(
+        name="answer",
+        graders={"exact": exact, "close": CLOSE},
+        calculate_output="0.5 * exact + 0.5 * close",
+    )
     job = client.train(
         base_model=str(tiny_model),
         training_data=str(_prompts(tmp_path / "prompts.jsonl", 8)),
-        method=RFT(grader=exact, adapter="lora", learning_rate=1e-2, batch_size=2, max_steps=2),
+        method=RFT(grader=answer, adapter="lora", learning_rate=1e-2, batch_size=2, max_steps=2),
         provider_options=OPTIONS | {"num_generations": 2},
     )
     job.wait(timeout=180)
     assert job.status == "succeeded", job.state.error
     result = Path(job.state.result_model or "")
     assert (result / "adapter_config.json").is_file()
-    assert [m.values["rewards/exact/mean"] for m in job.metrics() if "reward" in m.values]
+    rows = [m.values for m in job.metrics() if "reward" in m.values]
+    assert len(rows) == 2
+    for row in rows:  # the formula over the sub-rewards' means (linear: the mean of it)
+        expected = 0.5 * row["rewards/answer/exact"] + 0.5 * row["rewards/answer/close"]
+        assert row["reward"] == pytest.approx(expected, abs=1e-5)
+        assert row["rewards/answer/errors"] == 0.0
     assert job.model.chat("name month 3", max_tokens=4).content is not None
 
 
