@@ -82,7 +82,9 @@ def test_grpo_raises_the_reward_and_compare_shows_the_gain(
 
     eval_set = _prompts(tmp_path / "held-out.jsonl", 12, reference=True)
     base = client.model(str(tiny_model))
-    report = compare(base, job.model, eval_set, scorers=[CLOSE], max_tokens=8, progress=False)
+    tuned = job.model
+    assert tuned is not None
+    report = compare(base, tuned, eval_set, scorers=[CLOSE], max_tokens=8, progress=False)
     base_score = report.base.summary.quality["close"] or 0.0
     tuned_score = report.tuned.summary.quality["close"] or 0.0
     print(f"compare with the grader: base {base_score:.3f}, fine-tuned {tuned_score:.3f}")
@@ -117,7 +119,9 @@ def test_lora_grpo_with_a_multi_grader_logs_its_sub_rewards(
         expected = 0.5 * row["rewards/answer/exact"] + 0.5 * row["rewards/answer/close"]
         assert row["reward"] == pytest.approx(expected, abs=1e-5)
         assert row["rewards/answer/errors"] == 0.0
-    assert job.model.chat("name month 3", max_tokens=4).content is not None
+    tuned = job.model
+    assert tuned is not None
+    assert tuned.chat("name month 3", max_tokens=4).content is not None
 
 
 @pytest.mark.parametrize("check_data", [True, False])
