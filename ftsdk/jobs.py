@@ -108,7 +108,9 @@ class Metric(BaseModel):
 
     Names are normalized across providers: ``train_loss``, ``valid_loss``,
     ``train_accuracy`` (mean token accuracy), ``valid_accuracy``, ``learning_rate``,
-    ``grad_norm``, ``tokens_per_second``, ``epoch``.
+    ``grad_norm``, ``tokens_per_second``, ``epoch``; reinforcement fine-tuning's
+    ``train_reward`` and ``valid_reward`` (the mean grader reward), ``train_reasoning_tokens``
+    and ``valid_reasoning_tokens``.
     """
 
     model_config = ConfigDict(frozen=True)

@@ -442,10 +442,8 @@ class Service:
             "estimated_finish": job.estimated_finish,
             "integrations": job.integrations,
             "metadata": job.metadata,
-            "method": {"type": method_type, method_type: {"hyperparameters": hyper}},
+            "method": {"type": method_type, method_type: self._method_details(job, hyper)},
         }
-        if method_type == "reinforcement":
-            body["method"]["reinforcement"]["grader"] = job.method["grader"]
         if self.flavor == "azure":
             # As Azure answers (BerriAI/litellm PR #24687, seen live): no organization,
             # no result files list until there are results.
@@ -455,6 +453,14 @@ class Service:
             if self.dated:
                 body.update(suffix=job.suffix, organisation_id=None)
         return self._shaped(body, "job")
+
+    @staticmethod
+    def _method_details(job: Job, hyper: dict[str, Any]) -> dict[str, Any]:
+        """What a job says under ``method.<type>``: its hyperparameters, and a
+        reinforcement job's grader as it was given."""
+        if job.method.get("type") == "reinforcement":
+            return {"grader": job.method["grader"], "hyperparameters": hyper}
+        return {"hyperparameters": hyper}
 
     def _job(self, job_id: str) -> Job:
         job = self.store.jobs.get(job_id)
@@ -613,16 +619,16 @@ class Service:
     ) -> tuple[training.FileSummary, dict[str, Any]]:
         """The training file read for ``method_type``, and the hyperparameters filled."""
         summary = training.inspect_file(train.content, method_type)
-        examples = max(summary.examples, 1)
-        if method_type != "reinforcement":
-            return summary, training.auto_hyperparameters(examples, given)
-        if summary.error:  # uploaded as another kind of file: the job says why
+        if summary.error:  # uploaded as a file for another method: the job says why
             raise ApiError(
                 400,
-                f"File {train.id} is not valid for reinforcement fine-tuning: {summary.error}",
+                f"File {train.id} is not valid for {method_type} fine-tuning: {summary.error}",
                 param="training_file",
                 code="invalid_training_file",
             )
+        examples = max(summary.examples, 1)
+        if method_type != "reinforcement":
+            return summary, training.auto_hyperparameters(examples, given)
         return summary, training.auto_reinforcement(examples, given)
 
     def _job_grader(self, method: dict[str, Any]) -> dict[str, Any]:

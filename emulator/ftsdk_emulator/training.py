@@ -98,7 +98,8 @@ def _check_prompt(line: int, row: dict[str, Any]) -> str | None:
 def guess_method(content: bytes) -> str:
     """The method a fine-tune file is for, from its first row, as the service checks a file
     on upload before any job says: preference pairs, prompts (messages ending with a user
-    turn: reinforcement) or supervised examples."""
+    turn, beside the fields a grader reads: reinforcement) or supervised examples. Prompts
+    with no other field read as supervised examples that lack their answer."""
     if b'"preferred_output"' in content[:65536]:
         return "dpo"
     for _, raw in _rows(content):
@@ -107,8 +108,10 @@ def guess_method(content: bytes) -> str:
         except ValueError:
             break
         messages = row.get("messages") if isinstance(row, dict) else None
-        if isinstance(messages, list) and messages and isinstance(messages[-1], dict):
-            return "reinforcement" if messages[-1].get("role") == "user" else "supervised"
+        last = messages[-1] if isinstance(messages, list) and messages else None
+        fields = set(row) - {"messages", "tools", "parallel_tool_calls"}
+        if isinstance(last, dict) and last.get("role") == "user" and fields:
+            return "reinforcement"
         break
     return "supervised"
 

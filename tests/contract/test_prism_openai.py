@@ -22,8 +22,9 @@ from typing import Any
 import pytest
 
 import ftsdk
-from ftsdk import DPO, SFT, FileRef, JobStatus, Operation
+from ftsdk import DPO, RFT, SFT, FileRef, JobStatus, Operation
 from ftsdk.errors import FtsdkError, ProviderUnavailable, Timeout
+from ftsdk.graders import StringCheck
 from ftsdk.testing.data import date_to_words_examples, write_jsonl
 from ftsdk_openai import OpenAIProvider
 from tests.conftest import openai_schema_errors
@@ -236,6 +237,33 @@ def test_train_dpo(client: ftsdk.Client, referee: RecordingProxy) -> None:
     assert json.loads(sent.body)["method"] == {
         "type": "dpo",
         "dpo": {"hyperparameters": {"beta": 0.2}},
+    }
+
+
+def test_train_rft(client: ftsdk.Client, referee: RecordingProxy) -> None:
+    """A reinforcement job with its grader, as the published description defines it (a
+    string check: the description's multi grader holds one grader, not the mapping the
+    service takes, so Prism would refuse what the service accepts)."""
+    referee.rewrites[("GET", "/fine_tuning/jobs")] = no_jobs
+    grader = StringCheck(
+        name="exact", input="{{sample.output_text}}", reference="{{item.answer}}", operation="eq"
+    )
+    client.train(
+        base_model="o4-mini-2025-04-16",
+        training_data=uploaded("file-prompts"),
+        method=RFT(grader=grader, reasoning_effort="low", compute_multiplier=2, eval_samples=4),
+    )
+    [sent] = valid(referee, "POST", "/fine_tuning/jobs")
+    assert json.loads(sent.body)["method"] == {
+        "type": "reinforcement",
+        "reinforcement": {
+            "grader": grader.to_api(),
+            "hyperparameters": {
+                "reasoning_effort": "low",
+                "compute_multiplier": 2,
+                "eval_samples": 4,
+            },
+        },
     }
 
 

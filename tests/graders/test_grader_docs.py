@@ -23,7 +23,7 @@ def test_each_example_of_the_guide_runs(code: str) -> None:
 
 
 def test_the_guide_has_its_examples() -> None:
-    assert len(EXAMPLES) == 5
+    assert len(EXAMPLES) == 6
 
 
 def test_the_metric_table_names_every_metric() -> None:
