@@ -48,7 +48,8 @@ def reward_function(grader: Grader) -> Callable[..., list[float | None]]:
 
     TRL calls it with the prompts, the completions (conversational: a list with one
     assistant message each) and every other dataset column as a list, one value per
-    completion: those columns are the ``item`` each answer is graded against. Sub-rewards
+    completion: those columns, and the prompt as ``messages``, are the ``item`` each answer
+    is graded against (the row as written, as the services grade it). Sub-rewards
     (a :class:`~ftsdk.graders.Multi`'s graders) and the share of answers whose grading
     failed go to the trainer's logs through TRL's ``log_metric``.
     """
@@ -59,7 +60,12 @@ def reward_function(grader: Grader) -> Callable[..., list[float | None]]:
         log_metric: Callable[[str, float], None] | None = columns.pop("log_metric", None)
         columns.pop("log_extra", None)
         fields = {k: v for k, v in columns.items() if k not in _NOT_ITEM}
-        items = [{k: values[n] for k, values in fields.items()} for n in range(len(completions))]
+        # the item is the row as written, its prompt back under "messages", as the services
+        # hand the whole JSONL line to the grader
+        items = [
+            {"messages": prompts[n], **{k: values[n] for k, values in fields.items()}}
+            for n in range(len(completions))
+        ]
         results = grader.run_many([_text(c) for c in completions], items=items)
         if log_metric is not None:
             sub: dict[str, list[float]] = {}

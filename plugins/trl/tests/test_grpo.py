@@ -220,3 +220,44 @@ def test_the_same_rft_script_on_trl_and_azure(
     assert train
     assert valid
     assert all(0.0 <= r <= 1.0 for r in train + valid)
+
+
+def test_the_reward_function_grades_each_answer_against_its_whole_row() -> None:
+    """What TRL calls: each answer graded with its row (the prompt back under ``messages``)
+    as ``item``; an answer the grader cannot score gets 0 and counts in ``errors``."""
+    from ftsdk_trl.grpo import reward_function
+
+    echo = StringCheck(
+        name="echo",
+        input="{{sample.output_text}}",
+        reference="{{item.messages[0].content}} {{item.answer}}",
+        operation="eq",
+    )
+    logged: dict[str, float] = {}
+    reward = reward_function(echo)
+    hi, yo = [{"role": "user", "content": "hi"}], [{"role": "user", "content": "yo"}]
+    prompts = [hi, hi, yo, yo]
+    answers = ["hi March", "hi May", "yo May", "yo"]
+    rewards = reward(
+        prompts=prompts,
+        completions=[[{"role": "assistant", "content": a}] for a in answers],
+        answer=["March", "March", "May", "May"],
+        trainer_state=None,
+        log_metric=logged.__setitem__,
+        log_extra=lambda column, values: None,
+    )
+    assert reward.__name__ == "echo"  # TRL logs rewards/echo/mean
+    assert rewards == [1.0, 0.0, 1.0, 0.0]
+    assert logged == {"rewards/echo/errors": 0.0}
+    with_missing = reward_function(_exact_missing())(
+        prompts=prompts[:1], completions=[[{"role": "assistant", "content": "x"}]], answer=["x"],
+        log_metric=logged.__setitem__,
+    )  # fmt: skip
+    assert with_missing == [0.0]
+    assert logged["rewards/exact/errors"] == 1.0
+
+
+def _exact_missing() -> StringCheck:
+    return StringCheck(
+        name="exact", input="{{sample.output_text}}", reference="{{item.nope}}", operation="eq"
+    )
