@@ -367,8 +367,8 @@ def _check_reinforcement(data: Mapping[str, Any]) -> list[Finding]:
                 Finding(
                     "last_not_user",
                     f"messages[{len(messages) - 1}].role",
-                    f"a reinforcement prompt ends with a user message (the model answers "
-                    f"it), not a {role} message",
+                    "a reinforcement prompt ends with a user message (the model answers "
+                    f"it); this one ends with role {role!r}",
                 )
             )
     return findings
