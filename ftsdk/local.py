@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import SecretStr
 
@@ -39,6 +39,9 @@ from ftsdk.jobdir import (
 from ftsdk.jobs import JobEvent, JobState, JobStatus, Metric
 from ftsdk.models import ModelInfo
 from ftsdk.provider import Provider, TrainingRequest
+
+if TYPE_CHECKING:
+    from ftsdk.graders.base import GraderBase
 
 __all__ = [
     "COMMON_HYPERPARAMETERS",
@@ -146,10 +149,26 @@ class LocalProvider(Provider, abc.ABC):
     def local_data(self, request: TrainingRequest, *, tokenizer: str) -> LocalData:
         """The request's data as local files, checked against the provider's declared rules
         for its method (``tokenizer``: the model whose tokenizer the rules would count with;
-        tokens are not counted here, the core did when it checked the data).
+        tokens are not counted here, the core did when it checked the data), and for a
+        reinforcement method, against the fields its grader reads.
 
         :raises InvalidRequest: a file that is not local.
         :raises InvalidDataset: data that breaks the rules, with file:line:field problems.
+        """
+        files = self.local_files(request)
+        method = request.spec.method.type
+        # reinforcement data must hold what the grader reads, as the client checks it
+        grader = getattr(request.spec.method, "grader", None)
+        fmt = self._check_file(files.training, method, tokenizer, "training_data", grader)
+        if files.validation is not None:
+            self._check_file(files.validation, method, tokenizer, "validation_data", grader)
+        return LocalData(files.training, files.validation, fmt)
+
+    def local_files(self, request: TrainingRequest) -> LocalData:
+        """The request's data as local files, unchecked (format ``None``): for a provider
+        that checks them its own way.
+
+        :raises InvalidRequest: a file that is not local.
         """
         training = _local_path(request.training_file, "training_data")
         validation = (
@@ -157,16 +176,18 @@ class LocalProvider(Provider, abc.ABC):
             if request.validation_file is None
             else _local_path(request.validation_file, "validation_data")
         )
-        method = request.spec.method.type
-        fmt = self._check_file(training, method, tokenizer, "training_data")
-        if validation is not None:
-            self._check_file(validation, method, tokenizer, "validation_data")
-        return LocalData(training, validation, fmt)
+        return LocalData(training, validation, None)
 
     def _check_file(
-        self, path: Path, method: MethodType, tokenizer: str, label: str
+        self,
+        path: Path,
+        method: MethodType,
+        tokenizer: str,
+        label: str,
+        grader: GraderBase | None = None,
     ) -> DataFormat | None:
         from ftsdk.dataset import Dataset, Target
+        from ftsdk.dataset.grader_fields import missing_item_fields
 
         rules = self.data_rules
         if rules is not None and label != "training_data":  # the fewest examples: training only
@@ -176,7 +197,10 @@ class LocalProvider(Provider, abc.ABC):
             if rules is None
             else Target.from_rules(self.name, rules, tokenizer, method=method, any_model=True)
         )
-        report = Dataset.load(path).validate(target, count_tokens=False)
+        dataset = Dataset.load(path)
+        report = dataset.validate(target, count_tokens=False)
+        if grader is not None:
+            report.extend(missing_item_fields(dataset.examples(), grader))
         try:
             report.raise_for_errors()
         except InvalidRequest as err:
@@ -191,7 +215,7 @@ class LocalProvider(Provider, abc.ABC):
 
         :param instead: what the user can do, ending the message ("use text data").
         """
-        if fmt not in (DataFormat.CHAT, DataFormat.PREFERENCE):
+        if fmt not in (DataFormat.CHAT, DataFormat.PREFERENCE, DataFormat.REINFORCEMENT):
             return
         if model_path is not None and has_chat_template(model_path):
             return
@@ -449,15 +473,15 @@ class PausableLocalProvider(LocalProvider):
 def local_capabilities(
     hyperparameters: Mapping[MethodType, frozenset[str]], *more: Operation
 ) -> Capabilities:
-    """SFT and DPO on every data format (the data rules narrow them per method), with the
-    :data:`LOCAL_OPERATIONS` and ``more``.
+    """The methods of ``hyperparameters`` (its keys) on every data format (the data rules
+    narrow them per method), with the :data:`LOCAL_OPERATIONS` and ``more``.
 
     >>> caps = local_capabilities({"sft": frozenset({"epochs"})}, Operation.CHAT)
-    >>> sorted(op.value for op in caps.operations)
-    ['cancel', 'chat', 'events', 'list_jobs', 'metrics', 'train']
+    >>> sorted(caps.methods), sorted(op.value for op in caps.operations)
+    (['sft'], ['cancel', 'chat', 'events', 'list_jobs', 'metrics', 'train'])
     """
     return Capabilities(
-        methods=frozenset({"sft", "dpo"}),
+        methods=frozenset(hyperparameters),
         data_formats=frozenset(DataFormat),
         hyperparameters=hyperparameters,
         operations=LOCAL_OPERATIONS | set(more),

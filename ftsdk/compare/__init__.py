@@ -15,12 +15,14 @@ and the difference, as a table, JSON, or one self-contained HTML page with plots
 
 Modules: :mod:`~ftsdk.compare.run` (``compare``), :mod:`~ftsdk.compare.scorers`,
 :mod:`~ftsdk.compare.prices` (from ``ftsdk/dataset/inference.json``),
+:mod:`~ftsdk.compare.graded` (an :mod:`ftsdk.graders` grader as a scorer),
 :mod:`~ftsdk.compare.report`, :mod:`~ftsdk.compare.plots` (needs ``ftsdk[plots]``),
 :mod:`~ftsdk.compare.html`.
 """
 
 from __future__ import annotations
 
+from ftsdk.compare.graded import GraderScorer, graded
 from ftsdk.compare.prices import Price, inference_price
 from ftsdk.compare.report import ComparisonReport, Difference, ItemResult, Side, Summary
 from ftsdk.compare.run import compare, load_eval_set
@@ -37,6 +39,7 @@ from ftsdk.compare.scorers import (
 __all__ = [
     "ComparisonReport",
     "Difference",
+    "GraderScorer",
     "ItemResult",
     "Judge",
     "Price",
@@ -45,6 +48,7 @@ __all__ = [
     "Summary",
     "compare",
     "exact_match",
+    "graded",
     "inference_price",
     "judge",
     "load_eval_set",

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
+from ftsdk.compare.graded import graded, is_grader
 from ftsdk.compare.prices import Price, inference_price
 from ftsdk.compare.report import ComparisonReport, ItemResult, Side, difference, summarize
 from ftsdk.compare.scorers import Judge, ScoreFunction, Scorer, resolve_scorers
@@ -28,6 +29,7 @@ from ftsdk.models import ChatParams
 
 if TYPE_CHECKING:
     from ftsdk.dataset import Dataset
+    from ftsdk.graders import Grader
     from ftsdk.models import Model
 
 __all__ = ["EvalItem", "compare", "load_eval_set"]
@@ -296,12 +298,25 @@ def _price(
     )
 
 
+def _graders_wrapped(
+    scorers: Sequence[str | Scorer | ScoreFunction | Grader] | None,
+) -> Sequence[str | Scorer | ScoreFunction] | None:
+    """``scorers`` with each :mod:`ftsdk.graders` grader wrapped as a scorer."""
+    if is_grader(scorers):
+        raise InvalidRequest(
+            f"scorers: a list, e.g. [{scorers!r}], not one scorer on its own", field="scorers"
+        )
+    if scorers is None or isinstance(scorers, str):
+        return scorers  # resolve_scorers says what is wrong with a string
+    return [graded(s) if is_grader(s) else s for s in scorers]  # type: ignore[arg-type, misc]
+
+
 def compare(
     base: Model,
     tuned: Model,
     eval_set: Any,
     *,
-    scorers: Sequence[str | Scorer | ScoreFunction] | None = None,
+    scorers: Sequence[str | Scorer | ScoreFunction | Grader] | None = None,
     few_shot: int | Any = 0,
     few_shot_pool: Any = None,
     few_shot_seed: int = 0,
@@ -330,7 +345,9 @@ def compare(
         a file (JSONL, JSON, CSV, Parquet), a :class:`ftsdk.Dataset` or a list of dicts.
     :param scorers: names of built-in scorers (``exact_match``, ``normalized_match``,
         ``similarity``, ``token_f1``), functions ``(prediction, reference, example) ->
-        float``, or :func:`~ftsdk.compare.judge` scorers. Default: the first three.
+        float``, :func:`~ftsdk.compare.judge` scorers, or :mod:`ftsdk.graders` graders
+        (the reward of a reinforcement fine-tune; see :mod:`ftsdk.compare.graded`). Default:
+        the first three.
     :param few_shot: give the base model examples before each question, as user/assistant
         turns: a number drawn from ``few_shot_pool`` (seeded by ``few_shot_seed``), or the
         examples themselves. The fine-tuned model gets none: it learned the task.
@@ -361,7 +378,7 @@ def compare(
             f"prices: keys are 'base' and 'tuned', not {', '.join(sorted(unknown))}",
             field="prices",
         )
-    chosen = resolve_scorers(scorers)
+    chosen = resolve_scorers(_graders_wrapped(scorers))
     name, items = load_eval_set(eval_set)
     shots, shot_count = _shots(few_shot, few_shot_pool, items, few_shot_seed)
     params = {

@@ -17,9 +17,9 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import PositiveFloat, PositiveInt, SecretStr
+from pydantic import Field, PositiveFloat, PositiveInt, SecretStr
 
 from ftsdk import JobSpec
 from ftsdk.capabilities import Operation
@@ -74,10 +74,21 @@ class TRLOptions(SpeedOptions):
     """Modules LoRA adapts (default ``"all-linear"``)."""
     lora_modules_to_save: list[str] | None = None
     """Modules trained in full beside the adapter (e.g. ``["embed_tokens"]``)."""
+    num_generations: Annotated[int, Field(ge=2)] | None = None
+    """Reinforcement (GRPO): answers sampled per prompt, compared with each other to score
+    each one against its group (default 8). ``batch_size`` counts prompts."""
+    max_completion_length: PositiveInt | None = None
+    """Reinforcement: longest sampled answer, in tokens (default 256)."""
+    temperature: PositiveFloat | None = None
+    """Reinforcement: sampling temperature of the answers (default 1.0)."""
+    vllm: bool | None = None
+    """Reinforcement: sample answers with vLLM colocated on the training GPU. Default: when
+    a CUDA GPU is visible and ``vllm`` is installed; ``True`` refuses to start without them."""
 
 
 class TRLProvider(PausableLocalProvider):
-    """Hugging Face TRL on this machine: SFT and DPO, full, LoRA or QLoRA, as background jobs.
+    """Hugging Face TRL on this machine: SFT, DPO and reinforcement (GRPO with an
+    :mod:`ftsdk.graders` grader), full, LoRA or QLoRA, as background jobs.
 
     >>> # job = ftsdk.client("trl").train(base_model="/models/tiny", training_data="t.jsonl")
     >>> # job.wait().model.chat("convert 2024-03-07 to words").content
@@ -86,7 +97,11 @@ class TRLProvider(PausableLocalProvider):
     name = "trl"
     display_name = "Hugging Face TRL (local)"
     capabilities = local_capabilities(
-        {"sft": _HYPERPARAMETERS, "dpo": _HYPERPARAMETERS | {"beta"}},
+        {
+            "sft": _HYPERPARAMETERS,
+            "dpo": _HYPERPARAMETERS | {"beta"},
+            "reinforcement": _HYPERPARAMETERS | {"eval_interval", "eval_samples"},
+        },
         Operation.PAUSE,
         Operation.RESUME,
         Operation.CHECKPOINTS,
@@ -151,6 +166,9 @@ class TRLProvider(PausableLocalProvider):
         if method.get("adapter") == "qlora":
             _check_qlora()
         data = self.local_data(request, tokenizer=str(model_path))
+        record: dict[str, Any] = {}
+        if method["type"] == "reinforcement":  # the runner rebuilds it with parse_grader
+            record["grader"] = request.spec.method.grader.to_api()  # type: ignore[union-attr]
         self.require_chat_template(
             data.format,
             model_path,
@@ -170,6 +188,7 @@ class TRLProvider(PausableLocalProvider):
                 "batch": batch.as_dict(),  # what batch_size became; the runner derives it again
                 "train_file": str(job.path / "train.jsonl"),
                 "validation_file": str(job.path / "valid.jsonl") if data.validation else None,
+                **record,
             },
         )
 

@@ -35,16 +35,26 @@ NAMES = {
 }
 """TRL's log keys under ftsdk's metric names; other numeric keys are kept as they are."""
 
+SERVICE_NAMES = {"reward": "train_reward", "eval_reward": "valid_reward"}
+"""GRPO's mean rewards also under the names ftsdk gives the OpenAI and Azure reinforcement
+jobs' mean rewards, so code that reads a reinforcement job's metrics runs on any of them."""
+
 STATUS_EVERY_S = 1.0
 
 
 def metric_values(logs: dict[str, Any]) -> dict[str, float]:
-    """A trainer log as ftsdk metrics (numbers only)."""
+    """A trainer log as ftsdk metrics (numbers only).
+
+    >>> metric_values({"loss": 0.5, "reward": 0.25, "epoch": 1})
+    {'train_loss': 0.5, 'reward': 0.25, 'train_reward': 0.25, 'epoch': 1.0}
+    """
     values = {}
     for key, value in logs.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
             continue
         values[NAMES.get(key, key)] = float(value)
+        if key in SERVICE_NAMES:
+            values[SERVICE_NAMES[key]] = float(value)
     return values
 
 
@@ -119,7 +129,9 @@ def _callback(job: JobDir, main: bool, save_every_s: float | None, replayed: int
             if step <= replayed:
                 return
             shown = ", ".join(
-                f"{k}={values[k]:.4g}" for k in ("train_loss", "valid_loss") if k in values
+                f"{k}={values[k]:.4g}"
+                for k in ("train_loss", "valid_loss", "reward")
+                if k in values
             )
             job.add_event(f"step {step}: {shown or 'metrics'}", step=step, metrics=values)
 
@@ -180,6 +192,7 @@ def run(job: JobDir, *, resume: bool) -> str:
         options=options,
         callbacks=[callback],
         speed=speed,
+        grader=spec.get("grader"),
     )
     if main:
         _record_batch(job, spec, trainer.args)
@@ -218,6 +231,8 @@ def _record_batch(job: JobDir, spec: dict[str, Any], args: Any) -> None:
     from ftsdk_trl.training import BatchPlan
 
     per_device, accumulation = args.per_device_train_batch_size, args.gradient_accumulation_steps
+    # GRPO's batches hold num_generations answers per prompt; batch_size counts prompts
+    per_device //= getattr(args, "num_generations", None) or 1
     used = BatchPlan(
         batch_size=per_device * accumulation * args.world_size,
         per_device_batch_size=per_device,

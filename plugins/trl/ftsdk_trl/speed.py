@@ -305,7 +305,7 @@ def speed_plan(
     default for this job and device, each with its reason.
 
     :param options: the job's provider options (unset ones ``None`` or absent).
-    :param method: ``"sft"`` or ``"dpo"``.
+    :param method: ``"sft"``, ``"dpo"`` or ``"reinforcement"``.
     :param hidden_size: the model's (bf16 on a CPU pays only for large enough models).
     :param memory: the estimate for a bf16 flag (:func:`memory_need`); only called when
         ``gradient_checkpointing`` is left to the plan. When it raises ``InvalidRequest``
@@ -344,9 +344,16 @@ def speed_plan(
         name = (
             "packing" if packing else "padding_free" if given("padding_free") else "group_by_length"
         )
-        refuse(name, "is for SFT; TRL pads DPO batches itself")
+        refuse(
+            name,
+            f"is for SFT; TRL pads {method.upper() if method == 'dpo' else method} batches itself",
+        )
     if not sft:
-        why_free = "DPO: TRL pads chosen and rejected sequences itself"
+        why_free = (
+            "DPO: TRL pads chosen and rejected sequences itself"
+            if method == "dpo"
+            else f"{method}: TRL pads prompts and generated answers itself"
+        )
     elif packing:
         why_free = "packed rows are padding-free already (TRL's best-fit decreasing packing)"
     elif per_device_batch_size == 1:
@@ -365,7 +372,9 @@ def speed_plan(
         if grouped_default
         else "no padding to save (padding-free, packed or one example a batch)"
         if sft
-        else "DPO: not supported by TRL's preference data",
+        else "DPO: not supported by TRL's preference data"
+        if method == "dpo"
+        else f"{method}: TRL batches prompts and their answers itself",
     )
 
     choose("bf16", *_bf16_default(device, hidden_size))

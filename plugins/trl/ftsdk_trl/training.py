@@ -185,13 +185,15 @@ def plan_speed(
             bf16=bf16,
         )
 
+    kind = resolve_hyperparameters(method)["type"]
     return speed_plan(
         opts,
-        method=resolve_hyperparameters(method)["type"],
+        method=kind,
         device=device,
         per_device_batch_size=batch.per_device_batch_size,
         hidden_size=_hidden_size(model_path),
-        memory=memory,
+        # the estimate counts training tokens of SFT/DPO rows; GRPO's are generated
+        memory=None if kind == "reinforcement" else memory,
     )
 
 
@@ -246,7 +248,7 @@ def _model_kwargs(adapter: str, speed: SpeedPlan) -> dict[str, Any]:
     return kwargs
 
 
-def build_trainer(
+def build_trainer(  # noqa: PLR0915  # one flat recipe per method reads best in one place
     *,
     model_path: str,
     method: dict[str, Any],
@@ -257,10 +259,12 @@ def build_trainer(
     options: dict[str, Any] | None = None,
     callbacks: list[Any] | None = None,
     speed: SpeedPlan | None = None,
+    grader: dict[str, Any] | None = None,
 ) -> Any:
-    """A ready-to-train ``SFTTrainer`` or ``DPOTrainer`` for the job.
+    """A ready-to-train ``SFTTrainer``, ``DPOTrainer`` or ``GRPOTrainer`` for the job.
 
-    :param method: the job's method (``SFT`` / ``DPO`` fields as a dict).
+    :param method: the job's method (``SFT`` / ``DPO`` / ``RFT`` fields as a dict).
+    :param grader: the grader's JSON, for ``RFT`` (:mod:`ftsdk_trl.grpo`).
     :param options: the job's provider options (``TRLOptions`` as a dict).
     :param speed: the speed settings (default: :func:`plan_speed` for the job).
     """
@@ -335,7 +339,26 @@ def build_trainer(
         common["eval_strategy"] = "steps"
         common["eval_steps"] = opts.get("eval_steps") or 0.1
     trainer: Any
-    if hp["type"] == "dpo":
+    if hp["type"] == "reinforcement":
+        from ftsdk_trl.grpo import build_grpo_trainer
+
+        if grader is None:
+            raise ValueError("a reinforcement job needs its grader (spec.json has none)")
+        trainer = build_grpo_trainer(
+            model=model,
+            tokenizer=tokenizer,
+            grader_json=grader,
+            method=method,
+            rows=rows,
+            eval_rows=eval_rows,
+            common=common,
+            per_device_prompts=batch.per_device_batch_size,
+            options=opts,
+            device=device,
+            peft_config=peft_config,
+            callbacks=callbacks,
+        )
+    elif hp["type"] == "dpo":
         from trl.trainer.dpo_config import DPOConfig
         from trl.trainer.dpo_trainer import DPOTrainer
 
