@@ -12,7 +12,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-__all__ = ["date_to_words", "date_to_words_examples", "write_jsonl"]
+__all__ = ["arithmetic_prompts", "date_to_words", "date_to_words_examples", "write_jsonl"]
 
 SYSTEM = "You convert ISO dates to words."
 
@@ -41,6 +41,25 @@ def date_to_words_examples(n: int, *, seed: int = 0, system: bool = True) -> lis
         ]
         rows.append({"messages": messages})
     return rows
+
+
+def arithmetic_prompts(n: int, *, seed: int = 0) -> list[dict[str, Any]]:
+    """``n`` reinforcement examples: a prompt ending with a user turn (``messages``) and the
+    ``answer`` field a grader reads as ``{{item.answer}}``.
+
+    >>> arithmetic_prompts(1)[0]["answer"], arithmetic_prompts(1)[0]["messages"][-1]["role"]
+    ('0', 'user')
+    """
+    return [
+        {
+            "messages": [
+                {"role": "developer", "content": "Answer with the number only."},
+                {"role": "user", "content": f"What is {i + seed} + {2 * i}?"},
+            ],
+            "answer": str(3 * i + seed),
+        }
+        for i in range(n)
+    ]
 
 
 def write_jsonl(path: str | Path, rows: list[dict[str, Any]]) -> Path:

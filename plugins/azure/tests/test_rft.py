@@ -14,6 +14,7 @@ import ftsdk
 from ftsdk import RFT, JobStatus
 from ftsdk.errors import InvalidRequest, UnsupportedOperation
 from ftsdk.graders import Multi, Python, StringCheck
+from ftsdk.testing.data import arithmetic_prompts as prompts
 from ftsdk.testing.data import write_jsonl
 from ftsdk.testing.emulator import Emulator
 
@@ -21,20 +22,6 @@ BASE = "o4-mini-2025-04-16"
 EXACT = StringCheck(
     name="exact", input="{{sample.output_text}}", reference="{{item.answer}}", operation="eq"
 )
-
-
-def prompts(n: int, *, seed: int = 0) -> list[dict[str, Any]]:
-    """Prompts ending with a user turn, as Azure's guide shows them, with their answers."""
-    return [
-        {
-            "messages": [
-                {"role": "developer", "content": "Answer with the number only."},
-                {"role": "user", "content": f"What is {i + seed} + {2 * i}?"},
-            ],
-            "answer": str(3 * i + seed),
-        }
-        for i in range(n)
-    ]
 
 
 @pytest.fixture

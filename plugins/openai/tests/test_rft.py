@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,6 +14,7 @@ from ftsdk import RFT, JobStatus
 from ftsdk.errors import InvalidDataset, InvalidRequest
 from ftsdk.graders import Multi, Python, StringCheck, TextSimilarity
 from ftsdk.spec import read_spec_file, validate_spec
+from ftsdk.testing.data import arithmetic_prompts as prompts
 from ftsdk.testing.data import write_jsonl
 from ftsdk.testing.emulator import Emulator
 
@@ -22,20 +22,6 @@ BASE = "o4-mini-2025-04-16"
 EXACT = StringCheck(
     name="exact", input="{{sample.output_text}}", reference="{{item.answer}}", operation="eq"
 )
-
-
-def prompts(n: int, *, seed: int = 0) -> list[dict[str, Any]]:
-    """Arithmetic prompts ending with a user turn, each with the answer the grader reads."""
-    return [
-        {
-            "messages": [
-                {"role": "developer", "content": "Answer with the number only."},
-                {"role": "user", "content": f"What is {i + seed} + {2 * i}?"},
-            ],
-            "answer": str(3 * i + seed),
-        }
-        for i in range(n)
-    ]
 
 
 @pytest.fixture
