@@ -24,19 +24,17 @@ Needs the ``serve`` extra: ``pip install 'ftsdk[serve]'``.
 from __future__ import annotations
 
 import errno
-import signal
 import sys
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Self
 
 from pydantic import SecretStr
 
 from ftsdk.capabilities import Operation
 from ftsdk.errors import ConfigurationError, FtsdkError
-from ftsdk.serving.banner import NO_KEY, ServerAddress, banner
+from ftsdk.serving.banner import NO_KEY, banner
+from ftsdk.serving.base import ServerBase
 
 if TYPE_CHECKING:
     from ftsdk.models import Model
@@ -67,7 +65,7 @@ def _require_extra() -> None:
         ) from err
 
 
-class ModelServer(ServerAddress):
+class ModelServer(ServerBase):
     """One model behind OpenAI's ``/v1/models``, ``/v1/chat/completions`` and
     ``/v1/responses`` (and ``/health``), served with uvicorn from a background thread.
 
@@ -205,29 +203,8 @@ class ModelServer(ServerAddress):
         """Whether the server is serving."""
         return self._thread.running
 
-    def wait(self) -> None:
-        """Block until Ctrl-C (or SIGTERM), then stop."""
-        main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
-        try:
-            while self.running:
-                self._thread.join(0.5)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            self.stop()
-            if main:
-                signal.signal(signal.SIGTERM, previous)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+    def _idle(self) -> None:
+        self._thread.join(0.5)
 
 
 def _announce(server: ModelServer | EngineServer) -> None:

@@ -1,9 +1,8 @@
-"""What a server tells a person about how to call it: its address, the banner, and the
-stand-in key."""
+"""What a server prints to tell a person how to call it: the banner, and the stand-in key."""
 
 from __future__ import annotations
 
-__all__ = ["NO_KEY", "ServerAddress", "banner"]
+__all__ = ["NO_KEY", "banner"]
 
 NO_KEY = "unused"
 """The ``api_key`` to give the ``openai`` client for a server that checks none (the client
@@ -34,28 +33,3 @@ def banner(
         f"  health: GET {health_url}",
         "Press Ctrl-C to stop.",
     ]
-
-
-class ServerAddress:
-    """``url`` and ``base_url`` of a server, from its ``host`` and ``port``."""
-
-    @property
-    def host(self) -> str:
-        """The address listened on."""
-        raise NotImplementedError
-
-    @property
-    def port(self) -> int:
-        """The port listened on."""
-        raise NotImplementedError
-
-    @property
-    def url(self) -> str:
-        """``http://host:port``."""
-        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 address
-        return f"http://{host}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        """``http://host:port/v1``: the ``base_url`` for ``openai.OpenAI``."""
-        return f"{self.url}/v1"

@@ -42,7 +42,8 @@ from ftsdk.errors import ConfigurationError, FtsdkError, InvalidRequest
 from ftsdk.home import ftsdk_home
 from ftsdk.runtimes import Progress
 from ftsdk.serving import gguf
-from ftsdk.serving.banner import NO_KEY, ServerAddress, banner
+from ftsdk.serving.banner import NO_KEY, banner
+from ftsdk.serving.base import ServerBase
 from ftsdk.serving.engines import EngineRuntime, runtime_for
 from ftsdk.serving.weights import local_weights
 
@@ -58,7 +59,7 @@ greedy answers (the tiny models tested here differ at f16); export smaller files
 ``ftsdk models export --quantization`` and serve those."""
 
 
-class EngineServer(ServerAddress):
+class EngineServer(ServerBase):
     """``model`` (and ``adapters`` on the same base) served by ``engine``.
 
     :param engine: ``"vllm"`` or ``"llamacpp"``.
@@ -371,30 +372,6 @@ class EngineServer(ServerAddress):
                 _signal_group(process, signal.SIGKILL)
                 _wait_group_gone(process.pid, STOP_GRACE_S)
             shutil.rmtree(self._private, ignore_errors=True)  # the config with the key
-
-    def wait(self) -> None:
-        """Block until Ctrl-C (or SIGTERM) or the engine exits, then stop it."""
-        main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
-        try:
-            while self.running:
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            self.stop()
-            if main:
-                signal.signal(signal.SIGTERM, previous)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
