@@ -279,15 +279,10 @@ def chat_arguments(
     return info, [dict(message) for message in messages], checked
 
 
-class Model:
-    """A model you can chat with, deploy or delete, on any provider.
+class _ModelView:
+    """What :class:`Model` and :class:`AsyncModel` share: the model's description."""
 
-    >>> # model = job.model; model.chat("What is 2 + 2?").content
-    """
-
-    def __init__(self, client: Client, info: ModelInfo) -> None:
-        self._client = client
-        self.info = info
+    info: ModelInfo
 
     @property
     def id(self) -> str:
@@ -300,7 +295,18 @@ class Model:
         return self.info.provider
 
     def __repr__(self) -> str:
-        return f"<Model {self.id} provider={self.provider} kind={self.info.kind}>"
+        return f"<{type(self).__name__} {self.id} provider={self.provider} kind={self.info.kind}>"
+
+
+class Model(_ModelView):
+    """A model you can chat with, deploy or delete, on any provider.
+
+    >>> # model = job.model; model.chat("What is 2 + 2?").content
+    """
+
+    def __init__(self, client: Client, info: ModelInfo) -> None:
+        self._client = client
+        self.info = info
 
     def chat(self, messages: str | Sequence[Mapping[str, Any]], **params: Any) -> ChatResponse:
         """Send a conversation (or one user message) and return the model's answer.
@@ -378,25 +384,12 @@ class Model:
         )
 
 
-class AsyncModel:
+class AsyncModel(_ModelView):
     """The async twin of :class:`Model`: the same handle, its calls awaited."""
 
     def __init__(self, client: AsyncClient, info: ModelInfo) -> None:
         self._client = client
         self.info = info
-
-    @property
-    def id(self) -> str:
-        """The provider's model id."""
-        return self.info.id
-
-    @property
-    def provider(self) -> str:
-        """The provider's registered name."""
-        return self.info.provider
-
-    def __repr__(self) -> str:
-        return f"<AsyncModel {self.id} provider={self.provider} kind={self.info.kind}>"
 
     async def chat(
         self, messages: str | Sequence[Mapping[str, Any]], **params: Any
