@@ -298,9 +298,22 @@ class LocalProvider(Provider, abc.ABC):
         :raises DamagedJob: ``spec.json`` lacks what the runner reads.
         """
 
+    def launch_runner(
+        self, job: JobDir, command: list[str], env: dict[str, str], *, resume: bool
+    ) -> None:
+        """Start the runner :meth:`runner` described: a detached process on this machine.
+        Override to run it elsewhere (a cluster's job API, a hosted service); then override
+        :meth:`read_status` and :meth:`stop_runner` to match."""
+        self.store.start(job, command, env)
+
+    def stop_runner(self, job: JobDir) -> None:
+        """Stop the job's runner (its whole process group) and wait for it to end."""
+        stop_process(job.process())
+        self.store.reap(job)
+
     def _start(self, job: JobDir, *, resume: bool) -> None:
         command, env = self.runner(job, resume=resume)
-        self.store.start(job, command, env)
+        self.launch_runner(job, command, env, resume=resume)
 
     # -- reading -------------------------------------------------------------------------
     def get_job(self, job_id: str) -> JobState:
@@ -352,8 +365,7 @@ class LocalProvider(Provider, abc.ABC):
                 return state
             cancelled = {"status": "cancelled", "raw_status": "cancelled"}
             job.update_status(**cancelled, finished_at=now_iso())
-            stop_process(job.process())
-            self.store.reap(job)
+            self.stop_runner(job)
             job.update_status(**cancelled)
             job.add_event("cancelled")
         return self._state(job)
@@ -466,7 +478,7 @@ class PausableLocalProvider(LocalProvider):
             job.clear_request()
             job.update_status(status="queued", raw_status="resuming", error=None, finished_at=None)
             job.add_event("resume requested")
-            self.store.start(job, command, env)
+            self.launch_runner(job, command, env, resume=True)
         return self._state(job)
 
 

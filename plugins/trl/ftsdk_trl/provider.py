@@ -35,10 +35,20 @@ from ftsdk.local import (
 )
 from ftsdk.models import ChatChunk, ChatParams, ChatResponse, ModelInfo
 from ftsdk.provider import TrainingRequest
+from ftsdk_trl.engines import Engine, EngineName, engine_class
+from ftsdk_trl.engines.hf_jobs import HFJobsOptions
+from ftsdk_trl.engines.ray import RayOptions
+from ftsdk_trl.engines.skypilot import SkyPilotOptions
 from ftsdk_trl.speed import SpeedOptions
 from ftsdk_trl.training import BatchPlan, batch_plan
 
-__all__ = ["TRLOptions", "TRLProvider", "launch_command", "process_count"]
+__all__ = [
+    "TRLOptions",
+    "TRLProvider",
+    "launch_command",
+    "process_count",
+    "runner_environment",
+]
 
 _HYPERPARAMETERS = COMMON_HYPERPARAMETERS | {"learning_rate_multiplier", "max_steps"}
 
@@ -50,10 +60,21 @@ class TRLOptions(SpeedOptions):
     num_threads: PositiveInt | None = None
     """CPU threads for torch (``torch.set_num_threads``); one gives steady timings on a
     shared machine. Default: torch's choice."""
+    engine: EngineName = "local"
+    """Where the job trains: ``local`` (this machine), ``ray`` (a Ray cluster),
+    ``hf_jobs`` (Hugging Face Jobs) or ``skypilot`` (a cloud through SkyPilot); each reads
+    its settings from the option of its name. See :mod:`ftsdk_trl.engines`."""
     num_processes: PositiveInt | None = None
-    """Processes (GPUs) for ``accelerate launch``; default: every visible GPU, and no
-    ``accelerate`` at all with one or none. ``method.batch_size`` stays the examples per
-    optimizer step: each process takes its share."""
+    """Processes training together: GPUs (or CPU ranks) for ``accelerate launch`` here,
+    Ray Train workers on Ray. Default: every visible GPU, and no ``accelerate`` at all with
+    one or none. ``method.batch_size`` stays the examples per optimizer step: each process
+    takes its share."""
+    ray: RayOptions | None = None
+    """Settings of the ``ray`` engine (its address, storage, resources per worker)."""
+    hf_jobs: HFJobsOptions | None = None
+    """Settings of the ``hf_jobs`` engine (hardware flavor, the repo the model goes to)."""
+    skypilot: SkyPilotOptions | None = None
+    """Settings of the ``skypilot`` engine (resources, cloud)."""
     max_per_device_batch_size: PositiveInt | None = None
     """The most examples one process takes at once; a larger share of ``batch_size`` is
     split into gradient accumulation steps (same steps, less memory). Default: no cap."""
@@ -143,6 +164,7 @@ class TRLProvider(PausableLocalProvider):
         over the processes (and accumulation steps). :meth:`ftsdk.Client.check` runs it."""
         options = TRLOptions.model_validate(spec.provider_options).model_dump(mode="json")
         _batch_plan(spec.method.model_dump(mode="json"), options)
+        self.engine(options).check(options)
 
     def create_job(self, request: TrainingRequest) -> JobState:
         """Check everything that can be checked, write the job folder, start the runner."""
@@ -161,7 +183,9 @@ class TRLProvider(PausableLocalProvider):
                 field="method.learning_rate_multiplier",
                 provider=self.name,
             )
-        batch = _batch_plan(method, request.options.model_dump(mode="json"))
+        options = request.options.model_dump(mode="json")
+        batch = _batch_plan(method, options)
+        self.engine(options).check(options)
         model_path = resolve_base_model(spec.base_model)
         if method.get("adapter") == "qlora":
             _check_qlora()
@@ -192,22 +216,56 @@ class TRLProvider(PausableLocalProvider):
             },
         )
 
+    # -- the runner, on the job's engine ----------------------------------------------
+    def engine(self, options: dict[str, Any]) -> Engine:
+        """The engine a job with these provider options (as JSON) runs on."""
+        return engine_class(options.get("engine") or "local")(self)
+
+    def job_engine(self, job: JobDir) -> Engine:
+        """The engine ``job`` runs on, as its spec.json records.
+
+        :raises DamagedJob: spec.json is damaged.
+        """
+        return self.engine(_runner_options(job))
+
     def runner(self, job: JobDir, *, resume: bool) -> tuple[list[str], dict[str, str]]:
-        """``python -m ftsdk_trl.runner JOB_DIR`` (under ``accelerate launch`` on several
-        GPUs) with no credential: training reads local files only (pushing to the Hub
-        happens in the caller's process, with the token passed per call)."""
+        """The runner's command line on the job's engine: here, ``python -m
+        ftsdk_trl.runner JOB_DIR`` (under ``accelerate launch`` on several processes) with
+        no credential: training reads local files only (pushing to the Hub happens in the
+        caller's process, with the token passed per call)."""
         options = _runner_options(job)
-        command = launch_command(
-            job.path, resume=resume, num_processes=options.get("num_processes")
-        )
-        env = runner_env(
-            os.environ,
-            PYTHONUNBUFFERED="1",
-            TOKENIZERS_PARALLELISM="false",
-            HF_HUB_OFFLINE="1",  # the base model was resolved to local files
-            HF_HUB_DISABLE_PROGRESS_BARS="1",
-        )
-        return command, env
+        return self.engine(options).command(job, options, resume=resume)
+
+    def launch_runner(
+        self, job: JobDir, command: list[str], env: dict[str, str], *, resume: bool
+    ) -> None:
+        """Start the runner on the job's engine."""
+        self.job_engine(job).launch(job, command, env, resume=resume)
+
+    def stop_runner(self, job: JobDir) -> None:
+        """Stop the runner on the job's engine."""
+        self.job_engine(job).stop(job)
+
+    def pause_job(self, job_id: str) -> JobState:
+        """Ask the runner to save a checkpoint and stop, on an engine whose runner sees the
+        job folder (here, Ray); otherwise refuse, saying to cancel instead."""
+        self._require_pausable(job_id, "pause")
+        return super().pause_job(job_id)
+
+    def resume_job(self, job_id: str) -> JobState:
+        """Start a new runner from the last checkpoint, on the job's engine."""
+        self._require_pausable(job_id, "resume")
+        return super().resume_job(job_id)
+
+    def _require_pausable(self, job_id: str, what: str) -> None:
+        engine = self.job_engine(self._job(job_id))
+        if not engine.pausable:
+            raise InvalidRequest(
+                f"job {job_id} runs on {engine.label}, where a job cannot {what}: cancel it "
+                "and start it again",
+                provider=self.name,
+                code="job_not_resumable" if what == "resume" else "job_not_running",
+            )
 
     # -- reading -----------------------------------------------------------------------
     def read_status(self, job: JobDir) -> dict[str, Any]:
@@ -217,7 +275,7 @@ class TRLProvider(PausableLocalProvider):
         result = status.get("result_model")
         if result is not None and _result_path(job, result) is None:
             raise job.damage(job.status_file, f"names a model outside its folder ({result})")
-        return job.check_runner(status, self.runner_label)
+        return self.job_engine(job).read_status(job, status)
 
     def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
         """Complete checkpoints; their ``model`` is the folder, usable with ``chat``."""
@@ -408,6 +466,18 @@ def launch_command(job_path: Path, *, resume: bool, num_processes: int | None) -
         str(processes),
         *runner,
     ]
+
+
+def runner_environment() -> dict[str, str]:
+    """The environment of a runner on this machine: this one's, without credentials, and
+    offline (the base model was resolved to local files)."""
+    return runner_env(
+        os.environ,
+        PYTHONUNBUFFERED="1",
+        TOKENIZERS_PARALLELISM="false",
+        HF_HUB_OFFLINE="1",
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+    )
 
 
 def process_count(num_processes: int | None) -> int:
