@@ -56,6 +56,8 @@ REMOTE_FILE = "hf_job.json"
 """In the job folder: the Hugging Face Job's id, namespace, endpoint and repos."""
 
 CANCEL_WAIT_S = 60.0
+_TERMINAL = frozenset({"COMPLETED", "CANCELED", "ERROR", "DELETED"})
+"""The stages a Job never leaves (huggingface_hub's ``TERMINAL_JOB_STAGES``)."""
 _TOKEN_HELP = "set HF_TOKEN (a token with write access: https://huggingface.co/settings/tokens)"
 
 
@@ -279,8 +281,17 @@ class HFJobsEngine(Engine):
         api = self._api(remote["endpoint"])
         with self._calls(f"reading job {remote['id']}"):
             info = api.inspect_job(job_id=remote["id"], namespace=remote["namespace"])
-            lines = list(api.fetch_job_logs(job_id=remote["id"], namespace=remote["namespace"]))
-        stage = _stage(info)
+            stage = _stage(info)
+            # Without follow, the client stops at lines stamped after the server's Date
+            # header (+1 s), so a lagging clock hides the last lines; once the Job has
+            # ended, following reads the whole log and returns at its end.
+            lines = list(
+                api.fetch_job_logs(
+                    job_id=remote["id"],
+                    namespace=remote["namespace"],
+                    follow=stage in _TERMINAL,
+                )
+            )
         with job.locked():
             status = job.read_status()
             if status.get("status") not in ("queued", "running"):
@@ -304,7 +315,7 @@ class HFJobsEngine(Engine):
             deadline = time.monotonic() + CANCEL_WAIT_S
             while time.monotonic() < deadline:
                 info = api.inspect_job(job_id=remote["id"], namespace=remote["namespace"])
-                if _stage(info) in ("CANCELED", "COMPLETED", "ERROR", "DELETED"):
+                if _stage(info) in _TERMINAL:
                     job.add_event(f"Hugging Face job {remote['id']}: {_stage(info)}")
                     return
                 time.sleep(0.5)

@@ -114,10 +114,11 @@ class Reporter:
         status is held back (the model is not pushed yet)."""
         events = read_jsonl(self.job.events_file)
         for row in events[self.events :]:
+            shown = row
             if str(row.get("message", "")).startswith("succeeded: model saved to "):
                 # not succeeded yet for the caller (not pushed), and a path of this machine
-                row = {**row, "message": "training finished: model saved, to be pushed"}
-            self.emit("event", row)
+                shown = {**row, "message": "training finished: model saved, to be pushed"}
+            self.emit("event", shown)
         self.events = len(events)
         metrics = read_jsonl(self.job.metrics_file)
         for row in metrics[self.metrics :]:
