@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,12 @@ def hf_jobs_spec(train: Path, **method: Any) -> ftsdk.JobSpec:
     )
 
 
+def poll_until(job: ftsdk.Job, stop: threading.Event) -> None:
+    """Refresh ``job`` (reading its Hugging Face Job) until ``stop`` or its end."""
+    while not stop.is_set() and not job.refresh().status.is_terminal:
+        time.sleep(0.1)
+
+
 def no_token_anywhere(hub: HubEmulator, home: Path, *texts: str) -> None:
     """The token is in no file of the ftsdk home, no recorded request, none of ``texts``."""
     for path in home.rglob("*"):
@@ -87,11 +95,19 @@ def test_hf_jobs_run_is_watched_from_another_process_pushed_and_chats(
         "train.jsonl",
     }
 
+    # this process replays the log too, while the other one watches: the lock and the
+    # records' numbers keep each event once, whoever reads first
+    stop = threading.Event()
+    polled = threading.Thread(target=lambda: poll_until(job, stop), daemon=True)
+    polled.start()
     env = subprocess_env | {"HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN}
     try:
         seen = watch_from_another_process("trl", job.id, env, timeout=300)
     except subprocess.CalledProcessError as err:
         pytest.fail(f"the watching process failed:\n{err.stderr}")
+    finally:
+        stop.set()
+        polled.join(timeout=60)
     assert seen["status"] == "succeeded", seen
     assert seen["step"] == 6
     assert any(e.startswith("training: step 0 of 6") for e in seen["events"])
@@ -104,6 +120,7 @@ def test_hf_jobs_run_is_watched_from_another_process_pushed_and_chats(
     events = [(e.id, e.message) for e in job.events()]
     assert [m for _, m in events] == seen["events"]
     assert [i for i, _ in events] == [str(n) for n in range(1, len(events) + 1)]
+    assert len({m for _, m in events}) == len(events)  # no event twice
     assert [m.step for m in job.metrics()] == [1, 2, 3, 4, 5, 6]
 
     pushed = hub.repos[f"{USER}/{job.id}"]
@@ -136,8 +153,11 @@ def test_hf_jobs_cancel_kills_the_job(
     hf_job = hub.jobs.job(remote["id"])
     assert hf_job.process is not None
     process = psutil.Process(hf_job.process.pid)
-    while (job.refresh() or job).state.step in (None, 0):  # training has begun
+    deadline = time.monotonic() + 120
+    while not job.refresh().state.step:  # training has begun
         assert not job.status.is_terminal, job.error
+        assert time.monotonic() < deadline, "no step in 120 s"
+        time.sleep(0.1)
     family = [process, *process.children(recursive=True)]
     job.cancel()
     assert job.status is JobStatus.CANCELLED
