@@ -18,7 +18,13 @@ import pytest
 from huggingface_hub import HfApi
 
 import ftsdk
-from ftsdk.errors import AuthenticationError, InvalidRequest, JobFailed, MissingCredentials
+from ftsdk.errors import (
+    AuthenticationError,
+    InvalidRequest,
+    JobFailed,
+    MissingCredentials,
+    PermissionDenied,
+)
 from ftsdk.jobs import JobStatus
 from ftsdk.testing.hub import HubEmulator
 from ftsdk.testing.local import watch_from_another_process
@@ -189,6 +195,25 @@ def test_hf_jobs_timeout_fails_the_job_with_the_service_message(
     with pytest.raises(JobFailed, match="Job timed out after 2s"):
         job.wait(poll_interval=0.5, progress=False)
     assert job.state.raw_status == "error"
+
+
+def test_hf_jobs_a_start_the_hub_refuses_fails_the_job(
+    hub: HubEmulator, client: ftsdk.Client, home: Path, dates: tuple[Path, Any]
+) -> None:
+    """Jobs in a namespace the token may not use: refused (403) at ``run_job``, after the
+    job folder exists; the job is ``failed`` with the Hub's answer, never left queued."""
+    spec = hf_jobs_spec(dates[0], max_steps=2)
+    options = dict(spec.provider_options)
+    options["hf_jobs"] = {"install": [], "namespace": "someone-else"}
+    with pytest.raises(PermissionDenied, match="you cannot run jobs in someone-else"):
+        client.train(spec.model_copy(update={"provider_options": options}))
+    assert not hub.jobs.jobs
+    (folder,) = home.glob("trl/jobs/*")
+    job = client.job(folder.name)
+    assert job.status is JobStatus.FAILED
+    assert job.error is not None
+    assert "you cannot run jobs in someone-else" in job.error.message
+    assert job.error.code == "hf_job_not_started"
 
 
 def test_hf_jobs_refused_without_a_token_or_with_a_wrong_one(

@@ -55,6 +55,9 @@ DEFAULT_IMAGE = "ghcr.io/astral-sh/uv:python3.12-bookworm"
 REMOTE_FILE = "hf_job.json"
 """In the job folder: the Hugging Face Job's id, namespace, endpoint and repos."""
 
+INPUTS = ("spec.json", "train.jsonl", "valid.jsonl")
+"""What of the job folder the Job needs, uploaded to its inputs repo."""
+
 CANCEL_WAIT_S = 60.0
 _TERMINAL = frozenset({"COMPLETED", "CANCELED", "ERROR", "DELETED"})
 """The stages a Job never leaves (huggingface_hub's ``TERMINAL_JOB_STAGES``)."""
@@ -226,22 +229,36 @@ class HFJobsEngine(Engine):
         return command, env
 
     def launch(self, job: JobDir, command: list[str], env: dict[str, str], *, resume: bool) -> None:
-        """Upload the spec and data, then start the Job and record its id."""
+        """Upload the spec and data, then start the Job and record its id. A start the
+        Hub refuses makes the job ``failed`` with the Hub's error (then raised), so no
+        job waits for a Job that never was."""
+        try:
+            self._start(job, command, env)
+        except Exception as err:
+            message = str(getattr(err, "message", None) or err)
+            job.add_event(f"not started on Hugging Face Jobs: {message}", level="error")
+            job.update_status(
+                status="failed",
+                raw_status="not_started",
+                finished_at=now_iso(),
+                error={"message": message, "code": "hf_job_not_started"},
+            )
+            raise
+
+    def _start(self, job: JobDir, command: list[str], env: dict[str, str]) -> None:
         settings = self._options(job.read_spec().get("options") or {})
         namespace = self._namespace(settings)
         inputs = f"{namespace}/{job.id}-inputs"
         api = self._api()
         with self._calls(f"uploading the job's data to {inputs}"):
             api.create_repo(inputs, repo_type="dataset", private=True, exist_ok=True)
-            for name in ("spec.json", "train.jsonl", "valid.jsonl"):
-                if (job.path / name).is_file():
-                    api.upload_file(
-                        path_or_fileobj=job.path / name,
-                        path_in_repo=name,
-                        repo_id=inputs,
-                        repo_type="dataset",
-                        commit_message=f"ftsdk job {job.id}: {name}",
-                    )
+            api.upload_folder(
+                folder_path=job.path,
+                repo_id=inputs,
+                repo_type="dataset",
+                allow_patterns=list(INPUTS),  # nothing else of the folder leaves
+                commit_message=f"ftsdk job {job.id}: spec and data",
+            )
         with self._calls("starting the job"):
             info = api.run_job(
                 image=settings.image,
