@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from ftsdk.jobdir import JobDir, now_iso, read_jsonl, runner_env, write_json_atomic
+from ftsdk.jobdir import DamagedJob, JobDir, now_iso, read_jsonl, runner_env, write_json_atomic
 
 __all__ = ["PREFIX", "STATUS_FIELDS", "main", "parse_line"]
 
@@ -126,7 +126,7 @@ class Reporter:
         self.metrics = len(metrics)
         try:
             status = self.job.read_status()
-        except (FileNotFoundError, ValueError):
+        except (FileNotFoundError, DamagedJob):  # not written yet
             return
         shown = {k: v for k, v in status.items() if k in STATUS_FIELDS}
         if shown.get("status") == "succeeded":
@@ -194,8 +194,14 @@ def run(args: argparse.Namespace, reporter: Reporter) -> int:
         HF_HUB_OFFLINE="1",
         HF_HUB_DISABLE_PROGRESS_BARS="1",
     )
+    from ftsdk_trl.provider import launch_command
+
+    # every GPU of the flavor (accelerate launch), or num_processes when the job says
+    command = launch_command(
+        job.path, resume=False, num_processes=(spec.get("options") or {}).get("num_processes")
+    )
     runner = subprocess.Popen(
-        [sys.executable, "-m", "ftsdk_trl.runner", str(job.path)],
+        command,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
