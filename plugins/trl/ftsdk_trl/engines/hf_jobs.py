@@ -28,6 +28,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,8 @@ INPUTS = ("spec.json", "train.jsonl", "valid.jsonl")
 """What of the job folder the Job needs, uploaded to its inputs repo."""
 
 CANCEL_WAIT_S = 60.0
+LOG_LAG_S = 30.0
+"""How long after a Job's end its log may still lack its last lines (collected apart)."""
 _TERMINAL = frozenset({"COMPLETED", "CANCELED", "ERROR", "DELETED"})
 """The stages a Job never leaves (huggingface_hub's ``TERMINAL_JOB_STAGES``)."""
 _TOKEN_HELP = "set HF_TOKEN (a token with write access: https://huggingface.co/settings/tokens)"
@@ -315,7 +318,7 @@ class HFJobsEngine(Engine):
                 return status  # cancelled (or finished) while the log was read
             self._keep_log(job, lines)
             status = self._replay(job, remote, lines, status)
-            if status.get("status") in ("queued", "running"):
+            if status.get("status") in ("queued", "running") and not _log_may_lag(info):
                 status = self._ended(job, status, stage, info.status.message, lines)
             if status.get("status") in ("queued", "running") and status.get("hf_stage") != stage:
                 status = job.update_status(hf_stage=stage)
@@ -442,6 +445,17 @@ def _remote(job: JobDir) -> dict[str, Any] | None:
     ):
         raise job.damage(job.path / REMOTE_FILE, "lacks the Hugging Face job's id")
     return found
+
+
+def _log_may_lag(info: Any) -> bool:
+    """Whether a Job that exited 0 ended so recently that the end of its log (the
+    runner's last records, printed just before) may not be readable yet."""
+    finished = info.finished_at
+    return bool(
+        _stage(info) == "COMPLETED"
+        and finished is not None
+        and (datetime.now(UTC) - finished).total_seconds() < LOG_LAG_S
+    )
 
 
 def _stage(info: Any) -> str:
