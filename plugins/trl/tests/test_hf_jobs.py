@@ -43,7 +43,7 @@ def hub(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     with HubEmulator(token=TOKEN, user=USER) as emulated:
         monkeypatch.setenv("HF_ENDPOINT", emulated.url)
         monkeypatch.setenv("HF_TOKEN", TOKEN)
-        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # for the watching process
         monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
         api = HfApi(endpoint=emulated.url, token=TOKEN)
         api.create_repo(BASE, private=True)

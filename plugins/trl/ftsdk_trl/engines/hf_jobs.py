@@ -124,6 +124,11 @@ class HFJobsEngine(Engine):
             )
         return token.get_secret_value()
 
+    def _hub_folder(self) -> Path:
+        """Where what is read from the Hub here goes: under the ftsdk home, never the
+        user's Hugging Face cache (``local_dir`` downloads still write a ref there)."""
+        return self.provider.home / self.provider.name / "hub"
+
     def _api(self, endpoint: str | None = None) -> HfApi:
         from huggingface_hub import HfApi
 
@@ -189,7 +194,8 @@ class HFJobsEngine(Engine):
                     name,
                     allow_patterns=["*.json", "*.jinja", "*.txt", "*.model"],
                     # in the ftsdk home, not the Hugging Face cache: these files only
-                    local_dir=self.provider.home / self.provider.name / "hub" / name,
+                    local_dir=self._hub_folder() / name,
+                    cache_dir=self._hub_folder() / ".cache",
                     token=self._token(),
                     endpoint=_endpoint(),
                 )
@@ -387,7 +393,11 @@ class HFJobsEngine(Engine):
         repo = str(changes.get("result_repo") or remote["repo"])
         with self._calls(f"downloading the model from {repo}"):
             snapshot_download(
-                repo, local_dir=job.model_dir, token=self._token(), endpoint=remote["endpoint"]
+                repo,
+                local_dir=job.model_dir,
+                cache_dir=self._hub_folder() / ".cache",
+                token=self._token(),
+                endpoint=remote["endpoint"],
             )
         job.add_event(f"model downloaded from {repo} to {job.model_dir}")
         return job.model_dir
