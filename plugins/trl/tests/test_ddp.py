@@ -267,3 +267,30 @@ def test_ddp_resume_runs_as_many_processes_as_the_job_recorded(
         "--resume",
     ]
     assert "HF_TOKEN" not in env
+
+
+def test_ddp_pause_stops_both_ranks_at_the_same_step(
+    client: ftsdk.Client, tiny_model: Path, dates: tuple[Path, list[dict[str, Any]]], home: Path
+) -> None:
+    """Rank 0 reads the pause from the folder and tells rank 1: both save that step's
+    checkpoint (each its RNG state) and end cleanly; none trains on alone."""
+    job = two_rank_job(client, tiny_model, dates[0])
+    folder = JobDir(home / "trl" / "jobs" / job.id)
+    launcher, _ = rank_processes(folder)
+    family = [launcher, *launcher.children(recursive=True)]
+    wait_for_step_after_checkpoint(folder)
+    job.pause()
+    assert job.status is ftsdk.JobStatus.PAUSED, job.state
+    step = job.state.step
+    assert step is not None
+    assert step < STEPS
+    paused = folder.last_checkpoint()
+    assert paused is not None
+    assert paused.name == f"checkpoint-{step}"
+    assert {"rng_state_0.pth", "rng_state_1.pth"} <= {p.name for p in paused.iterdir()}
+    _, alive = psutil.wait_procs(family, timeout=10)
+    assert not alive
+    log = folder.log_file.read_text()
+    assert "ChildFailedError" not in log  # torchrun saw every rank end well
+    assert "ftsdk: rank" not in log
+    assert not [e for e in job.events(all=True) if e.level == "error"]
