@@ -107,6 +107,7 @@ def test_ddp_two_ranks_write_the_job_folder_once(
     for _, checkpoint in folder.checkpoints():
         assert {"rng_state_0.pth", "rng_state_1.pth"} <= {p.name for p in checkpoint.iterdir()}
     assert (folder.model_dir / "model.safetensors").is_file()
+    assert job.model is not None
     answer = job.model.chat("convert 2024-03-07 to words", max_tokens=8)  # the saved weights
     assert answer.model == str(folder.model_dir)
 
@@ -294,3 +295,50 @@ def test_ddp_pause_stops_both_ranks_at_the_same_step(
     assert "ChildFailedError" not in log  # torchrun saw every rank end well
     assert "ftsdk: rank" not in log
     assert not [e for e in job.events(all=True) if e.level == "error"]
+
+
+def torchrun_failure(tmp_path: Path, rank: int, exitcode: int, raised: str | None, at: int) -> Any:
+    """torchrun's own record of a failed rank (``ProcessFailure``), with the error file a
+    rank writes when it raised (torch's ``ErrorHandler`` format), at time ``at``."""
+    from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
+
+    error_file = tmp_path / f"error-{rank}.json"
+    if raised is not None:
+        trace = f'Traceback (most recent call last):\n  File "train.py"\n{raised}'
+        info = {"py_callstack": trace, "timestamp": str(at)}
+        error_file.write_text(json.dumps({"message": {"message": raised, "extraInfo": info}}))
+    failure = ProcessFailure(
+        local_rank=rank, pid=1000 + rank, exitcode=exitcode, error_file=str(error_file)
+    )
+    failure.timestamp = at  # torchrun's clock: whole seconds
+    return failure
+
+
+def test_ddp_the_killed_rank_is_named_before_the_peer_it_broke(tmp_path: Path) -> None:
+    """Rank 0 raised at its next collective when rank 1 was SIGKILLed, and recorded it a
+    second before torchrun saw rank 1 gone: torchrun's "first observed failure" is rank 0,
+    the job's error names rank 1."""
+    from ftsdk_trl.engines.ranks import failure_message
+
+    lost = "RuntimeError: [gloo] Read error: Connection reset by peer"
+    failures = {
+        0: torchrun_failure(tmp_path, 0, -15, lost, at=100),
+        1: torchrun_failure(tmp_path, 1, -9, None, at=101),
+    }
+    message, code = failure_message(failures, 2)
+    assert message == (
+        "rank 1 of 2 was killed by signal 9 (SIGKILL) (pid 1001); then rank 0 raised "
+        f"{lost} (pid 1000), then was stopped by signal 15 (SIGTERM)"
+    )
+    assert code == "process_died"
+
+    same = "OSError: /models/gone is not a folder"
+    both = {r: torchrun_failure(tmp_path, r, 1, same, at=100) for r in (1, 0)}
+    message, code = failure_message(both, 2)
+    headline, _, trace = message.partition("\n")
+    assert headline == (
+        f"rank 0 of 2 raised {same} (pid 1000, exit code 1); "
+        "then rank 1 raised the same (pid 1001, exit code 1)"
+    )
+    assert trace.endswith(f'File "train.py"\n{same}')
+    assert code == "training_error"

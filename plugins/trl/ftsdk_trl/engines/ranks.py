@@ -126,7 +126,7 @@ def failure_message(failures: dict[int, Any], num_processes: int) -> tuple[str, 
     ranks = sorted(failures, key=cause_first)
     first = failures[ranks[0]]
     message = f"rank {ranks[0]} of {num_processes} {_what_happened(first)}"
-    others = [f"rank {rank} {_what_happened(failures[rank])}" for rank in ranks[1:]]
+    others = [f"rank {rank} {_what_happened(failures[rank], like=first)}" for rank in ranks[1:]]
     if others:
         message += "; then " + "; ".join(others)
     trace = _traceback(first)
@@ -144,16 +144,19 @@ _LOST_PEER = re.compile(
 """What a rank raises when another rank vanished mid-collective (gloo, NCCL)."""
 
 
-def _what_happened(failure: Any) -> str:
+def _what_happened(failure: Any, like: Any = None) -> str:
     """``was killed by signal 9 (SIGKILL) (pid 42)``, ``raised ValueError: ... (pid 42,
-    exit code 1)``, or ``raised ... (pid 42), then was stopped by signal 15 (SIGTERM)``."""
+    exit code 1)``, or ``raised ... (pid 42), then was stopped by signal 15 (SIGTERM)``;
+    ``raised the same`` when it raised what the rank ``like`` raised (every rank reading
+    the same broken file)."""
     raised = _raised(failure)
+    shown = "the same" if like is not None and raised and raised == _raised(like) else raised
     signal_number = -failure.exitcode
     killed = f"signal {signal_number} ({failure.signal_name()})"
     if raised and failure.exitcode < 0:
-        return f"raised {raised} (pid {failure.pid}), then was stopped by {killed}"
+        return f"raised {shown} (pid {failure.pid}), then was stopped by {killed}"
     if raised:
-        return f"raised {raised} (pid {failure.pid}, exit code {failure.exitcode})"
+        return f"raised {shown} (pid {failure.pid}, exit code {failure.exitcode})"
     if failure.exitcode < 0:
         return f"was killed by {killed} (pid {failure.pid})"
     return f"exited with code {failure.exitcode} (pid {failure.pid})"
@@ -189,7 +192,8 @@ def _write_failure(job: JobDir, message: str, code: str) -> None:
             status = {}
         if status.get("status") not in (None, "queued", "running"):
             return
-        job.add_event(f"failed: {message.partition(chr(10))[0]}", level="error")
+        headline = message.partition("\n")[0]
+        job.add_event(f"failed: {headline}", level="error")
         job.update_status(
             status="failed",
             raw_status="process_died" if code == "process_died" else "failed",
@@ -242,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         launch_command(launch)
     except ChildFailedError as err:
         message, code = failure_message(err.failures, args.num_processes)
-        print(f"{err}\nftsdk: {message.partition(chr(10))[0]}", file=sys.stderr, flush=True)
+        headline = message.partition("\n")[0]
+        print(f"{err}\nftsdk: {headline}", file=sys.stderr, flush=True)
         _write_failure(job, message, code)
         return 1
     except SignalException as err:  # cancelled: torchrun stopped the ranks
