@@ -81,7 +81,8 @@ def _launcher_reports_failures() -> bool:
 def _agree(args: Any, *flags: bool) -> tuple[bool, ...]:
     """``flags`` as rank 0 has them, on every rank (one broadcast of a few integers; a
     single process returns them as they are). Ranks that decided apart (one pauses, one
-    trains on) would wait on each other forever at the next step."""
+    trains on) would fail at the next step's collective, the one left waiting for the
+    other."""
     import torch.distributed as dist
 
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:

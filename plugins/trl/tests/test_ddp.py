@@ -342,3 +342,17 @@ def test_ddp_the_killed_rank_is_named_before_the_peer_it_broke(tmp_path: Path) -
     )
     assert trace.endswith(f'File "train.py"\n{same}')
     assert code == "training_error"
+
+
+def test_ddp_cancel_stops_the_launcher_and_both_ranks(
+    client: ftsdk.Client, tiny_model: Path, dates: tuple[Path, list[dict[str, Any]]], home: Path
+) -> None:
+    """Cancel reaches the ranks, though torchrun starts each in a session of its own; the
+    launcher, stopped, does not write the job failed over ``cancelled``."""
+    from ftsdk.testing.local import cancel_stops_the_runner
+
+    job = two_rank_job(client, tiny_model, dates[0])
+    rank_processes(JobDir(home / "trl" / "jobs" / job.id))  # both ranks started
+    cancel_stops_the_runner(job, home / "trl" / "jobs")  # every process of it has ended
+    assert job.refresh().status is ftsdk.JobStatus.CANCELLED
+    assert not [e for e in job.events(all=True) if e.message.startswith("failed")]
