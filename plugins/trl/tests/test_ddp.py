@@ -179,7 +179,9 @@ def test_ddp_killing_a_rank_fails_the_job_then_resume_matches_an_uninterrupted_r
     resumed_from = folder.last_checkpoint()
     assert resumed_from is not None
     resumed_step = int(resumed_from.name.removeprefix("checkpoint-"))
-    assert first_checkpoint <= resumed_step < killed_at  # steps were lost: they run again
+    # killed 2 steps or more past a checkpoint: those steps run again (unless this test was
+    # held up long enough for the ranks to save one more checkpoint before the kill)
+    assert first_checkpoint <= resumed_step <= killed_at
 
     job.resume()
     job.wait(poll_interval=0.5, progress=False)
