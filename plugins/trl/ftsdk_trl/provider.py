@@ -449,24 +449,24 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def launch_command(job_path: Path, *, resume: bool, num_processes: int | None) -> list[str]:
-    """The runner's command line: plain Python, or ``accelerate launch`` for several GPUs.
+    """The runner's command line: plain Python, or, for several processes, ``accelerate
+    launch`` under the launcher of :mod:`ftsdk_trl.engines.ranks`.
 
-    >>> launch_command(Path("/j"), resume=False, num_processes=2)[1:6]
-    ['-m', 'accelerate.commands.launch', '--multi_gpu', '--num_processes', '2']
+    >>> launch_command(Path("/j"), resume=False, num_processes=2)[1:]
+    ['-m', 'ftsdk_trl.engines.ranks', '/j', '--num-processes', '2']
     """
-    runner = ["-m", "ftsdk_trl.runner", str(job_path), *(["--resume"] if resume else [])]
     processes = process_count(num_processes)
     if processes <= 1:
-        return [sys.executable, *runner]
-    return [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        str(processes),
-        *runner,
-    ]
+        return [
+            sys.executable,
+            "-m",
+            "ftsdk_trl.runner",
+            str(job_path),
+            *(["--resume"] if resume else []),
+        ]
+    from ftsdk_trl.engines.ranks import launcher_command
+
+    return launcher_command(job_path, resume=resume, num_processes=processes)
 
 
 def runner_environment() -> dict[str, str]:

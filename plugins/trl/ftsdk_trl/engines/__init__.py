@@ -18,6 +18,7 @@ methods, and say how to install it (``pip install 'ftsdk-trl[ray]'``) when it is
 from __future__ import annotations
 
 import abc
+import contextlib
 import importlib
 import importlib.util
 from pathlib import Path
@@ -123,8 +124,10 @@ class Engine(abc.ABC):
 
 
 class LocalEngine(Engine):
-    """The runner as a detached process on this machine (``accelerate launch`` for several
-    processes), as :class:`~ftsdk.local.LocalProvider` runs it."""
+    """The runner as a detached process on this machine, as
+    :class:`~ftsdk.local.LocalProvider` runs it; on several processes, ``accelerate launch``
+    under the launcher of :mod:`ftsdk_trl.engines.ranks`, which writes a failed rank's error
+    into the job."""
 
     name = "local"
     label = "this machine"
@@ -134,10 +137,9 @@ class LocalEngine(Engine):
     ) -> tuple[list[str], dict[str, str]]:
         from ftsdk_trl.provider import launch_command, runner_environment
 
-        command = launch_command(
-            job.path, resume=resume, num_processes=options.get("num_processes")
-        )
-        return command, runner_environment()
+        return launch_command(
+            job.path, resume=resume, num_processes=_recorded_processes(job, options)
+        ), runner_environment()
 
     def launch(self, job: JobDir, command: list[str], env: dict[str, str], *, resume: bool) -> None:
         self.provider.store.start(job, command, env)
@@ -146,10 +148,39 @@ class LocalEngine(Engine):
         return job.check_runner(status, self.provider.runner_label)
 
     def stop(self, job: JobDir) -> None:
+        """Stop the runner's process group and wait; then kill, by pid, any of its
+        processes left (torchrun starts each rank in a session of its own, out of the
+        group's reach)."""
+        import psutil  # type: ignore[import-untyped]
+
         from ftsdk.jobdir import stop_process
 
-        stop_process(job.process())
+        runner = job.process()
+        try:
+            family = runner.children(recursive=True) if runner is not None else []
+        except psutil.Error:
+            family = []
+        stop_process(runner)
+        for proc in family:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()  # psutil checks it is still the same process (pid reuse)
+        psutil.wait_procs(family, timeout=5)
         self.provider.store.reap(job)
+
+
+def _recorded_processes(job: JobDir, options: dict[str, Any]) -> int | None:
+    """The processes the job trains on: as spec.json recorded them when it was created (a
+    resume runs as many as the run it continues, whatever the GPUs visible now), else
+    ``num_processes``."""
+    try:
+        batch = job.read_spec().get("batch")
+    except InvalidRequest:  # a damaged spec.json: the provider reports it
+        batch = None
+    recorded = batch.get("num_processes") if isinstance(batch, dict) else None
+    if isinstance(recorded, int) and not isinstance(recorded, bool) and 0 < recorded < 1024:
+        return recorded
+    processes: int | None = options.get("num_processes")
+    return processes
 
 
 def engine_class(name: str) -> type[Engine]:
