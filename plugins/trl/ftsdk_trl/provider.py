@@ -35,7 +35,7 @@ from ftsdk.local import (
 )
 from ftsdk.models import ChatChunk, ChatParams, ChatResponse, ModelInfo
 from ftsdk.provider import TrainingRequest
-from ftsdk_trl.engines import Engine, EngineName, engine_class
+from ftsdk_trl.engines import Engine, EngineName, LocalEngine, engine_class
 from ftsdk_trl.engines.hf_jobs import HFJobsOptions
 from ftsdk_trl.engines.ray import RayOptions
 from ftsdk_trl.engines.skypilot import SkyPilotOptions
@@ -229,6 +229,17 @@ class TRLProvider(PausableLocalProvider):
         """
         return self.engine(_runner_options(job))
 
+    def _status_engine(self, job: JobDir) -> Engine:
+        """The engine that reads ``job``'s status and says whether it pauses: the one
+        spec.json names, or with no spec.json, this machine's (its runner's pid and log
+        are all a status needs; the missing file is found where a runner reads it).
+
+        :raises DamagedJob: spec.json is there but damaged.
+        """
+        if not job.spec_file.exists():
+            return LocalEngine(self)
+        return self.job_engine(job)
+
     def runner(self, job: JobDir, *, resume: bool) -> tuple[list[str], dict[str, str]]:
         """The runner's command line on the job's engine: here, ``python -m
         ftsdk_trl.runner JOB_DIR`` (under ``accelerate launch`` on several processes) with
@@ -259,7 +270,7 @@ class TRLProvider(PausableLocalProvider):
         return super().resume_job(job_id)
 
     def _require_pausable(self, job_id: str, what: str) -> None:
-        engine = self.job_engine(self._job(job_id))
+        engine = self._status_engine(self._job(job_id))
         if not engine.pausable:
             raise InvalidRequest(
                 f"job {job_id} runs on {engine.label}, where a job cannot {what}: cancel it "
@@ -276,7 +287,7 @@ class TRLProvider(PausableLocalProvider):
         result = status.get("result_model")
         if result is not None and _result_path(job, result) is None:
             raise job.damage(job.status_file, f"names a model outside its folder ({result})")
-        return self.job_engine(job).read_status(job, status)
+        return self._status_engine(job).read_status(job, status)
 
     def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
         """Complete checkpoints; their ``model`` is the folder, usable with ``chat``."""
