@@ -191,6 +191,26 @@ def test_skypilot_launch_without_a_cloud_says_run_sky_check(
         assert "sky check" in job_handle.error.message
         events = [event.message for event in job_handle.events()]
     assert any("SkyPilot task written to sky.yaml" in message for message in events)
+    # A SkyPilot job cannot pause or resume: SkyPilot recovers it by itself.
+    with pytest.raises(InvalidRequest, match="a SkyPilot managed job, where a job cannot pause"):
+        job_handle.pause()
+
+    # A job launched earlier (as a launch with a cloud records it), watched once SkyPilot's
+    # jobs controller is gone: its status is kept, saying why, and cancel has nothing to
+    # stop. SkyPilot's own API server answers (ClusterNotUpError).
+    (job / "sky-job.json").write_text(json.dumps({"job_id": 1}))
+    status = json.loads((job / "status.json").read_text())
+    status.update(status="running", raw_status="RUNNING", error=None, finished_at=None)
+    (job / "status.json").write_text(json.dumps(status))
+    with ftsdk.client("trl", home=str(home)) as client:
+        watched = client.job(job.name)
+        assert watched.status == "running"
+        assert "unknown to SkyPilot" in watched.raw_status
+        assert "No in-progress managed jobs" in watched.raw_status
+        watched.cancel()
+        assert watched.refresh().status == "cancelled"
+        assert any("nothing to cancel" in event.message for event in watched.events())
+
     # No credential travels with the task or lands in the job folder.
     for path in job.rglob("*"):
         if path.is_file():

@@ -13,7 +13,8 @@ one JSON request on stdin and prints one JSON answer on stdout::
 A failure is ``{"error": {"kind": ..., "message": ..., "field": ...}}`` with exit status 2:
 ``kind`` is ``invalid`` (a value SkyPilot refused; ``field`` names it), ``no_cloud``
 (NoCloudAccessError: no cloud set up), ``offline`` (its catalog of instances could not be
-downloaded), ``not_found`` or ``sky`` (anything else).
+downloaded), ``no_controller`` (the jobs controller is not up: no managed job in progress),
+``not_found`` or ``sky`` (anything else).
 """
 
 from __future__ import annotations
@@ -168,6 +169,8 @@ def main(argv: list[str]) -> int:
             kind = "no_cloud"
         elif "ConnectionError" in str(err):  # its catalog of instances is downloaded
             kind = "offline"
+        elif type(err).__name__ == "ClusterNotUpError":  # it stops once no job is left
+            kind = "no_controller"
         answer = {"error": {"kind": kind, "message": _clean(err), "type": type(err).__name__}}
     finally:
         sys.stdout = out

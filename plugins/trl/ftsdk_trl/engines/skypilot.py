@@ -338,11 +338,17 @@ class SkyPilotEngine(Engine):
         job.add_event(f"SkyPilot managed job {launched['job_id']} launched")
 
     def read_status(self, job: JobDir, status: dict[str, Any]) -> dict[str, Any]:
-        """``status`` with the managed job's state from ``sky.jobs.queue_v2``."""
+        """``status`` with the managed job's state from ``sky.jobs.queue_v2``. When
+        SkyPilot cannot say (its jobs controller stopped, which it does once no managed job
+        is in progress; no network), the folder's status is kept and ``raw_status`` says
+        why: one job SkyPilot cannot see never breaks listing the others."""
         launched = _launched(job)
         if launched is None or status.get("status") in ("succeeded", "failed", "cancelled"):
             return status
-        state = self.call("status", {"job_id": launched})
+        try:
+            state = self.call("status", {"job_id": launched})
+        except FtsdkError as err:
+            return status | {"raw_status": f"unknown to SkyPilot: {err}"}
         raw = str(state["status"])
         mapped = _STATES.get(raw, "running")
         changes: dict[str, Any] = {"status": mapped, "raw_status": raw}
@@ -359,10 +365,18 @@ class SkyPilotEngine(Engine):
         return status | changes
 
     def stop(self, job: JobDir) -> None:
-        """``sky.jobs.cancel`` the managed job (nothing when it never launched)."""
+        """``sky.jobs.cancel`` the managed job (nothing when it never launched, or
+        SkyPilot has no managed job in progress)."""
         launched = _launched(job)
-        if launched is not None:
+        if launched is None:
+            return
+        try:
             self.call("cancel", {"job_id": launched})
+        except SkyPilotError as err:
+            if err.code != "skypilot_no_controller":
+                raise
+            # No controller: no managed job in progress, so nothing is left to stop.
+            job.add_event(f"SkyPilot had nothing to cancel: {err}", level="warning")
 
     def logs(self, job: JobDir, *, tail: int | None = None) -> str:
         """The end of the managed job's log (the VM's runner output)."""
@@ -453,6 +467,13 @@ def _error(error: dict[str, Any]) -> FtsdkError:
             "to see which credentials it is missing, set one up, and create the job again",
             provider="trl",
             code="no_cloud",
+        )
+    if kind == "no_controller":
+        return SkyPilotError(
+            f"SkyPilot's jobs controller is not up ({message}): no managed job is in "
+            "progress; a finished job's outcome is in its bucket (status.json)",
+            provider="trl",
+            code="skypilot_no_controller",
         )
     if kind == "offline":
         return SkyPilotError(
