@@ -167,9 +167,9 @@ def test_skypilot_launch_without_a_cloud_says_run_sky_check(
         "python -m accelerate.commands.launch --multi_gpu --num_processes 2 "
         '-m ftsdk_trl.runner . "$@"' in seen["run"]
     )
-    assert "cd ~/ftsdk-job" in seen["run"]
+    assert f"cd ~/ftsdk-bucket/jobs/{job.name}" in seen["run"]
     assert "pip install ftsdk-trl==" in seen["setup"]
-    assert seen["storage"] == {"~/ftsdk-job": f"{STORAGE}/{job.name}"}
+    assert seen["storage"] == {"~/ftsdk-bucket": "s3://ftsdk-test-bucket"}
     assert seen["file_mounts"] == {
         "~/ftsdk-input/job": str(job),
         "~/ftsdk-input/base-model": str(tiny_model),
@@ -237,6 +237,23 @@ def test_skypilot_gpu_task_takes_its_processes_from_the_accelerators(
 
 
 @pytest.mark.usefixtures("sky_env")
+def test_skypilot_refuses_a_batch_that_does_not_split_over_the_vms_gpus(
+    client: ftsdk.Client,
+    tiny_model: Path,
+    dates: tuple[Path, list[dict[str, Any]]],
+    home: Path,
+) -> None:
+    # 8 examples per step over the 3 GPUs of the VM (this machine has none): refused
+    # before anything is launched, and the job says why.
+    with pytest.raises(InvalidRequest, match="batch_size") as err:
+        client.train(_spec(tiny_model, dates[0], _options(accelerators="L4:3")))
+    assert err.value.field == "method.batch_size"
+    assert not list(home.rglob("sky.yaml"))
+    [job] = client.jobs()
+    assert job.status == "failed"
+
+
+@pytest.mark.usefixtures("sky_env")
 @pytest.mark.parametrize(
     "case",
     [
@@ -265,6 +282,7 @@ def test_skypilot_refuses_bad_resources_naming_the_field(
     [
         ({"storage": None}, "provider_options.skypilot.storage", "needs a bucket"),
         ({"storage": "/tmp/here"}, "provider_options.skypilot.storage", "a bucket URL"),
+        ({"storage": "ftp://host/x"}, "provider_options.skypilot.storage", "a bucket URL"),
         ({"disk_size": 0}, "provider_options.skypilot.disk_size", "greater than 0"),
         ({"accelerator": "A100"}, "provider_options.skypilot.accelerator", "xtra"),
     ],
