@@ -28,6 +28,7 @@ those clouds' SDKs to it).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -70,6 +71,8 @@ REMOTE_INPUT = "~/ftsdk-input"
 """What is uploaded: the job folder as created here (``job/``) and the base model."""
 STORE_SCHEMES = ("s3", "gs", "r2", "nebius")
 """Bucket URLs (``scheme://bucket/path``) SkyPilot mounts."""
+LOG_TAIL_LINES = 20
+"""Lines of a failed managed job's log put into its error, as a local job's are."""
 CALL_TIMEOUT_S = 600.0
 """A SkyPilot call (a launch provisions the jobs controller first: minutes)."""
 
@@ -372,6 +375,10 @@ class SkyPilotEngine(Engine):
         changes: dict[str, Any] = {"status": mapped, "raw_status": raw}
         if mapped == "failed":
             reason = state.get("failure_reason") or raw
+            with contextlib.suppress(FtsdkError):  # the reason stands without the log
+                tail = self.logs(job, tail=LOG_TAIL_LINES).strip()
+                if tail:
+                    reason = f"{reason}; the end of its log:\n{tail}"
             changes |= {
                 "finished_at": now_iso(),
                 "error": {"message": f"SkyPilot: {reason}", "code": raw.lower()},
