@@ -193,8 +193,9 @@ class TRLProvider(PausableLocalProvider):
             )
         options = request.options.model_dump(mode="json")
         batch = _batch_plan(method, options)
-        self.engine(options).check(options)
-        model_path = resolve_base_model(spec.base_model)
+        engine = self.engine(options)
+        engine.check(options)
+        model_path = engine.resolve_model(spec.base_model)
         if method.get("adapter") == "qlora":
             _check_qlora()
         data = self.local_data(request, tokenizer=str(model_path))

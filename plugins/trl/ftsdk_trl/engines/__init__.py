@@ -20,6 +20,7 @@ from __future__ import annotations
 import abc
 import importlib
 import importlib.util
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ftsdk.errors import InvalidRequest
@@ -102,6 +103,16 @@ class Engine(abc.ABC):
                 field="provider_options.engine",
                 provider=self.provider.name,
             )
+
+    def resolve_model(self, name: str) -> Path:
+        """A local folder with the base model's config and tokenizer, which the data and
+        chat-template checks read (default: the model itself, never downloaded).
+
+        :raises InvalidRequest: no such model where this engine looks.
+        """
+        from ftsdk_trl.provider import resolve_base_model
+
+        return resolve_base_model(name)
 
     @abc.abstractmethod
     def command(
