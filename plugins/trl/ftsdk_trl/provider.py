@@ -158,6 +158,14 @@ class TRLProvider(PausableLocalProvider):
         # whole process): models are loaded one at a time, then generate from any thread.
         self._load_lock = threading.Lock()
 
+    @classmethod
+    def engines(cls) -> dict[str, str | None]:
+        """The engines a job can run on, each ``None`` when installed here, else how to
+        install it (``pip install 'ftsdk-trl[ray]'``)."""
+        from ftsdk_trl.engines import engine_installs
+
+        return engine_installs()
+
     # -- creating ----------------------------------------------------------------------
     def check_spec(self, spec: JobSpec) -> None:
         """What TRL refuses whatever the data: a ``batch_size`` that does not split evenly

@@ -30,7 +30,15 @@ from ftsdk.jobdir import JobDir
 if TYPE_CHECKING:
     from ftsdk_trl.provider import TRLProvider
 
-__all__ = ["ENGINES", "Engine", "EngineName", "LocalEngine", "engine_class", "installed_engines"]
+__all__ = [
+    "ENGINES",
+    "Engine",
+    "EngineName",
+    "LocalEngine",
+    "engine_class",
+    "engine_installs",
+    "installed_engines",
+]
 
 EngineName = Literal["local", "ray", "hf_jobs", "skypilot"]
 """The engines a TRL job can run on (``provider_options["engine"]``)."""
@@ -68,6 +76,11 @@ class Engine(abc.ABC):
         self.provider = provider
 
     @classmethod
+    def how_to_install(cls) -> str:
+        """What to run to install what it needs (``pip install 'ftsdk-trl[ray]'``)."""
+        return f"pip install 'ftsdk-trl[{cls.extra}]'" if cls.extra else "install it"
+
+    @classmethod
     def missing(cls) -> list[str]:
         """The modules :attr:`requires` names that are not installed here."""
         return [name for name in cls.requires if importlib.util.find_spec(name) is None]
@@ -85,10 +98,9 @@ class Engine(abc.ABC):
         """
         missing = self.missing()
         if missing:
-            how = f"pip install 'ftsdk-trl[{self.extra}]'" if self.extra else "install it"
             raise InvalidRequest(
                 f"provider_options.engine: {self.name} needs {', '.join(missing)}, which is "
-                f"not installed here: {how}",
+                f"not installed here: {self.how_to_install()}",
                 field="provider_options.engine",
                 provider=self.provider.name,
             )
@@ -202,3 +214,11 @@ def engine_class(name: str) -> type[Engine]:
 def installed_engines() -> dict[str, bool]:
     """Each engine and whether what it needs is installed here (``ftsdk providers``)."""
     return {name: engine_class(name).installed() for name in ENGINES}
+
+
+def engine_installs() -> dict[str, str | None]:
+    """Each engine: ``None`` when it can run here, else how to install what it needs."""
+    return {
+        name: None if installed else engine_class(name).how_to_install()
+        for name, installed in installed_engines().items()
+    }
