@@ -3,7 +3,6 @@ calls a push and AutoTrain's hosted backends make, the token checked and never r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -12,19 +11,6 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
 
 from ftsdk_emulator.hub import HubEmulator
-
-TOKEN = "hf_emulated_secret_token_77"
-
-
-@pytest.fixture
-def hub() -> Iterator[HubEmulator]:
-    with HubEmulator(token=TOKEN, user="alice") as emulated:
-        yield emulated
-
-
-@pytest.fixture
-def api(hub: HubEmulator) -> HfApi:
-    return HfApi(endpoint=hub.url, token=TOKEN)
 
 
 def test_a_dataset_is_pushed_listed_and_read_back(
@@ -52,16 +38,16 @@ def test_a_dataset_is_pushed_listed_and_read_back(
 
 def test_a_space_keeps_its_secrets_out_of_the_request_log(hub: HubEmulator, api: HfApi) -> None:
     api.create_repo("run-1", repo_type="space", space_sdk="docker", private=True)
-    api.add_space_secret("alice/run-1", "HF_TOKEN", TOKEN)
+    api.add_space_secret("alice/run-1", "HF_TOKEN", hub.token)
     api.add_space_secret("alice/run-1", "PARAMS", "{}")
     space = hub.repos["spaces/alice/run-1"]
-    assert space.secrets == {"HF_TOKEN": TOKEN, "PARAMS": "{}"}
+    assert space.secrets == {"HF_TOKEN": hub.token, "PARAMS": "{}"}
     assert space.settings["sdk"] == "docker"
     assert api.get_space_runtime("alice/run-1").stage == "RUNNING"
     hub.space_stage = "PAUSED"
     assert api.get_space_runtime("alice/run-1").stage == "PAUSED"
-    assert TOKEN not in repr(hub.requests)
-    assert TOKEN not in repr(hub.repos)
+    assert hub.token not in repr(hub.requests)
+    assert hub.token not in repr(hub.repos)
     assert all(r.authorized for r in hub.requests)
 
 

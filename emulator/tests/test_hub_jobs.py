@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
 
 import pytest
 from huggingface_hub import HfApi
@@ -14,19 +13,7 @@ from huggingface_hub.errors import HfHubHTTPError
 
 from ftsdk_emulator.hub import HubEmulator
 
-TOKEN = "hf_jobs_emulated_secret_31"
 PRINTS = "import os, time\nfor i in range(3):\n print('line', i, flush=True); time.sleep(0.3)"
-
-
-@pytest.fixture
-def hub() -> Iterator[HubEmulator]:
-    with HubEmulator(token=TOKEN, user="alice") as emulated:
-        yield emulated
-
-
-@pytest.fixture
-def api(hub: HubEmulator) -> HfApi:
-    return HfApi(endpoint=hub.url, token=TOKEN)
 
 
 def test_hf_jobs_a_job_runs_its_command_with_its_environment_and_secrets(
