@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ftsdk.cli.spend import TOKEN_PRICE
+
 if TYPE_CHECKING:
     from ftsdk.dataset import Dataset, Target, ValidationReport
     from ftsdk.dataset.estimate import TrainingEstimate
@@ -133,14 +135,6 @@ def _print_report(report: ValidationReport, *, name: str) -> None:
 
 _FILE = click.argument("file", type=click.Path(dir_okay=False))
 _PROVIDER = click.option("-p", "--provider", help="Provider whose rules apply, e.g. openai.")
-_TOKEN_PRICE = click.option(
-    "--token-price",
-    type=click.FloatRange(min=0),
-    metavar="USD",
-    help="Your price per 1M training tokens, for the cost estimate where none is recorded "
-    "(Azure prices by region and tier); else $FTSDK_<PROVIDER>_TOKEN_PRICE, else the "
-    "recorded one.",
-)
 _MODEL = click.option("--model", help="Base model, e.g. gpt-4o-mini-2024-07-18.")
 _CONTEXT = click.option("--context", type=int, help="Override the model's tokens per example.")
 _COLUMN = click.option(
@@ -157,7 +151,7 @@ _TEMPLATE = click.option(
 @_MODEL
 @click.option("--epochs", default="auto", show_default=True, help="Planned epochs, or auto.")
 @_CONTEXT
-@_TOKEN_PRICE
+@TOKEN_PRICE
 @click.option("--max-problems", default=20, show_default=True, help="Problems shown per kind.")
 @click.option(
     "--strict",
@@ -215,7 +209,7 @@ def check(
 @_MODEL
 @click.option("--epochs", default="auto", show_default=True, help="Planned epochs, or auto.")
 @_CONTEXT
-@_TOKEN_PRICE
+@TOKEN_PRICE
 @click.option(
     "--adapter",
     type=click.Choice(["full", "lora", "qlora"]),

@@ -13,9 +13,20 @@ if TYPE_CHECKING:
     from ftsdk.budget import Budget
     from ftsdk.spec import JobSpec
 
-__all__ = ["budget_from", "budget_options"]
+__all__ = ["TOKEN_PRICE", "budget_from", "budget_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+TOKEN_PRICE = click.option(
+    "--token-price",
+    type=click.FloatRange(min=0),
+    metavar="USD",
+    help="Your price per 1M training tokens, where ftsdk records none (Azure prices by "
+    "region and tier); else $FTSDK_<PROVIDER>_TOKEN_PRICE (e.g. FTSDK_AZURE_TOKEN_PRICE), "
+    "else the recorded one.",
+)
+"""``--token-price``: for the estimate (``ftsdk data``) and the limit (``train``, ``sweep``)."""
 
 
 def budget_options(command: F) -> F:
@@ -28,13 +39,7 @@ def budget_options(command: F) -> F:
         "a service that bills by the hour, the job is watched and paused at the limit (else "
         "at the model's recorded hourly rate, where there is one: Azure's o4-mini RFT).",
     )(command)
-    command = click.option(
-        "--token-price",
-        type=click.FloatRange(min=0),
-        metavar="USD",
-        help="Your price per 1M training tokens, where ftsdk records none (Azure prices by "
-        "region and tier; else $FTSDK_<PROVIDER>_TOKEN_PRICE, e.g. FTSDK_AZURE_TOKEN_PRICE).",
-    )(command)
+    command = TOKEN_PRICE(command)
     return click.option(
         "--max-cost",
         type=click.FloatRange(min=0),
