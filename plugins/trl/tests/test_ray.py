@@ -1,0 +1,322 @@
+"""TRL jobs on a Ray cluster: a real Ray head started here on 127.0.0.1 with 2 CPUs, jobs
+submitted through the Ray Jobs API and trained by Ray Train workers (2, over gloo), watched,
+cancelled and chatted with through the same ``Job`` handle as a local job.
+
+The head listens on loopback only where Ray lets it: its dashboard (the Jobs API) on
+127.0.0.1, but Ray registers the node under the machine's address and its GCS and raylet
+listen on every interface (``--node-ip-address 127.0.0.1`` is ignored: see
+../shared/notes/scale-engines-offline.md). Its processes are found by a marker in their
+environment and killed by PID (never ``ray stop``, which kills other users' Ray by name).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil  # type: ignore[import-untyped]
+import pytest
+
+import ftsdk
+from ftsdk.errors import ConfigurationError, InvalidRequest, JobFailed, ProviderUnavailable
+from ftsdk.jobs import Job, JobStatus
+from ftsdk.provider import TrainingRequest
+from ftsdk.testing.local import dates_spec, watch_from_another_process
+from ftsdk_trl.provider import TRLOptions
+
+pytestmark = pytest.mark.slow
+
+MARKER = "FTSDK_TEST_RAY_HEAD"
+"""Set in the head's environment: every process of the cluster inherits it."""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _cluster_processes(marker: str) -> list[psutil.Process]:
+    """The processes of the head whose environment carries ``marker`` (this user's only)."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get(MARKER) == marker:
+                found.append(proc)
+        except (psutil.Error, OSError):
+            continue  # ended, or another user's
+    return found
+
+
+def _kill_cluster(marker: str) -> list[int]:
+    """SIGKILL every process of the head (Ray's daemons ignore SIGTERM for seconds), again
+    until none is left for a second (a raylet killed last may have started an agent);
+    return the pids still alive after that (none, normally)."""
+    quiet_since = time.monotonic()
+    deadline = quiet_since + 30
+    while time.monotonic() < deadline:
+        found = _cluster_processes(marker)
+        if found:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since > 1.0:
+            return []
+        for proc in found:
+            with contextlib.suppress(psutil.Error):
+                proc.send_signal(signal.SIGKILL)
+        psutil.wait_procs(found, timeout=5)
+        time.sleep(0.2)
+    return [proc.pid for proc in _cluster_processes(marker)]
+
+
+@pytest.fixture(scope="module")
+def ray_head() -> Iterator[str]:
+    """A Ray head with 2 CPUs and its dashboard on 127.0.0.1; yields the dashboard's URL.
+
+    HOME and Ray's temp folder are fresh (Ray writes ``~/.ray``; a short temp path keeps
+    its sockets under the Unix length limit); every port is a free one, so other Ray heads
+    on the machine do not collide. Stopped by SIGKILL of its processes by PID."""
+    root = Path(tempfile.mkdtemp(prefix="ftray"))
+    marker = uuid.uuid4().hex
+    bin_dir = Path(sys.executable).parent
+    env = dict(os.environ)
+    env.update(
+        {
+            "HOME": str(root / "home"),
+            "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",  # `python` is this venv's
+            "RAY_USAGE_STATS_ENABLED": "0",
+            MARKER: marker,
+        }
+    )
+    env.pop("RAY_ADDRESS", None)
+    (root / "home").mkdir()
+    dashboard = _free_port()
+    ports = {
+        "--dashboard-port": dashboard,
+        "--ray-client-server-port": _free_port(),
+        "--dashboard-agent-listen-port": _free_port(),
+        "--dashboard-agent-grpc-port": _free_port(),
+        "--metrics-export-port": _free_port(),
+        "--runtime-env-agent-port": _free_port(),
+    }
+    command = [
+        str(bin_dir / "ray"),
+        "start",
+        "--head",
+        "--port",
+        "0",
+        "--dashboard-host",
+        "127.0.0.1",
+        "--num-cpus",
+        "2",
+        "--disable-usage-stats",
+        "--temp-dir",
+        str(root / "t"),
+        *(part for flag, port in ports.items() for part in (flag, str(port))),
+    ]
+    url = f"http://127.0.0.1:{dashboard}"
+    try:
+        started = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert started.returncode == 0, started.stdout + started.stderr
+        _wait_for_jobs_api(url)
+        yield url
+    finally:
+        left = _kill_cluster(marker)
+        shutil.rmtree(root, ignore_errors=True)
+        assert not left, f"Ray processes left after SIGKILL: {left}"
+
+
+def _wait_for_jobs_api(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/api/jobs/", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"the Ray dashboard at {url} did not answer in {timeout}s")
+        time.sleep(0.3)
+
+
+def _ray_jobs(address: str) -> Any:
+    from ray.job_submission import JobSubmissionClient
+
+    return JobSubmissionClient(address)
+
+
+def _ray_status(ray_jobs: Any, submission: str, timeout: float = 30.0) -> str:
+    """The Ray job's status once it ended (or as it is after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = str(ray_jobs.get_job_status(submission).value)
+        if status in ("STOPPED", "SUCCEEDED", "FAILED") or time.monotonic() > deadline:
+            return status
+        time.sleep(0.2)
+
+
+def _options(address: str, **more: Any) -> dict[str, Any]:
+    return {
+        "engine": "ray",
+        "num_processes": 2,
+        "num_threads": 1,
+        "logging_steps": 1,
+        "ray": {"address": address},
+    } | more
+
+
+def _wait_until_step(job: Job, step: int, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while (job.refresh().state.step or 0) < step:
+        if job.status.is_terminal or time.monotonic() > deadline:
+            pytest.fail(f"{job} did not reach step {step}: {job.status} {job.error}")
+        time.sleep(0.2)
+
+
+def test_ray_job_is_watched_to_completion_and_its_model_chats(
+    ray_head: str,
+    client: ftsdk.Client,
+    tiny_model: Path,
+    dates: tuple[Path, list[dict[str, Any]]],
+    subprocess_env: dict[str, str],
+) -> None:
+    train, held_out = dates
+    spec = dates_spec(tiny_model, train, ftsdk.SFT(max_steps=10, batch_size=8, learning_rate=3e-3))
+    request = TrainingRequest(
+        spec=spec,
+        training_file=client.upload(train),
+        options=TRLOptions.model_validate(_options(ray_head)),
+        idempotency_key="ftsdk-ray-once",
+    )
+    first = client.provider.create_job(request)
+    assert client.provider.create_job(request).id == first.id  # a retried create
+    ray_jobs = _ray_jobs(ray_head)
+    ours = [j for j in ray_jobs.list_jobs() if j.submission_id == "ftsdk-ray-once"]
+    assert len(ours) == 1, ours
+    assert ours[0].metadata == {"ftsdk_job_id": first.id}
+
+    subprocess_env.pop("RAY_ADDRESS", None)  # the job folder says where its Ray job is
+    seen = watch_from_another_process("trl", first.id, subprocess_env, timeout=300)
+    assert seen["status"] == "succeeded", seen
+    assert seen["step"] == seen["total"] == 10
+    assert any(e.startswith("submitted to the Ray cluster at") for e in seen["events"])
+    assert any(e.endswith("x 2 processes") for e in seen["events"]), seen["events"]
+    assert seen["losses"][-1] < seen["losses"][0]
+
+    # the folder says succeeded once rank 0 saved the model; the driver ends just after
+    assert _ray_status(ray_jobs, "ftsdk-ray-once") == "SUCCEEDED"
+    assert "2 worker(s)" in ray_jobs.get_job_logs("ftsdk-ray-once")
+    job = client.job(first.id)
+    assert job.status is JobStatus.SUCCEEDED
+    assert job.model is not None
+    answer = job.model.chat(held_out[0]["messages"][:-1], max_tokens=8)
+    assert answer.usage.completion_tokens > 0
+    assert answer.model == job.state.result_model
+    assert Path(job.state.result_model or "").parent == client.provider.jobs_dir / job.id
+
+
+def test_ray_cancel_stops_the_ray_job_and_its_workers(
+    ray_head: str, client: ftsdk.Client, tiny_model: Path, dates: tuple[Path, Any], home: Path
+) -> None:
+    job = client.train(
+        dates_spec(tiny_model, dates[0], ftsdk.SFT(epochs=50, batch_size=4), **_options(ray_head))
+    )
+    _wait_until_step(job, 2)
+    job.cancel()
+    assert job.status is JobStatus.CANCELLED
+    ray_jobs = _ray_jobs(ray_head)
+    (submission,) = [
+        j.submission_id
+        for j in ray_jobs.list_jobs()
+        if (j.metadata or {}).get("ftsdk_job_id") == job.id
+    ]
+    assert _ray_status(ray_jobs, submission) == "STOPPED"
+    _assert_no_train_worker_alive(ray_head)
+    again = ftsdk.client("trl", home=str(home)).job(job.id)  # as another process sees it
+    assert again.status is JobStatus.CANCELLED
+    with pytest.raises(JobFailed, match="cancelled"):
+        again.wait(progress=False)
+
+
+def _assert_no_train_worker_alive(address: str, timeout: float = 20.0) -> None:
+    """Ray's own state API lists no live Ray Train worker actor (they end with the job)."""
+    from ray.util.state import list_actors
+
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = [
+            actor
+            for actor in list_actors(address=address, filters=[("state", "=", "ALIVE")])
+            if "TrainWorker" in (actor.class_name or "")
+        ]
+        if not alive:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"Ray Train workers still alive after cancel: {alive}")
+        time.sleep(0.5)
+
+
+def test_ray_job_the_cluster_cannot_reach_fails_with_the_end_of_its_logs(
+    ray_head: str, client: ftsdk.Client, tiny_model: Path, dates: tuple[Path, Any]
+) -> None:
+    job = client.train(
+        dates_spec(
+            tiny_model,
+            dates[0],
+            ftsdk.SFT(max_steps=2, batch_size=4),
+            **_options(ray_head, ray={"address": ray_head, "storage": "/nonexistent/ftsdk"}),
+        )
+    )
+    with pytest.raises(JobFailed) as caught:
+        job.wait(poll_interval=0.2, progress=False)
+    assert job.state.raw_status == "ray_failed"
+    assert job.error is not None
+    assert job.error.code == "ray_job_failed"
+    assert "FAILED before the job finished" in job.error.message
+    assert "no job folder at /nonexistent/ftsdk/trl/jobs/" in job.error.message
+    assert caught.value is not None
+
+
+def test_ray_needs_an_address(
+    client: ftsdk.Client, tiny_model: Path, dates: tuple[Path, Any], monkeypatch: Any
+) -> None:
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    spec = dates_spec(tiny_model, dates[0], engine="ray")
+    with pytest.raises(InvalidRequest, match="set RAY_ADDRESS or provider_options") as caught:
+        client.check(spec)
+    assert caught.value.field == "provider_options.ray.address"
+    with pytest.raises(InvalidRequest, match="not a Ray cluster address"):
+        client.check(dates_spec(tiny_model, dates[0], engine="ray", ray={"address": "head:8265"}))
+    monkeypatch.setenv("RAY_ADDRESS", "http://127.0.0.1:1")
+    with pytest.raises(InvalidRequest, match="storage URIs are not supported yet"):
+        client.check(dates_spec(tiny_model, dates[0], engine="ray", ray={"storage": "s3://b/x"}))
+    assert list(client.jobs()) == []
+
+
+def test_ray_cluster_that_does_not_answer_leaves_no_job(
+    home: Path, tiny_model: Path, dates: tuple[Path, Any], monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("FTSDK_MAX_ATTEMPTS", "2")  # the create is retried: once more
+    address = f"http://127.0.0.1:{_free_port()}"
+    client = ftsdk.client("trl", home=str(home))
+    with pytest.raises(ProviderUnavailable, match=f"no Ray cluster answers at {address}"):
+        client.train(dates_spec(tiny_model, dates[0], **_options(address)))
+    assert client.jobs() == []  # nothing was submitted: a retry later starts afresh
+    monkeypatch.setenv("RAY_ADDRESS", "http://other:8265")
+    with pytest.raises(ConfigurationError, match="Ray's Jobs client always uses RAY_ADDRESS"):
+        client.check(dates_spec(tiny_model, dates[0], **_options(address)))
