@@ -31,10 +31,11 @@ import pytest
 
 import ftsdk
 from ftsdk.errors import ConfigurationError, InvalidRequest, JobFailed, ProviderUnavailable
+from ftsdk.jobdir import JobDir
 from ftsdk.jobs import Job, JobStatus
 from ftsdk.provider import TrainingRequest
 from ftsdk.testing.local import dates_spec, watch_from_another_process
-from ftsdk_trl.provider import TRLOptions
+from ftsdk_trl.provider import TRLOptions, TRLProvider
 
 pytestmark = pytest.mark.slow
 
@@ -49,26 +50,39 @@ def _free_port() -> int:
         return port
 
 
-def _cluster_processes(marker: str) -> list[psutil.Process]:
-    """The processes of the head whose environment carries ``marker`` (this user's only)."""
+def _cluster_processes(marker: str, root: Path) -> list[psutil.Process]:
+    """This user's processes of the head: those whose environment carries ``marker``, or
+    that hold a file under ``root``, Ray's temp folder (Ray's agents rewrite their process
+    title over their environment, but keep their logs there open)."""
     found = []
     for proc in psutil.process_iter():
+        if proc.pid == os.getpid():
+            continue
         try:
-            if proc.environ().get(MARKER) == marker:
+            if proc.environ().get(MARKER) == marker or _holds_file_under(proc.pid, root):
                 found.append(proc)
         except (psutil.Error, OSError):
             continue  # ended, or another user's
     return found
 
 
-def _kill_cluster(marker: str) -> list[int]:
+def _holds_file_under(pid: int, root: Path) -> bool:
+    folder = Path(f"/proc/{pid}/fd")
+    for fd in folder.iterdir():
+        with contextlib.suppress(OSError):
+            if os.readlink(fd).startswith(f"{root}{os.sep}"):
+                return True
+    return False
+
+
+def _kill_cluster(marker: str, root: Path) -> list[int]:
     """SIGKILL every process of the head (Ray's daemons ignore SIGTERM for seconds), again
     until none is left for a second (a raylet killed last may have started an agent);
     return the pids still alive after that (none, normally)."""
     quiet_since = time.monotonic()
     deadline = quiet_since + 30
     while time.monotonic() < deadline:
-        found = _cluster_processes(marker)
+        found = _cluster_processes(marker, root)
         if found:
             quiet_since = time.monotonic()
         elif time.monotonic() - quiet_since > 1.0:
@@ -78,7 +92,7 @@ def _kill_cluster(marker: str) -> list[int]:
                 proc.send_signal(signal.SIGKILL)
         psutil.wait_procs(found, timeout=5)
         time.sleep(0.2)
-    return [proc.pid for proc in _cluster_processes(marker)]
+    return [proc.pid for proc in _cluster_processes(marker, root)]
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +149,7 @@ def ray_head() -> Iterator[str]:
         _wait_for_jobs_api(url)
         yield url
     finally:
-        left = _kill_cluster(marker)
+        left = _kill_cluster(marker, root)
         shutil.rmtree(root, ignore_errors=True)
         assert not left, f"Ray processes left after SIGKILL: {left}"
 
@@ -158,6 +172,11 @@ def _ray_jobs(address: str) -> Any:
     from ray.job_submission import JobSubmissionClient
 
     return JobSubmissionClient(address)
+
+
+def _trl(client: ftsdk.Client) -> TRLProvider:
+    assert isinstance(client.provider, TRLProvider)
+    return client.provider
 
 
 def _ray_status(ray_jobs: Any, submission: str, timeout: float = 30.0) -> str:
@@ -205,10 +224,18 @@ def test_ray_job_is_watched_to_completion_and_its_model_chats(
     )
     first = client.provider.create_job(request)
     assert client.provider.create_job(request).id == first.id  # a retried create
+    provider = _trl(client)
+    folder = JobDir(provider.jobs_dir / first.id)
+    command, env = provider.runner(folder, resume=False)
+    provider.launch_runner(folder, command, env, resume=False)  # a retried submit
     ray_jobs = _ray_jobs(ray_head)
     ours = [j for j in ray_jobs.list_jobs() if j.submission_id == "ftsdk-ray-once"]
     assert len(ours) == 1, ours
     assert ours[0].metadata == {"ftsdk_job_id": first.id}
+    elsewhere = ftsdk.client("trl", home=str(provider.home.parent / "else"))  # another machine
+    with pytest.raises(InvalidRequest, match="already has a job 'ftsdk-ray-once', made for"):
+        elsewhere.provider.create_job(request)
+    assert elsewhere.jobs() == []  # refused: nothing left behind
 
     subprocess_env.pop("RAY_ADDRESS", None)  # the job folder says where its Ray job is
     seen = watch_from_another_process("trl", first.id, subprocess_env, timeout=300)
@@ -227,7 +254,7 @@ def test_ray_job_is_watched_to_completion_and_its_model_chats(
     answer = job.model.chat(held_out[0]["messages"][:-1], max_tokens=8)
     assert answer.usage.completion_tokens > 0
     assert answer.model == job.state.result_model
-    assert Path(job.state.result_model or "").parent == client.provider.jobs_dir / job.id
+    assert Path(job.state.result_model or "").parent == _trl(client).jobs_dir / job.id
 
 
 def test_ray_cancel_stops_the_ray_job_and_its_workers(
@@ -240,11 +267,7 @@ def test_ray_cancel_stops_the_ray_job_and_its_workers(
     job.cancel()
     assert job.status is JobStatus.CANCELLED
     ray_jobs = _ray_jobs(ray_head)
-    (submission,) = [
-        j.submission_id
-        for j in ray_jobs.list_jobs()
-        if (j.metadata or {}).get("ftsdk_job_id") == job.id
-    ]
+    (submission,) = _submissions(ray_jobs, job.id)
     assert _ray_status(ray_jobs, submission) == "STOPPED"
     _assert_no_train_worker_alive(ray_head)
     again = ftsdk.client("trl", home=str(home)).job(job.id)  # as another process sees it
@@ -269,6 +292,49 @@ def _assert_no_train_worker_alive(address: str, timeout: float = 20.0) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"Ray Train workers still alive after cancel: {alive}")
         time.sleep(0.5)
+
+
+def test_ray_pause_then_resume_through_a_mounted_home(
+    ray_head: str, client: ftsdk.Client, tiny_model: Path, dates: tuple[Path, Any], home: Path
+) -> None:
+    mount = home.parent / "mount"  # the cluster sees the ftsdk home under another path
+    mount.symlink_to(home, target_is_directory=True)
+    job = client.train(
+        dates_spec(
+            tiny_model,
+            dates[0],
+            ftsdk.SFT(max_steps=200, batch_size=4, learning_rate=3e-3),
+            **_options(ray_head, ray={"address": ray_head, "storage": str(mount)}),
+        )
+    )
+    _wait_until_step(job, 2)
+    job.pause()
+    assert job.status is JobStatus.PAUSED
+    paused_at = job.state.step or 0
+    assert 2 <= paused_at < 200
+    assert paused_at in [c.step for c in job.checkpoints()]
+    ray_jobs = _ray_jobs(ray_head)
+    first = _submissions(ray_jobs, job.id)
+    assert [_ray_status(ray_jobs, s) for s in first] == ["SUCCEEDED"]  # its driver ended
+
+    job.resume()
+    job.wait(poll_interval=0.5, progress=False)
+    assert job.state.step == 200
+    assert [m.step for m in job.metrics()] == list(range(1, 201))  # none twice, none skipped
+    messages = [e.message for e in job.events(all=True)]
+    assert f"paused at step {paused_at} (checkpoint saved)" in messages
+    assert f"resuming from checkpoint-{paused_at}" in messages
+    (resumed,) = set(_submissions(ray_jobs, job.id)) - set(first)
+    assert resumed == f"{first[0]}-resume-1"  # a resume is a new Ray job
+    assert job.state.result_model == str(_trl(client).jobs_dir / job.id / "model")
+    assert job.model is not None
+    assert job.model.chat(dates[1][0]["messages"][:-1], max_tokens=4).usage.completion_tokens
+
+
+def _submissions(ray_jobs: Any, job_id: str) -> list[str]:
+    """The Ray jobs made for ftsdk job ``job_id``, oldest first."""
+    found = [j for j in ray_jobs.list_jobs() if (j.metadata or {}).get("ftsdk_job_id") == job_id]
+    return [j.submission_id for j in sorted(found, key=lambda j: j.start_time or 0)]
 
 
 def test_ray_job_the_cluster_cannot_reach_fails_with_the_end_of_its_logs(

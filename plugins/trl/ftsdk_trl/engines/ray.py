@@ -29,13 +29,14 @@ import logging
 import os
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import PositiveFloat
 
-from ftsdk.errors import ConfigurationError, InvalidRequest, ProviderUnavailable
-from ftsdk.jobdir import JobDir, now_iso, write_json_atomic
+from ftsdk.errors import ConfigurationError, FtsdkError, InvalidRequest, ProviderUnavailable
+from ftsdk.jobdir import STARTING_GRACE_S, JobDir, now_iso, write_json_atomic
 from ftsdk.provider import ProviderOptions
 from ftsdk_trl.engines import Engine
 
@@ -165,10 +166,9 @@ class RayEngine(Engine):
 
         :raises ProviderUnavailable: the cluster does not answer: a new job is forgotten
             (folder and idempotency key removed, so a retry submits it again); a resumed
-            one is marked ``failed``, saying so. A refusal by the cluster marks it
-            ``failed`` with the cluster's message.
-        :raises InvalidRequest: the cluster already has another job under this
-            submission id.
+            one is marked ``failed``, saying so.
+        :raises InvalidRequest: the cluster refused the job (it is marked ``failed`` with
+            the cluster's message), or already has another job under this submission id.
         """
         spec = job.read_spec()
         address = ray_address(spec.get("options") or {})
@@ -180,14 +180,15 @@ class RayEngine(Engine):
         submission = submissions[-1]
         try:
             client = _client(address)
-        except ProviderUnavailable:
-            if not record.get("submissions"):
-                self._forget(job, key)
-            else:
-                job.update_status(
-                    status="failed", raw_status="submit_failed", finished_at=now_iso()
-                )
+        except ProviderUnavailable as err:
+            self._not_submitted(job, key, resumed=bool(record.get("submissions")), error=err)
             raise
+        # Recorded before it is sent: a process that dies while submitting leaves the id
+        # for readers to find at the cluster (or not, and then the job fails).
+        write_json_atomic(
+            job.path / RECORD_FILE,
+            {"address": address, "submissions": submissions, "updated_at": now_iso()},
+        )
         try:
             client.submit_job(
                 entrypoint=" ".join(_quote(part) for part in command),
@@ -196,32 +197,32 @@ class RayEngine(Engine):
                 metadata={"ftsdk_job_id": job.id},
             )
         except RuntimeError as err:  # the cluster answered: a duplicate, or a refusal
-            if "already exists" in str(err):
-                _check_owner(client, submission, job, address, self.provider.name)
-            else:
-                message = f"the Ray cluster at {address} refused job {submission}: {err}"
-                job.add_event(message, level="error")
-                job.update_status(
-                    status="failed",
-                    raw_status="submit_failed",
-                    finished_at=now_iso(),
-                    error={"message": message, "code": "ray_refused"},
-                )
-                raise ProviderUnavailable(message, provider=self.provider.name) from err
-        except OSError as err:  # the connection dropped: a retry submits the same id again
+            refusal = _refusal(client, submission, job, address, err)
+            if refusal is not None:
+                refused = InvalidRequest(refusal, provider=self.provider.name, code="ray_refused")
+                self._not_submitted(job, key, resumed=len(submissions) > 1, error=refused)
+                raise refused from err
+        except OSError as err:  # the answer was lost: readers find out from the cluster
             raise ProviderUnavailable(
                 f"the Ray cluster at {address} did not answer the submission of job "
                 f"{submission}: {err}",
                 provider=self.provider.name,
             ) from err
-        write_json_atomic(
-            job.path / RECORD_FILE,
-            {"address": address, "submissions": submissions, "updated_at": now_iso()},
-        )
         job.add_event(f"submitted to the Ray cluster at {address} as Ray job {submission}")
 
-    def _forget(self, job: JobDir, key: str) -> None:
-        """Remove a job never submitted: its folder and its idempotency key's record."""
+    def _not_submitted(self, job: JobDir, key: str, *, resumed: bool, error: FtsdkError) -> None:
+        """A submission that surely failed: a new job is forgotten (its folder and its
+        idempotency key's record, so nothing was created and a retry starts afresh); a
+        resumed one is marked ``failed`` with ``error``."""
+        if resumed:
+            job.add_event(error.message, level="error")
+            job.update_status(
+                status="failed",
+                raw_status="submit_failed",
+                finished_at=now_iso(),
+                error={"message": error.message, "code": error.code or "ray_unavailable"},
+            )
+            return
         import shutil
 
         record = self.provider.store.keys_dir / key
@@ -303,7 +304,7 @@ def _ended(job: JobDir) -> tuple[str, str, str] | None:
     (logged as a warning)."""
     record = _read_record(job)
     if not record.get("submissions"):
-        return None  # being submitted (a failed submit marks the job itself)
+        return None  # not submitted yet
     address, submission = record["address"], record["submissions"][-1]
     try:
         client = _client(address)
@@ -311,8 +312,11 @@ def _ended(job: JobDir) -> tuple[str, str, str] | None:
     except (ProviderUnavailable, OSError) as err:
         log.warning("job %s: %s", job.id, err)
         return None
-    except RuntimeError as err:  # 404: the cluster forgot it (restarted since)
-        return "FAILED", f"the Ray cluster at {address} has no job {submission} ({err})", ""
+    except RuntimeError as err:  # 404: being submitted, never submitted, or forgotten
+        if _age(record) < STARTING_GRACE_S:
+            return None
+        why = f"the Ray cluster at {address} has no job {submission} ({err})"
+        return "FAILED", why, ""
     if ray_status not in _ENDED:
         return None
     logs = "" if ray_status == "STOPPED" else _logs_tail(client, submission)
@@ -320,22 +324,29 @@ def _ended(job: JobDir) -> tuple[str, str, str] | None:
     return ray_status, f"Ray job {submission} {verb}", logs
 
 
-def _check_owner(
-    client: JobSubmissionClient, submission: str, job: JobDir, address: str, provider: str
-) -> None:
-    """Accept a Ray job already under ``submission`` when ``job`` submitted it.
+def _age(record: dict[str, Any]) -> float:
+    """Seconds since the record was written (infinite when it does not say)."""
+    try:
+        return time.time() - datetime.fromisoformat(record["updated_at"]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        return float("inf")
 
-    :raises InvalidRequest: another job did.
-    """
+
+def _refusal(
+    client: JobSubmissionClient, submission: str, job: JobDir, address: str, err: Exception
+) -> str | None:
+    """Why the cluster refused to submit ``job`` as ``submission``; ``None`` when it has
+    the Ray job already and ``job`` made it (a retried submit)."""
+    if "already exists" not in str(err):
+        return f"the Ray cluster at {address} refused job {submission}: {err}"
     owner = (client.get_job_info(submission).metadata or {}).get("ftsdk_job_id")
-    if owner != job.id:
-        raise InvalidRequest(
-            f"the Ray cluster at {address} already has a job {submission!r}, made for "
-            f"{'ftsdk job ' + owner if owner else 'something else'}, not {job.id}: use "
-            "another idempotency key",
-            provider=provider,
-            code="duplicate_submission",
-        )
+    if owner == job.id:
+        return None
+    made_for = f"ftsdk job {owner}" if owner else "something else"
+    return (
+        f"the Ray cluster at {address} already has a job {submission!r}, made for "
+        f"{made_for}, not {job.id}: use another idempotency key"
+    )
 
 
 def _check_environment(address: str) -> None:
