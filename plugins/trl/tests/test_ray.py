@@ -96,6 +96,15 @@ def _kill_cluster(marker: str, root: Path) -> list[int]:
 
 
 @pytest.fixture(scope="module")
+def ray_client_address(ray_head: str) -> str:
+    """The head's Ray Client address (``ray://127.0.0.1:<port>``)."""
+    return _CLIENT_ADDRESSES[ray_head]
+
+
+_CLIENT_ADDRESSES: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
 def ray_head() -> Iterator[str]:
     """A Ray head with 2 CPUs and its dashboard on 127.0.0.1; yields the dashboard's URL.
 
@@ -147,6 +156,7 @@ def ray_head() -> Iterator[str]:
         )
         assert started.returncode == 0, started.stdout + started.stderr
         _wait_for_jobs_api(url)
+        _CLIENT_ADDRESSES[url] = f"ray://127.0.0.1:{ports['--ray-client-server-port']}"
         yield url
     finally:
         left = _kill_cluster(marker, root)
@@ -294,7 +304,7 @@ def _assert_no_train_worker_alive(address: str, timeout: float = 20.0) -> None:
         time.sleep(0.5)
 
 
-def test_ray_pause_then_resume_through_a_mounted_home(
+def test_ray_pause_resume_and_killed_workers_through_a_mounted_home(
     ray_head: str, client: ftsdk.Client, tiny_model: Path, dates: tuple[Path, Any], home: Path
 ) -> None:
     mount = home.parent / "mount"  # the cluster sees the ftsdk home under another path
@@ -317,18 +327,47 @@ def test_ray_pause_then_resume_through_a_mounted_home(
     first = _submissions(ray_jobs, job.id)
     assert [_ray_status(ray_jobs, s) for s in first] == ["SUCCEEDED"]  # its driver ended
 
+    job.resume()  # then both training workers are killed: no rank is left to say so
+    resumed = f"{first[0]}-resume-1"  # a resume is a new Ray job
+    _wait_until_event(job, f"resuming from checkpoint-{paused_at}")
+    for pid in _train_worker_pids(ray_head):
+        os.kill(pid, signal.SIGKILL)
+    with pytest.raises(JobFailed):
+        job.wait(poll_interval=0.5, progress=False)
+    assert _ray_status(ray_jobs, resumed) == "FAILED"
+    assert job.error is not None
+    assert job.error.code == "ray_job_failed"
+    assert job.error.message.startswith(f"Ray job {resumed} FAILED before the job finished")
+    assert "end of its logs:" in job.error.message
+
     job.resume()
     job.wait(poll_interval=0.5, progress=False)
     assert job.state.step == 200
-    assert [m.step for m in job.metrics()] == list(range(1, 201))  # none twice, none skipped
+    assert [m.step for m in job.metrics()] == list(range(1, 201))  # none skipped
     messages = [e.message for e in job.events(all=True)]
     assert f"paused at step {paused_at} (checkpoint saved)" in messages
-    assert f"resuming from checkpoint-{paused_at}" in messages
-    (resumed,) = set(_submissions(ray_jobs, job.id)) - set(first)
-    assert resumed == f"{first[0]}-resume-1"  # a resume is a new Ray job
+    assert _submissions(ray_jobs, job.id) == [*first, resumed, f"{first[0]}-resume-2"]
     assert job.state.result_model == str(_trl(client).jobs_dir / job.id / "model")
     assert job.model is not None
     assert job.model.chat(dates[1][0]["messages"][:-1], max_tokens=4).usage.completion_tokens
+
+
+def _wait_until_event(job: Job, message: str, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while message not in [e.message for e in job.events(all=True)]:
+        if job.refresh().status.is_terminal or time.monotonic() > deadline:
+            pytest.fail(f"{job} never said {message!r}: {job.status} {job.error}")
+        time.sleep(0.2)
+
+
+def _train_worker_pids(address: str) -> list[int]:
+    """The pids of the live Ray Train worker actors, as Ray's state API lists them."""
+    from ray.util.state import list_actors
+
+    actors = list_actors(address=address, filters=[("state", "=", "ALIVE")])
+    pids = [actor.pid for actor in actors if "TrainWorker" in (actor.class_name or "")]
+    assert len(pids) == 2, actors
+    return pids
 
 
 def _submissions(ray_jobs: Any, job_id: str) -> list[str]:
@@ -338,14 +377,15 @@ def _submissions(ray_jobs: Any, job_id: str) -> list[str]:
 
 
 def test_ray_job_the_cluster_cannot_reach_fails_with_the_end_of_its_logs(
-    ray_head: str, client: ftsdk.Client, tiny_model: Path, dates: tuple[Path, Any]
+    ray_client_address: str, client: ftsdk.Client, tiny_model: Path, dates: tuple[Path, Any]
 ) -> None:
+    address = ray_client_address  # ray://: Ray finds the dashboard through the Ray Client
     job = client.train(
         dates_spec(
             tiny_model,
             dates[0],
             ftsdk.SFT(max_steps=2, batch_size=4),
-            **_options(ray_head, ray={"address": ray_head, "storage": "/nonexistent/ftsdk"}),
+            **_options(address, ray={"address": address, "storage": "/nonexistent/ftsdk"}),
         )
     )
     with pytest.raises(JobFailed) as caught:
