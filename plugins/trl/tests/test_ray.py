@@ -12,6 +12,7 @@ environment and killed by PID (never ``ray stop``, which kills other users' Ray 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -34,7 +35,7 @@ from ftsdk.errors import ConfigurationError, InvalidRequest, JobFailed, Provider
 from ftsdk.jobdir import JobDir
 from ftsdk.jobs import Job, JobStatus
 from ftsdk.provider import TrainingRequest
-from ftsdk.testing.local import dates_spec, watch_from_another_process
+from ftsdk.testing.local import child_env, dates_spec, watch_from_another_process
 from ftsdk_trl.provider import TRLOptions, TRLProvider
 
 pytestmark = pytest.mark.slow
@@ -222,8 +223,9 @@ def test_ray_job_is_watched_to_completion_and_its_model_chats(
     client: ftsdk.Client,
     tiny_model: Path,
     dates: tuple[Path, list[dict[str, Any]]],
-    subprocess_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_never_sent_to_ray")
     train, held_out = dates
     spec = dates_spec(tiny_model, train, ftsdk.SFT(max_steps=10, batch_size=8, learning_rate=3e-3))
     request = TrainingRequest(
@@ -247,8 +249,9 @@ def test_ray_job_is_watched_to_completion_and_its_model_chats(
         elsewhere.provider.create_job(request)
     assert elsewhere.jobs() == []  # refused: nothing left behind
 
-    subprocess_env.pop("RAY_ADDRESS", None)  # the job folder says where its Ray job is
-    seen = watch_from_another_process("trl", first.id, subprocess_env, timeout=300)
+    watcher = child_env(provider.home)
+    watcher.pop("RAY_ADDRESS", None)  # the job folder says where its Ray job is
+    seen = watch_from_another_process("trl", first.id, watcher, timeout=300)
     assert seen["status"] == "succeeded", seen
     assert seen["step"] == seen["total"] == 10
     assert any(e.startswith("submitted to the Ray cluster at") for e in seen["events"])
@@ -257,7 +260,11 @@ def test_ray_job_is_watched_to_completion_and_its_model_chats(
 
     # the folder says succeeded once rank 0 saved the model; the driver ends just after
     assert _ray_status(ray_jobs, "ftsdk-ray-once") == "SUCCEEDED"
-    assert "2 worker(s)" in ray_jobs.get_job_logs("ftsdk-ray-once")
+    logs = ray_jobs.get_job_logs("ftsdk-ray-once")
+    assert "2 worker(s)" in logs
+    sent = json.dumps(ray_jobs.get_job_info("ftsdk-ray-once").runtime_env)
+    assert "FTSDK_HOME" in sent
+    assert "hf_never_sent_to_ray" not in sent + logs
     job = client.job(first.id)
     assert job.status is JobStatus.SUCCEEDED
     assert job.model is not None
