@@ -267,6 +267,9 @@ def test_ray_job_is_watched_to_completion_and_its_model_chats(
     assert "hf_never_sent_to_ray" not in sent + logs
     job = client.job(first.id)
     assert job.status is JobStatus.SUCCEEDED
+    saved = (folder.log_file).read_text(encoding="utf-8")  # as a local job's output
+    assert saved.count("Ray job ftsdk-ray-once\n") == 1
+    assert "2 worker(s)" in saved
     assert job.model is not None
     answer = job.model.chat(held_out[0]["messages"][:-1], max_tokens=8)
     assert answer.usage.completion_tokens > 0
@@ -353,7 +356,13 @@ def test_ray_pause_resume_and_killed_workers_through_a_mounted_home(
     assert [m.step for m in job.metrics()] == list(range(1, 201))  # none skipped
     messages = [e.message for e in job.events(all=True)]
     assert f"paused at step {paused_at} (checkpoint saved)" in messages
-    assert _submissions(ray_jobs, job.id) == [*first, resumed, f"{first[0]}-resume-2"]
+    submissions = [*first, resumed, f"{first[0]}-resume-2"]
+    assert _submissions(ray_jobs, job.id) == submissions
+    assert _ray_status(ray_jobs, submissions[-1]) == "SUCCEEDED"
+    job.refresh()  # every Ray job has ended: their logs are in the folder's log, in order
+    saved = (_trl(client).jobs_dir / job.id / "log").read_text(encoding="utf-8")
+    headers = [line for line in saved.splitlines() if line.startswith("--- ")]
+    assert [line.split(" Ray job ")[-1] for line in headers] == submissions
     assert job.state.result_model == str(_trl(client).jobs_dir / job.id / "model")
     assert job.model is not None
     assert job.model.chat(dates[1][0]["messages"][:-1], max_tokens=4).usage.completion_tokens

@@ -187,7 +187,7 @@ class RayEngine(Engine):
         # for readers to find at the cluster (or not, and then the job fails).
         write_json_atomic(
             job.path / RECORD_FILE,
-            {"address": address, "submissions": submissions, "updated_at": now_iso()},
+            record | {"address": address, "submissions": submissions, "updated_at": now_iso()},
         )
         try:
             client.submit_job(
@@ -235,8 +235,12 @@ class RayEngine(Engine):
         """``status``, with the Ray job's end mapped onto it while the folder says the job
         is queued or running: FAILED (or SUCCEEDED with the job unfinished, or a cluster
         that forgot the job) makes it ``failed`` with the end of the Ray job's logs,
-        STOPPED ``cancelled``. A cluster that does not answer leaves the status as it is."""
+        STOPPED ``cancelled``. A cluster that does not answer leaves the status as it is.
+
+        Once the job and its Ray jobs have ended, their logs are copied to the folder's
+        ``log``, where a local job's runner writes its output."""
         if status.get("status") not in ("queued", "running"):
+            _save_logs(job)
             return status
         ended = _ended(job)
         if ended is None:
@@ -322,6 +326,34 @@ def _ended(job: JobDir) -> tuple[str, str, str] | None:
     logs = "" if ray_status == "STOPPED" else _logs_tail(client, submission)
     verb = "was stopped" if ray_status == "STOPPED" else ray_status
     return ray_status, f"Ray job {submission} {verb}", logs
+
+
+def _save_logs(job: JobDir) -> None:
+    """Append the logs of the job's Ray jobs that ended and are not in its ``log`` yet,
+    each after a header line; a cluster that does not answer is tried at the next read."""
+    record = _read_record(job)
+    if not set(record.get("submissions", [])) - set(record.get("logged", [])):
+        return  # the common case: nothing to fetch, no request
+    with job.locked():
+        record = _read_record(job)  # another reader may have saved them since
+        logged: list[str] = list(record.get("logged", []))
+        try:
+            client = _client(record["address"])
+            for submission in record["submissions"]:
+                if submission in logged:
+                    continue
+                try:
+                    if str(client.get_job_status(submission).value) not in _ENDED:
+                        break  # still ending (the driver exits after the folder says so)
+                    logs = str(client.get_job_logs(submission))
+                except RuntimeError as err:  # the cluster forgot it: say so, once
+                    logs = f"(the Ray cluster has no logs of it: {err})\n"
+                with job.log_file.open("a", encoding="utf-8") as out:
+                    out.write(f"--- {now_iso()} Ray job {submission}\n{logs}")
+                logged.append(submission)
+        except (FtsdkError, OSError) as err:
+            log.debug("job %s: Ray logs not saved yet: %s", job.id, err)
+        write_json_atomic(job.path / RECORD_FILE, record | {"logged": logged})
 
 
 def _age(record: dict[str, Any]) -> float:
