@@ -30,9 +30,10 @@ __all__ = ["MountedJobDir", "main", "train_worker"]
 
 
 class MountedJobDir(JobDir):
-    """A job folder seen through a mount of the caller's ftsdk home: paths under
-    ``caller_home`` in spec.json read under ``mount``, and the result model is recorded
-    under ``caller_home``, where the caller reads it (both the same on a local cluster)."""
+    """A job folder as a Ray Train worker sees it, through a mount of the caller's ftsdk
+    home: paths under ``caller_home`` in spec.json read under ``mount``, the result model is
+    recorded under ``caller_home``, where the caller reads it (both the same on a local
+    cluster), and every rank agrees on a pause."""
 
     def __init__(self, path: Path, *, caller_home: Path, mount: Path) -> None:
         super().__init__(path)
@@ -45,6 +46,23 @@ class MountedJobDir(JobDir):
             if isinstance(spec.get(key), str):
                 spec[key] = str(_moved(Path(spec[key]), self.caller_home, self.mount))
         return spec
+
+    def requested(self) -> str | None:
+        """What was asked of the runner, the same on every rank: a pause any rank reads at
+        this step pauses them all (every rank reads the control file after each step; one
+        reading it a step later than another would leave both waiting in different
+        collectives)."""
+        asked = super().requested()
+        import torch
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+            return asked
+        on_gpu = dist.get_backend() == "nccl"
+        device = torch.device("cuda", torch.cuda.current_device()) if on_gpu else None
+        pause = torch.tensor([int(asked == "pause")], device=device)
+        dist.all_reduce(pause, op=dist.ReduceOp.MAX)
+        return "pause" if pause.item() else asked
 
     def update_status(self, **changes: Any) -> dict[str, Any]:
         """Merge ``changes`` into status.json, a result model in the caller's terms."""
