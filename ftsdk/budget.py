@@ -8,10 +8,15 @@ a run whose price ftsdk does not know is an error saying what to provide, never 
 
 Services that bill by the hour (reinforcement fine-tuning, AutoTrain on hosted hardware)
 cannot be estimated before the run: there :func:`watch` follows the job and pauses (or
-cancels) it before its running cost crosses the limit, with an event saying why::
+cancels) it before its running cost crosses the limit, with an event saying why, at the
+rate you give or the one the provider's data rules record (Azure's o4-mini: $100 an hour)::
 
     client.train(spec, max_cost=20)                            # refused if estimated over $20
     client.train(spec, max_cost=ftsdk.Budget(20, per_hour=100))  # watched: paused at $20
+
+The limit is on training. A deployed fine-tune costs more by the hour where the provider
+bills hosting (Azure: $1.70 an hour on Standard and Global Standard, recorded in its data
+rules); :attr:`SpendEstimate.hosting` says so.
 """
 
 from __future__ import annotations
@@ -66,11 +71,13 @@ class Budget:
     """The most one run may cost, USD."""
     per_million_tokens: float | None = None
     """USD per 1M training tokens, for a service billed by token whose price the table does
-    not record (Azure's depends on region and deployment); overrides the table's."""
+    not record (Azure's depends on region and training tier); overrides
+    ``FTSDK_<PROVIDER>_TOKEN_PRICE`` and the table's."""
     per_hour: float | None = None
     """USD per hour. Local providers: the GPU-hour rate the estimate is priced at (else
     ``FTSDK_GPU_HOUR_PRICE``). Hosted ones: the job is billed by the hour of training, and
-    :func:`watch` pauses it at the limit."""
+    :func:`watch` pauses it at the limit (default: the model's recorded hourly rate, where
+    the provider records one)."""
     gpu: str | None = None
     """Local: the GPU of the table (``gpus.json``) the hours are estimated on; default the
     slowest one that fits the run (the highest estimate)."""
@@ -103,10 +110,19 @@ class SpendEstimate:
     basis: Literal["tokens", "gpu-hours", "hours"]
     drivers: str
     """The figures the cost is made of, in words."""
+    hosting: str | None = None
+    """What the fine-tune costs by the hour once deployed, in words, where the provider
+    bills hosting (``"then $1.70/hour while deployed (Standard/Global Standard)"``): not
+    in :attr:`usd`, nor under the limit."""
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-friendly view."""
-        return {"usd": self.usd, "basis": self.basis, "drivers": self.drivers}
+        return {
+            "usd": self.usd,
+            "basis": self.basis,
+            "drivers": self.drivers,
+            "hosting": self.hosting,
+        }
 
 
 def resolve(max_cost: float | Budget | None, spec: JobSpec | None = None) -> Budget | None:
@@ -137,14 +153,33 @@ def _target(provider: str, spec: JobSpec) -> Target | None:
 
     try:
         return Target.for_model(provider, spec.base_model)
-    except InvalidRequest:
+    except InvalidRequest as err:
+        if err.field == "token_price":  # FTSDK_<PROVIDER>_TOKEN_PRICE is malformed
+            raise
         return None
 
 
+def _hourly(target: Target | None, budget: Budget) -> float | None:
+    """The hourly rate of a hosted run: the budget's, else the model's recorded one."""
+    if target is not None and target.hf_tokenizer is not None:
+        return None  # local: GPU-hours are estimated, not watched
+    if budget.per_hour is not None:
+        return budget.per_hour
+    return target.price_per_hour if target is not None else None
+
+
 def is_time_billed(provider: str, spec: JobSpec, budget: Budget) -> bool:
-    """Whether the run is billed by the hour on a hosted service (watched, not estimated)."""
-    target = _target(provider, spec)
-    return budget.per_hour is not None and (target is None or target.hf_tokenizer is None)
+    """Whether the run is billed by the hour on a hosted service (watched, not estimated):
+    an hourly rate given (``Budget(per_hour=...)``), or one recorded for the model (RFT)."""
+    return _hourly(_target(provider, spec), budget) is not None
+
+
+def _hosting(target: Target | None) -> str | None:
+    from ftsdk.dataset.cost import CostEstimate
+
+    if target is None:
+        return None
+    return CostEstimate(0, 1, False, None, hosting_per_hour=target.hosting_per_hour).hosting
 
 
 def _dataset(spec: JobSpec, provider: str) -> Dataset:
@@ -171,9 +206,19 @@ def estimate_spend(provider: str, spec: JobSpec, budget: Budget) -> SpendEstimat
         data cannot be counted.
     """
     target = _target(provider, spec)
-    if is_time_billed(provider, spec, budget):
+    hourly = _hourly(target, budget)
+    if hourly is not None:
+        whose = (
+            ""
+            if budget.per_hour is not None or target is None
+            else f", {target.model}'s list price recorded {target.recorded}"
+        )
+        note = f"; {target.price_note}" if target is not None and target.price_note else ""
         return SpendEstimate(
-            None, "hours", f"hours of training x ${budget.per_hour:,.2f} per hour (watched)"
+            None,
+            "hours",
+            f"hours of training x ${hourly:,.2f} per hour{whose} (watched){note}",
+            _hosting(target),
         )
     if target is None:
         raise InvalidRequest(
@@ -186,23 +231,27 @@ def estimate_spend(provider: str, spec: JobSpec, budget: Budget) -> SpendEstimat
     dataset = _dataset(spec, provider)
     if target.hf_tokenizer is not None:
         return _local(dataset, target, spec, budget)
-    price = budget.per_million_tokens or target.price_per_million
+    if budget.per_million_tokens is not None:
+        target = target.with_token_price(budget.per_million_tokens)
+    price = target.price_per_million
     if price is None:
+        ways = (
+            "Budget(usd, per_million_tokens=...) in Python, --token-price on the command "
+            f"line or {target.token_price_env}"
+        )
         raise InvalidRequest(
-            f"max_cost: no recorded training price for {target.label} (ftsdk's table: "
-            f"{dict(target.sources).get('prices', 'none recorded')}); give yours in "
-            "USD per 1M training tokens: Budget(usd, per_million_tokens=...) in Python, "
-            "--token-price on the command line",
+            f"max_cost: no recorded training price for {target.label}, so the limit cannot be "
+            f"checked: {target.how_to_price(ways)}",
             field="max_cost",
             provider=provider,
         )
-    cost = dataclasses.replace(
-        dataset.estimate_cost(target, epochs=spec.method.epochs), price_per_million=price
-    )
-    usd = cost.usd or 0.0
+    cost = dataset.estimate_cost(target, epochs=spec.method.epochs)
+    usd = cost.usd if cost.usd is not None else 0.0
     auto = " (auto)" if cost.epochs_auto else ""
     drivers = f"{cost.tokens:,} tokens x {cost.epochs} epochs{auto} x ${price:,.2f} per 1M tokens"
-    return SpendEstimate(usd, "tokens", drivers)
+    if target.price_source not in (None, "recorded", "given"):
+        drivers += f" (from {target.price_source})"
+    return SpendEstimate(usd, "tokens", drivers, cost.hosting)
 
 
 def _local(dataset: Dataset, target: Target, spec: JobSpec, budget: Budget) -> SpendEstimate:
@@ -394,9 +443,12 @@ def watch_if_time_billed(
     """Start the watch of a just-started ``job`` when its limit applies to a run billed by
     the hour (what :meth:`ftsdk.Client.train` calls)."""
     limit = resolve(max_cost, spec)
-    if limit is None or not is_time_billed(client.name, spec, limit):
+    if limit is None:
         return None
-    return watch(client, job, limit)
+    hourly = _hourly(_target(client.name, spec), limit)
+    if hourly is None:
+        return None
+    return watch(client, job, dataclasses.replace(limit, per_hour=hourly))
 
 
 def watching(job: Job) -> BudgetWatch | None:

@@ -53,6 +53,11 @@ class ModelRules(BaseModel):
     """Most tokens one training example may have."""
     price_per_million: NonNegativeFloat | None = None
     """USD per 1M training tokens, as published; ``None`` when not recorded."""
+    price_per_hour: NonNegativeFloat | None = None
+    """USD per hour of training, where the model is billed by training time rather than
+    by token (reinforcement fine-tuning), as published; ``None`` when not recorded."""
+    price_note: str | None = None
+    """What the price leaves out, in words (``"grader tokens billed separately"``)."""
 
 
 class DataRules(BaseModel):
@@ -84,6 +89,12 @@ class DataRules(BaseModel):
     """How ``epochs="auto"`` is resolved for cost estimates: OpenAI's rule, or none."""
     default_epochs: PositiveInt | None = None
     """What ``epochs="auto"`` trains where there is no rule (a local trainer's default)."""
+    price_lookup: str | None = None
+    """Where and how to find the training price per 1M tokens the rules do not record
+    (``{model}`` stands for the model): what an estimate without a price says."""
+    hosting_per_hour: Mapping[str, NonNegativeFloat] = Field(default_factory=dict)
+    """USD per hour a deployed fine-tune costs while deployed, used or not (besides its
+    tokens), by deployment type (``{"Standard": 1.7, "Developer": 0}``); empty: none."""
     models: Mapping[str, ModelRules] = Field(default_factory=dict)
     """The base models the provider trains, by name. Empty: any model, whose own Hugging
     Face tokenizer counts the tokens (local providers)."""

@@ -8,16 +8,16 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ftsdk.capabilities import Operation
 from ftsdk.errors import JobFailed, Timeout
 
-if TYPE_CHECKING:
-    from ftsdk._client import AsyncClient, Client
-    from ftsdk.models import AsyncModel, Model
+if TYPE_CHECKING:  # named as strings in the handles' generic bases, which ruff does not read
+    from ftsdk._client import AsyncClient, Client  # noqa: F401
+    from ftsdk.models import AsyncModel, Model  # noqa: F401
 
 __all__ = [
     "AsyncJob",
@@ -215,12 +215,45 @@ def _failure(job: Job | AsyncJob) -> JobFailed:
     )
 
 
-class _JobView:
-    """The state of a job handle, flattened; shared by :class:`Job` and its async twin."""
+_ModelT_co = TypeVar("_ModelT_co", covariant=True)
 
-    state: JobState
-    _events: list[JobEvent]
-    _read: int
+
+class _ModelSource(Protocol[_ModelT_co]):
+    """A client, as far as a job handle needs it to make its model's handle."""
+
+    def model(self, model_id: str, **info: Any) -> _ModelT_co: ...
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_ClientT = TypeVar("_ClientT", bound="_ModelSource[Any]")
+_HandleT = TypeVar("_HandleT", bound=_Identified)
+
+
+class _JobView(Generic[_ClientT, _HandleT]):
+    """The state of a job handle, flattened; shared by :class:`Job` and its async twin,
+    which differ in their client (``_ClientT``) and its model handles (``_HandleT``)."""
+
+    def __init__(self, client: _ClientT, state: JobState) -> None:
+        self._client = client
+        self.state = state
+        self._events: list[JobEvent] = []
+        self._read = 0  # how many of self._events the user has been handed
+        self._model: _HandleT | None = None
+
+    @property
+    def model(self) -> _HandleT | None:
+        """The fine-tuned model, once the job has succeeded."""
+        if self.state.result_model is None:
+            return None
+        if self._model is None or self._model.id != self.state.result_model:
+            self._model = self._client.model(
+                self.state.result_model, base_model=self.state.base_model, job_id=self.id
+            )
+        return self._model
 
     @property
     def id(self) -> str:
@@ -260,7 +293,7 @@ class _JobView:
         )
 
 
-class Job(_JobView):
+class Job(_JobView["Client", "Model"]):
     """A handle to a training run on any provider.
 
     Get one from :meth:`ftsdk.Client.train` or re-attach from any process with
@@ -270,24 +303,6 @@ class Job(_JobView):
         job.wait()
         print(job.model.chat("Hello").content)
     """
-
-    def __init__(self, client: Client, state: JobState) -> None:
-        self._client = client
-        self.state = state
-        self._events: list[JobEvent] = []
-        self._read = 0  # how many of self._events the user has been handed
-        self._model: Model | None = None
-
-    @property
-    def model(self) -> Model | None:
-        """The fine-tuned model, once the job has succeeded."""
-        if self.state.result_model is None:
-            return None
-        if self._model is None or self._model.id != self.state.result_model:
-            self._model = self._client.model(
-                self.state.result_model, base_model=self.state.base_model, job_id=self.id
-            )
-        return self._model
 
     # -- operations ------------------------------------------------------------------
     def refresh(self) -> Job:
@@ -380,29 +395,11 @@ class Job(_JobView):
         return self
 
 
-class AsyncJob(_JobView):
+class AsyncJob(_JobView["AsyncClient", "AsyncModel"]):
     """The async twin of :class:`Job`: the same handle, its calls awaited.
 
     Get one from :meth:`ftsdk.AsyncClient.train` or :meth:`ftsdk.AsyncClient.job`.
     """
-
-    def __init__(self, client: AsyncClient, state: JobState) -> None:
-        self._client = client
-        self.state = state
-        self._events: list[JobEvent] = []
-        self._read = 0
-        self._model: AsyncModel | None = None
-
-    @property
-    def model(self) -> AsyncModel | None:
-        """The fine-tuned model, once the job has succeeded."""
-        if self.state.result_model is None:
-            return None
-        if self._model is None or self._model.id != self.state.result_model:
-            self._model = self._client.model(
-                self.state.result_model, base_model=self.state.base_model, job_id=self.id
-            )
-        return self._model
 
     # -- operations ------------------------------------------------------------------
     async def refresh(self) -> AsyncJob:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -151,7 +151,23 @@ def whole_answer(response: ChatResponse) -> ChatChunk:
     )
 
 
-class ChatStream:
+_ChunksT = TypeVar("_ChunksT", Iterator[ChatChunk], AsyncIterator[ChatChunk])
+
+
+class _Stream(Generic[_ChunksT]):
+    """What :class:`ChatStream` and its async twin share: the provider's pieces and the
+    answer they add up to (the loops differ only in ``next`` against ``await anext``)."""
+
+    def __init__(self, chunks: _ChunksT, model: str, *, streamed: bool) -> None:
+        self._chunks: _ChunksT = chunks
+        self._answer = _Answer(model)
+        self._done = False
+        self.streamed = streamed
+        """Whether the provider streams (``stream`` operation); when not, the whole answer
+        comes as one piece."""
+
+
+class ChatStream(_Stream[Iterator[ChatChunk]]):
     """An answer as the model writes it: iterate to get each new piece of text; once it
     has ended, :attr:`response` holds the whole answer, its usage and finish reason::
 
@@ -163,14 +179,6 @@ class ChatStream:
     Use it as a context manager (or call :meth:`close`) to stop early: the provider stops
     generating where it can.
     """
-
-    def __init__(self, chunks: Iterator[ChatChunk], model: str, *, streamed: bool) -> None:
-        self._chunks = chunks
-        self._answer = _Answer(model)
-        self._done = False
-        self.streamed = streamed
-        """Whether the provider streams (``stream`` operation); when not, the whole answer
-        comes as one piece."""
 
     def __iter__(self) -> ChatStream:
         return self
@@ -207,7 +215,7 @@ class ChatStream:
         self.close()
 
 
-class AsyncChatStream:
+class AsyncChatStream(_Stream[AsyncIterator[ChatChunk]]):
     """:class:`ChatStream` for ``async for``::
 
     async with model.stream("Tell me a story") as stream:
@@ -215,13 +223,6 @@ class AsyncChatStream:
             print(text, end="")
     print(stream.response.usage)
     """
-
-    def __init__(self, chunks: AsyncIterator[ChatChunk], model: str, *, streamed: bool) -> None:
-        self._chunks = chunks
-        self._answer = _Answer(model)
-        self._done = False
-        self.streamed = streamed
-        """Whether the provider streams; when not, the whole answer comes as one piece."""
 
     def __aiter__(self) -> AsyncChatStream:
         return self

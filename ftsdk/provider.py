@@ -133,6 +133,13 @@ class Provider(abc.ABC):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}>"
 
+    @classmethod
+    def engines(cls) -> dict[str, str | None]:
+        """Where the provider's jobs can run (``provider_options["engine"]``), each with
+        ``None`` when it can run here, else how to install what it needs; empty when jobs
+        run one way only. ``ftsdk providers`` lists them."""
+        return {}
+
     def secrets(self) -> list[str]:
         """Secret values this instance holds; the core scrubs them from error messages.
 

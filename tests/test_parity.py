@@ -102,6 +102,7 @@ def test_parity_of_the_provider_contract() -> None:
         "secrets",
         "active_capabilities",
         "check_spec",
+        "engines",
         "overrides",
         "implemented_operations",
         "partially_implemented_operations",

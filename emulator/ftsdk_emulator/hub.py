@@ -4,7 +4,8 @@ It answers what ``huggingface_hub`` (0.27 as AutoTrain pins it, and 1.x) calls t
 (``HfApi.create_repo`` / ``upload_folder``), a dataset (``datasets.push_to_hub``) and to run
 an AutoTrain Space: repo creation, pre-upload (every file ``uploadMode: regular``, so no
 LFS), commits, file downloads, listings, a Space's secrets, sleep time and runtime stage,
-``whoami`` and the model-card check (``POST /api/validate-yaml``: the YAML header of a
+``whoami``, Hugging Face Jobs (:mod:`ftsdk_emulator.hub_jobs`: each job's command runs as a
+local process) and the model-card check (``POST /api/validate-yaml``: the YAML header of a
 ``README.md`` must parse to a mapping, as on the Hub). Inference Endpoints' create call
 (``POST /v2/endpoint/{namespace}``) is answered too, for a test that points AutoTrain's
 endpoints URL here.
@@ -37,12 +38,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ftsdk.serving.thread import ServerThread
+from ftsdk_emulator.hub_jobs import HubJobs
 
 __all__ = ["HubEmulator", "HubRepo", "HubRequest", "card_metadata_problems"]
 
 _KINDS = {"models": "model", "datasets": "dataset", "spaces": "space"}
 """URL segment (``/api/{kind}/...``) → repo type."""
 _SPACE_ACTIONS = ("sleeptime", "hardware", "restart", "pause")
+COMMIT = "a" * 40
+"""The revision every repo is at (its info's ``sha``, its files' ``X-Repo-Commit``)."""
 """Space calls answered with the Space's runtime, as the Hub does."""
 
 
@@ -109,8 +113,12 @@ class HubEmulator:
         """The stage every Space reports (``GET /api/spaces/{id}/runtime``); set it to move
         a run along, e.g. ``PAUSED`` as AutoTrain's Space does when training ends."""
         self._lock = threading.Lock()
+        self.jobs = HubJobs(self._record, user=user)
+        """Hugging Face Jobs: each job's command runs as a local process (see
+        :mod:`ftsdk_emulator.hub_jobs`)."""
         repo = "/api/{kind}/{ns}/{name}"
         routes = [
+            *self.jobs.routes(),
             Route("/api/whoami-v2", self._whoami, methods=["GET"]),
             Route("/api/agent-harnesses", self._harnesses, methods=["GET"]),
             Route("/api/repos/create", self._create, methods=["POST"]),
@@ -146,7 +154,8 @@ class HubEmulator:
         return self
 
     def stop(self) -> None:
-        """Stop serving."""
+        """Stop serving, killing the jobs still running."""
+        self.jobs.stop_all()
         self._server.stop()
 
     def __enter__(self) -> HubEmulator:
@@ -297,7 +306,7 @@ class HubEmulator:
             {
                 "id": repo.repo_id,
                 "private": repo.private,
-                "sha": "0" * 40,
+                "sha": COMMIT,  # the X-Repo-Commit of its files: one snapshot in the cache
                 "siblings": [{"rfilename": name} for name in sorted(repo.files)],
             }
         )
@@ -325,7 +334,7 @@ class HubEmulator:
         if data is None:
             code = "RepoNotFound" if repo is None else "EntryNotFound"
             return Response(status_code=404, headers={"X-Error-Code": code})
-        headers = {"X-Repo-Commit": "a" * 40, "ETag": f'"{_etag(data)}"'}
+        headers = {"X-Repo-Commit": COMMIT, "ETag": f'"{_etag(data)}"'}
         return Response(data, headers=headers)
 
     async def _runtime(self, request: Request) -> Response:

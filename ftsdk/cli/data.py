@@ -46,17 +46,24 @@ def _load(file: str, columns: tuple[str, ...], template: str | None) -> Dataset:
         raise click.BadParameter(str(err), param_hint="FILE") from err
 
 
-def _target(provider: str | None, model: str | None, context: int | None) -> Target | None:
+def _target(
+    provider: str | None,
+    model: str | None,
+    context: int | None,
+    token_price: float | None = None,
+) -> Target | None:
     from ftsdk.dataset import Target
     from ftsdk.errors import InvalidRequest
 
     if provider is None and model is None:
+        if token_price is not None:
+            raise click.UsageError("--token-price prices a target: give --provider and --model")
         return None
     if provider is None or model is None:
         raise click.UsageError("give --provider and --model together")
     overrides: dict[str, Any] = {"context_tokens": context} if context else {}
     try:
-        return Target.for_model(provider, model, **overrides)
+        return Target.for_model(provider, model, **overrides).with_token_price(token_price)
     except InvalidRequest as err:
         raise click.UsageError(str(err)) from err
 
@@ -69,7 +76,7 @@ def _epochs(value: str) -> int | str:
     return int(value)
 
 
-def _print_stats(report: ValidationReport) -> None:
+def _print_stats(report: ValidationReport, *, local_estimate: bool = False) -> None:
     stats, cost = report.stats, report.cost
     target = report.target
     if stats is not None and target is not None:
@@ -80,16 +87,13 @@ def _print_stats(report: ValidationReport) -> None:
             f"mean {stats.mean:,.1f} · p95 {stats.p95:,} · max {stats.max:,}{limit}"
         )
     if cost is not None:
-        epochs = f"{cost.epochs} epochs" + (" (auto)" if cost.epochs_auto else "")
-        line = f"cost: {cost.tokens:,} tokens x {epochs} = {cost.billed_tokens:,} billed tokens"
-        if cost.usd is not None:
-            line += (
-                f" x ${cost.price_per_million:,.2f}/1M = ${cost.usd:,.{2 if cost.usd >= 1 else 4}f}"
-                f" (list price recorded {cost.recorded}; verify before budgeting)"
-            )
-        else:
-            line += " (no price recorded for this target)"
-        click.echo(line)
+        click.echo(f"cost: {cost.summary}")
+        unpriced = cost.usd is None and cost.price_per_hour is None and target is not None
+        if unpriced and not (local_estimate and target.hf_tokenizer):  # else the estimate says
+            ways = f"--token-price USD or {target.token_price_env} (token_price= in Python)"
+            click.echo(f"  to price it: {target.how_to_price(ways)}")
+        if cost.hosting:
+            click.echo(f"  {cost.hosting}")
 
 
 def _fail_if_unreadable(report: ValidationReport) -> None:
@@ -128,7 +132,15 @@ def _print_report(report: ValidationReport, *, name: str) -> None:
 
 
 _FILE = click.argument("file", type=click.Path(dir_okay=False))
-_PROVIDER = click.option("--provider", help="Provider whose rules apply, e.g. openai.")
+_PROVIDER = click.option("-p", "--provider", help="Provider whose rules apply, e.g. openai.")
+_TOKEN_PRICE = click.option(
+    "--token-price",
+    type=click.FloatRange(min=0),
+    metavar="USD",
+    help="Your price per 1M training tokens, for the cost estimate where none is recorded "
+    "(Azure prices by region and tier); else $FTSDK_<PROVIDER>_TOKEN_PRICE, else the "
+    "recorded one.",
+)
 _MODEL = click.option("--model", help="Base model, e.g. gpt-4o-mini-2024-07-18.")
 _CONTEXT = click.option("--context", type=int, help="Override the model's tokens per example.")
 _COLUMN = click.option(
@@ -145,6 +157,7 @@ _TEMPLATE = click.option(
 @_MODEL
 @click.option("--epochs", default="auto", show_default=True, help="Planned epochs, or auto.")
 @_CONTEXT
+@_TOKEN_PRICE
 @click.option("--max-problems", default=20, show_default=True, help="Problems shown per kind.")
 @click.option(
     "--strict",
@@ -167,6 +180,7 @@ def check(
     model: str | None,
     epochs: str,
     context: int | None,
+    token_price: float | None,
     max_problems: int,
     strict: bool,
     allow_duplicates: bool,
@@ -180,7 +194,7 @@ def check(
     """
     dataset = _load(file, columns, template)
     report = dataset.validate(
-        _target(provider, model, context),
+        _target(provider, model, context, token_price),
         epochs=_epochs(epochs),
         max_problems=max_problems,
         strict=strict,
@@ -201,6 +215,7 @@ def check(
 @_MODEL
 @click.option("--epochs", default="auto", show_default=True, help="Planned epochs, or auto.")
 @_CONTEXT
+@_TOKEN_PRICE
 @click.option(
     "--adapter",
     type=click.Choice(["full", "lora", "qlora"]),
@@ -237,6 +252,7 @@ def stats(
     model: str | None,
     epochs: str,
     context: int | None,
+    token_price: float | None,
     adapter: str | None,
     batch_size: int | None,
     max_seq_length: int | None,
@@ -248,13 +264,14 @@ def stats(
     template: str | None,
     as_json: bool,
 ) -> None:
-    """Examples, tokens per example and the cost estimate of FILE for a target; for a local
-    model (trl, autotrain) also its GPU memory and training time, estimated, and its cost
-    with --gpu-hour-price."""
+    """Examples, tokens per example and the cost estimate of FILE for a target (priced at
+    --token-price where the provider's price is not recorded: Azure); for a local model
+    (trl, autotrain) also its GPU memory and training time, estimated, and its cost with
+    --gpu-hour-price."""
     from ftsdk.errors import InvalidRequest
 
     dataset = _load(file, columns, template)
-    target = _target(provider, model, context)
+    target = _target(provider, model, context, token_price)
     if target is None:
         raise click.UsageError("stats needs --provider and --model (their tokenizer and price)")
     training = {
@@ -303,7 +320,7 @@ def stats(
         click.echo(json.dumps(body, indent=2))
         return
     click.echo(f"{dataset.name}: {report.examples:,} examples, format {report.format or '?'}")
-    _print_stats(report)
+    _print_stats(report, local_estimate=target.hf_tokenizer is not None)
     if not report.ok:
         click.echo("(examples with errors are not counted: run `ftsdk data check`)")
     if estimate is not None:

@@ -46,6 +46,10 @@ def providers(as_json: bool, check: bool) -> None:
             "version": reg.version,
             "capabilities": reg.provider.capabilities.summary(),
             "data_rules": _rules_summary(reg.provider.data_rules),
+            "engines": {
+                name: {"installed": how is None} | ({"install": how} if how else {})
+                for name, how in reg.provider.engines().items()
+            },
         }
         for reg in registry
     ]
@@ -56,13 +60,14 @@ def providers(as_json: bool, check: bool) -> None:
     if as_json:
         click.echo(json.dumps({"providers": rows, "failures": failures}, indent=2))
     else:
-        for reg in registry:
+        for reg, row in zip(registry, rows, strict=True):
             caps = reg.provider.capabilities
             methods = ", ".join(sorted(caps.methods)) or "-"
             operations = ", ".join(sorted(caps.operations)) or "none yet"
             click.echo(f"{reg.name:<12} {reg.distribution} {reg.version or ''}")
             click.echo(f"{'':<12} methods: {methods}")
             click.echo(f"{'':<12} operations: {operations}")
+            _echo_engines(row["engines"])  # type: ignore[arg-type]
         if not len(registry):
             click.echo("no providers installed (pip install ftsdk-openai, ...)")
         for failure in failures:
@@ -72,3 +77,14 @@ def providers(as_json: bool, check: bool) -> None:
             )
     if check and any(f.distribution in BUILTIN_DISTRIBUTIONS for f in registry.failures):
         sys.exit(1)
+
+
+def _echo_engines(engines: dict[str, dict[str, object]]) -> None:
+    """The engines line, and how to install each missing one (one a line)."""
+    if not engines:
+        return
+    installed = [name for name, engine in engines.items() if engine["installed"]]
+    click.echo(f"{'':<12} engines: {', '.join(installed) or 'none'}")
+    for name, engine in engines.items():
+        if not engine["installed"]:
+            click.echo(f"{'':<12}   {name}: not installed: {engine['install']}")

@@ -25,13 +25,15 @@ def budget_options(command: F) -> F:
         type=click.FloatRange(min=0),
         metavar="USD",
         help="USD per hour: local training's GPU-hour rate (else $FTSDK_GPU_HOUR_PRICE); on "
-        "a service that bills by the hour, the job is watched and paused at the limit.",
+        "a service that bills by the hour, the job is watched and paused at the limit (else "
+        "at the model's recorded hourly rate, where there is one: Azure's o4-mini RFT).",
     )(command)
     command = click.option(
         "--token-price",
         type=click.FloatRange(min=0),
         metavar="USD",
-        help="USD per 1M training tokens, where ftsdk records no price (Azure).",
+        help="Your price per 1M training tokens, where ftsdk records none (Azure prices by "
+        "region and tier; else $FTSDK_<PROVIDER>_TOKEN_PRICE, e.g. FTSDK_AZURE_TOKEN_PRICE).",
     )(command)
     return click.option(
         "--max-cost",

@@ -270,10 +270,25 @@ class Dataset:
         return result
 
     def estimate_cost(
-        self, target: Target | tuple[str, str], *, epochs: int | str = "auto"
+        self,
+        target: Target | tuple[str, str],
+        *,
+        epochs: int | str = "auto",
+        token_price: float | None = None,
     ) -> CostEstimate:
-        """Billed tokens and price of training on this data (an estimate)."""
-        cost = self.validate(target, epochs=epochs).cost
+        """Billed tokens and price of training on this data (an estimate)::
+
+            cost = dataset.estimate_cost(("azure", "gpt-4.1-mini"), token_price=5.0)
+            cost.usd, cost.hosting  # ..., 'then $1.70/hour while deployed (Standard/...)'
+
+        :param token_price: your price, USD per 1M training tokens (where the provider's is
+            not recorded: Azure prices by region and tier). Unset,
+            ``FTSDK_<PROVIDER>_TOKEN_PRICE`` if set (``FTSDK_AZURE_TOKEN_PRICE``), else the
+            recorded price; with none, ``usd`` is ``None`` and ``no_price`` says where to
+            find one.
+        """
+        resolved = Target.for_model(*target) if isinstance(target, tuple) else target
+        cost = self.validate(resolved.with_token_price(token_price), epochs=epochs).cost
         if cost is None:
             raise InvalidRequest("tokens could not be counted: no tokenizer for the target")
         result: CostEstimate = cost

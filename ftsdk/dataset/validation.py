@@ -307,8 +307,7 @@ def validate_items(  # noqa: PLR0912, PLR0915
             epochs=epochs
             if target is None or target.epochs_rule or epochs != "auto"
             else target.default_epochs or 1,
-            price_per_million=target.price_per_million if target else None,
-            recorded=target.recorded if target else None,
+            **(target.cost_terms() if target is not None else {}),
         )
         report.cost = cost
         limit_billed = target.max_billed_tokens if target is not None else None

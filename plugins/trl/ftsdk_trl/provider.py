@@ -35,7 +35,7 @@ from ftsdk.local import (
 )
 from ftsdk.models import ChatChunk, ChatParams, ChatResponse, ModelInfo
 from ftsdk.provider import TrainingRequest
-from ftsdk_trl.engines import Engine, EngineName, engine_class
+from ftsdk_trl.engines import Engine, EngineName, LocalEngine, engine_class
 from ftsdk_trl.engines.hf_jobs import HFJobsOptions
 from ftsdk_trl.engines.ray import RayOptions
 from ftsdk_trl.engines.skypilot import SkyPilotOptions
@@ -158,6 +158,14 @@ class TRLProvider(PausableLocalProvider):
         # whole process): models are loaded one at a time, then generate from any thread.
         self._load_lock = threading.Lock()
 
+    @classmethod
+    def engines(cls) -> dict[str, str | None]:
+        """The engines a job can run on, each ``None`` when installed here, else how to
+        install it (``pip install 'ftsdk-trl[ray]'``)."""
+        from ftsdk_trl.engines import engine_installs
+
+        return engine_installs()
+
     # -- creating ----------------------------------------------------------------------
     def check_spec(self, spec: JobSpec) -> None:
         """What TRL refuses whatever the data: a ``batch_size`` that does not split evenly
@@ -185,8 +193,9 @@ class TRLProvider(PausableLocalProvider):
             )
         options = request.options.model_dump(mode="json")
         batch = _batch_plan(method, options)
-        self.engine(options).check(options)
-        model_path = resolve_base_model(spec.base_model)
+        engine = self.engine(options)
+        engine.check(options)
+        model_path = engine.resolve_model(spec.base_model)
         if method.get("adapter") == "qlora":
             _check_qlora()
         data = self.local_data(request, tokenizer=str(model_path))
@@ -228,6 +237,17 @@ class TRLProvider(PausableLocalProvider):
         """
         return self.engine(_runner_options(job))
 
+    def _status_engine(self, job: JobDir) -> Engine:
+        """The engine that reads ``job``'s status and says whether it pauses: the one
+        spec.json names, or with no spec.json, this machine's (its runner's pid and log
+        are all a status needs; the missing file is found where a runner reads it).
+
+        :raises DamagedJob: spec.json is there but damaged.
+        """
+        if not job.spec_file.exists():
+            return LocalEngine(self)
+        return self.job_engine(job)
+
     def runner(self, job: JobDir, *, resume: bool) -> tuple[list[str], dict[str, str]]:
         """The runner's command line on the job's engine: here, ``python -m
         ftsdk_trl.runner JOB_DIR`` (under ``accelerate launch`` on several processes) with
@@ -258,7 +278,7 @@ class TRLProvider(PausableLocalProvider):
         return super().resume_job(job_id)
 
     def _require_pausable(self, job_id: str, what: str) -> None:
-        engine = self.job_engine(self._job(job_id))
+        engine = self._status_engine(self._job(job_id))
         if not engine.pausable:
             raise InvalidRequest(
                 f"job {job_id} runs on {engine.label}, where a job cannot {what}: cancel it "
@@ -275,7 +295,7 @@ class TRLProvider(PausableLocalProvider):
         result = status.get("result_model")
         if result is not None and _result_path(job, result) is None:
             raise job.damage(job.status_file, f"names a model outside its folder ({result})")
-        return self.job_engine(job).read_status(job, status)
+        return self._status_engine(job).read_status(job, status)
 
     def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
         """Complete checkpoints; their ``model`` is the folder, usable with ``chat``."""
@@ -448,24 +468,24 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def launch_command(job_path: Path, *, resume: bool, num_processes: int | None) -> list[str]:
-    """The runner's command line: plain Python, or ``accelerate launch`` for several GPUs.
+    """The runner's command line: plain Python, or, for several processes, ``accelerate
+    launch`` under the launcher of :mod:`ftsdk_trl.engines.ranks`.
 
-    >>> launch_command(Path("/j"), resume=False, num_processes=2)[1:6]
-    ['-m', 'accelerate.commands.launch', '--multi_gpu', '--num_processes', '2']
+    >>> launch_command(Path("/j"), resume=False, num_processes=2)[1:]
+    ['-m', 'ftsdk_trl.engines.ranks', '/j', '--num-processes', '2']
     """
-    runner = ["-m", "ftsdk_trl.runner", str(job_path), *(["--resume"] if resume else [])]
     processes = process_count(num_processes)
     if processes <= 1:
-        return [sys.executable, *runner]
-    return [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        str(processes),
-        *runner,
-    ]
+        return [
+            sys.executable,
+            "-m",
+            "ftsdk_trl.runner",
+            str(job_path),
+            *(["--resume"] if resume else []),
+        ]
+    from ftsdk_trl.engines.ranks import launcher_command
+
+    return launcher_command(job_path, resume=resume, num_processes=processes)
 
 
 def runner_environment() -> dict[str, str]:

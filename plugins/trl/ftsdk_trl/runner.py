@@ -1,10 +1,17 @@
 """The process that trains one job: ``python -m ftsdk_trl.runner JOB_DIR [--resume]``.
 
-Started detached by the provider (or under ``accelerate launch`` on several GPUs). It reads
-``spec.json``, trains, and writes status, events, metrics and checkpoints into the job
-folder; it reads ``control`` at every step to pause (save a checkpoint, exit ``paused``).
-With ``--resume`` it continues from the newest complete checkpoint: step, optimizer,
-scheduler, RNG and data position, as ``Trainer.train(resume_from_checkpoint=...)`` restores.
+Started detached by the provider (or, on several processes, as each rank under ``accelerate
+launch``: :mod:`ftsdk_trl.engines.ranks`). It reads ``spec.json``, trains, and writes status,
+events, metrics and checkpoints into the job folder; it reads ``control`` at every step to
+pause (save a checkpoint, exit ``paused``). With ``--resume`` it continues from the newest
+complete checkpoint: step, optimizer, scheduler, RNG and data position, as
+``Trainer.train(resume_from_checkpoint=...)`` restores.
+
+On several ranks only rank 0 writes the job folder (status, events, metrics, setup.json, the
+tokenizer and merged model; the Trainer saves checkpoints and weights from rank 0 too, and
+each rank its own RNG state into the checkpoint). What rank 0 decides from the folder or
+its clock (pause, a checkpoint every ``save_minutes``) it sends to the others at each step,
+so every rank saves and stops at the same step.
 """
 
 from __future__ import annotations
@@ -63,6 +70,30 @@ def _is_main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
+def _launcher_reports_failures() -> bool:
+    """Whether :mod:`ftsdk_trl.engines.ranks` launched this rank: it writes a failure into
+    the job, naming the rank, once it has seen every rank end."""
+    from ftsdk_trl.engines.ranks import LAUNCHER_PID_ENV
+
+    return LAUNCHER_PID_ENV in os.environ
+
+
+def _agree(args: Any, *flags: bool) -> tuple[bool, ...]:
+    """``flags`` as rank 0 has them, on every rank (one broadcast of a few integers; a
+    single process returns them as they are). Ranks that decided apart (one pauses, one
+    trains on) would fail at the next step's collective, the one left waiting for the
+    other."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return flags
+    import torch
+
+    shared = torch.tensor([int(flag) for flag in flags], dtype=torch.int32, device=args.device)
+    dist.broadcast(shared, src=0)
+    return tuple(bool(value) for value in shared.tolist())
+
+
 def _callback(job: JobDir, main: bool, save_every_s: float | None, replayed: int = 0) -> Any:
     """The trainer callback that writes the job folder; steps up to ``replayed`` were
     logged by an earlier run (killed after its last checkpoint): their metrics are written
@@ -93,12 +124,15 @@ def _callback(job: JobDir, main: bool, save_every_s: float | None, replayed: int
                 )
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> Any:
-            if job.requested() == "pause":
+            now = time.monotonic()
+            pause = main and job.requested() == "pause"
+            save = main and save_every_s is not None and now - self.last_save >= save_every_s
+            pause, save = _agree(args, pause, save)  # rank 0's folder and clock decide
+            if pause:
                 self.paused = True
                 control.should_save = True
                 control.should_training_stop = True
-            now = time.monotonic()
-            if save_every_s is not None and now - self.last_save >= save_every_s:
+            if save:
                 control.should_save = True
             if main and (now - self.last_status >= STATUS_EVERY_S or self.paused):
                 self.last_status = now
@@ -286,12 +320,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args(argv)
     job = JobDir(args.job_dir.resolve())
+    launched = _launcher_reports_failures()
+    if launched:
+        from ftsdk_trl.engines.ranks import die_with_launcher
+
+        die_with_launcher()
     try:
         run(job, resume=args.resume)
     except BaseException as err:
-        if _is_main_process():
-            message = f"{type(err).__name__}: {err}".strip()
-            traceback.print_exc()
+        message = f"{type(err).__name__}: {err}".strip()
+        traceback.print_exc()
+        if launched:  # torchrun's error file: the launcher names this rank and its traceback
+            _record_for_launcher(err)
+        elif _is_main_process():
             job.update_status(
                 status="failed",
                 raw_status="failed",
@@ -301,6 +342,15 @@ def main(argv: list[str] | None = None) -> int:
             job.add_event(f"failed: {message}", level="error")
         return 1
     return 0
+
+
+def _record_for_launcher(err: BaseException) -> None:
+    """Write ``err`` and its traceback into torchrun's error file for this rank
+    (``TORCHELASTIC_ERROR_FILE``), where ``ChildFailedError`` reads it. Called while
+    ``err`` is being handled."""
+    from torch.distributed.elastic.multiprocessing.errors import ErrorHandler
+
+    ErrorHandler().record_exception(err)
 
 
 if __name__ == "__main__":

@@ -261,16 +261,28 @@ def test_unknown_base_model_is_never_downloaded(
 
 
 def test_multi_gpu_launch_is_accelerate_launch(tmp_path: Path) -> None:
-    """A dry run: the command parses as accelerate's own CLI would parse it."""
+    """A dry run: the launcher's command, and the arguments it hands ``accelerate launch``
+    parse as accelerate's own CLI would parse them."""
     from accelerate.commands.launch import launch_command_parser
 
+    from ftsdk_trl.engines.ranks import accelerate_arguments
     from ftsdk_trl.provider import launch_command
 
     command = launch_command(tmp_path, resume=True, num_processes=4)
-    assert command[:3] == [sys.executable, "-m", "accelerate.commands.launch"]
-    args = launch_command_parser().parse_args(command[3:])
+    assert command == [
+        sys.executable,
+        "-m",
+        "ftsdk_trl.engines.ranks",
+        str(tmp_path),
+        "--num-processes",
+        "4",
+        "--resume",
+    ]
+    given = accelerate_arguments(tmp_path, resume=True, num_processes=4, log_dir=tmp_path / "l")
+    args = launch_command_parser().parse_args(given)
     assert args.num_processes == 4
     assert args.multi_gpu
+    assert args.main_process_port == 0  # a free port: two jobs side by side
     assert args.module
     assert args.training_script == "ftsdk_trl.runner"
     assert args.training_script_args == [str(tmp_path), "--resume"]

@@ -18,8 +18,10 @@ methods, and say how to install it (``pip install 'ftsdk-trl[ray]'``) when it is
 from __future__ import annotations
 
 import abc
+import contextlib
 import importlib
 import importlib.util
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ftsdk.errors import InvalidRequest
@@ -28,7 +30,15 @@ from ftsdk.jobdir import JobDir
 if TYPE_CHECKING:
     from ftsdk_trl.provider import TRLProvider
 
-__all__ = ["ENGINES", "Engine", "EngineName", "LocalEngine", "engine_class", "installed_engines"]
+__all__ = [
+    "ENGINES",
+    "Engine",
+    "EngineName",
+    "LocalEngine",
+    "engine_class",
+    "engine_installs",
+    "installed_engines",
+]
 
 EngineName = Literal["local", "ray", "hf_jobs", "skypilot"]
 """The engines a TRL job can run on (``provider_options["engine"]``)."""
@@ -66,6 +76,11 @@ class Engine(abc.ABC):
         self.provider = provider
 
     @classmethod
+    def how_to_install(cls) -> str:
+        """What to run to install what it needs (``pip install 'ftsdk-trl[ray]'``)."""
+        return f"pip install 'ftsdk-trl[{cls.extra}]'" if cls.extra else "install it"
+
+    @classmethod
     def missing(cls) -> list[str]:
         """The modules :attr:`requires` names that are not installed here."""
         return [name for name in cls.requires if importlib.util.find_spec(name) is None]
@@ -83,13 +98,22 @@ class Engine(abc.ABC):
         """
         missing = self.missing()
         if missing:
-            how = f"pip install 'ftsdk-trl[{self.extra}]'" if self.extra else "install it"
             raise InvalidRequest(
                 f"provider_options.engine: {self.name} needs {', '.join(missing)}, which is "
-                f"not installed here: {how}",
+                f"not installed here: {self.how_to_install()}",
                 field="provider_options.engine",
                 provider=self.provider.name,
             )
+
+    def resolve_model(self, name: str) -> Path:
+        """A local folder with the base model's config and tokenizer, which the data and
+        chat-template checks read (default: the model itself, never downloaded).
+
+        :raises InvalidRequest: no such model where this engine looks.
+        """
+        from ftsdk_trl.provider import resolve_base_model
+
+        return resolve_base_model(name)
 
     @abc.abstractmethod
     def command(
@@ -112,8 +136,10 @@ class Engine(abc.ABC):
 
 
 class LocalEngine(Engine):
-    """The runner as a detached process on this machine (``accelerate launch`` for several
-    processes), as :class:`~ftsdk.local.LocalProvider` runs it."""
+    """The runner as a detached process on this machine, as
+    :class:`~ftsdk.local.LocalProvider` runs it; on several processes, ``accelerate launch``
+    under the launcher of :mod:`ftsdk_trl.engines.ranks`, which writes a failed rank's error
+    into the job."""
 
     name = "local"
     label = "this machine"
@@ -123,10 +149,9 @@ class LocalEngine(Engine):
     ) -> tuple[list[str], dict[str, str]]:
         from ftsdk_trl.provider import launch_command, runner_environment
 
-        command = launch_command(
-            job.path, resume=resume, num_processes=options.get("num_processes")
-        )
-        return command, runner_environment()
+        return launch_command(
+            job.path, resume=resume, num_processes=_recorded_processes(job, options)
+        ), runner_environment()
 
     def launch(self, job: JobDir, command: list[str], env: dict[str, str], *, resume: bool) -> None:
         self.provider.store.start(job, command, env)
@@ -135,10 +160,39 @@ class LocalEngine(Engine):
         return job.check_runner(status, self.provider.runner_label)
 
     def stop(self, job: JobDir) -> None:
+        """Stop the runner's process group and wait; then kill, by pid, any of its
+        processes left (torchrun starts each rank in a session of its own, out of the
+        group's reach)."""
+        import psutil  # type: ignore[import-untyped]
+
         from ftsdk.jobdir import stop_process
 
-        stop_process(job.process())
+        runner = job.process()
+        try:
+            family = runner.children(recursive=True) if runner is not None else []
+        except psutil.Error:
+            family = []
+        stop_process(runner)
+        for proc in family:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()  # psutil checks it is still the same process (pid reuse)
+        psutil.wait_procs(family, timeout=5)
         self.provider.store.reap(job)
+
+
+def _recorded_processes(job: JobDir, options: dict[str, Any]) -> int | None:
+    """The processes the job trains on: as spec.json recorded them when it was created (a
+    resume runs as many as the run it continues, whatever the GPUs visible now), else
+    ``num_processes``."""
+    try:
+        batch = job.read_spec().get("batch")
+    except InvalidRequest:  # a damaged spec.json: the provider reports it
+        batch = None
+    recorded = batch.get("num_processes") if isinstance(batch, dict) else None
+    if isinstance(recorded, int) and not isinstance(recorded, bool) and 0 < recorded < 1024:
+        return recorded
+    processes: int | None = options.get("num_processes")
+    return processes
 
 
 def engine_class(name: str) -> type[Engine]:
@@ -160,3 +214,11 @@ def engine_class(name: str) -> type[Engine]:
 def installed_engines() -> dict[str, bool]:
     """Each engine and whether what it needs is installed here (``ftsdk providers``)."""
     return {name: engine_class(name).installed() for name in ENGINES}
+
+
+def engine_installs() -> dict[str, str | None]:
+    """Each engine: ``None`` when it can run here, else how to install what it needs."""
+    return {
+        name: None if installed else engine_class(name).how_to_install()
+        for name, installed in installed_engines().items()
+    }

@@ -33,7 +33,7 @@ class MountedJobDir(JobDir):
     """A job folder as a Ray Train worker sees it, through a mount of the caller's ftsdk
     home: paths under ``caller_home`` in spec.json read under ``mount``, the result model is
     recorded under ``caller_home``, where the caller reads it (both the same on a local
-    cluster), and every rank agrees on a pause."""
+    cluster)."""
 
     def __init__(self, path: Path, *, caller_home: Path, mount: Path) -> None:
         super().__init__(path)
@@ -46,23 +46,6 @@ class MountedJobDir(JobDir):
             if isinstance(spec.get(key), str):
                 spec[key] = str(_moved(Path(spec[key]), self.caller_home, self.mount))
         return spec
-
-    def requested(self) -> str | None:
-        """What was asked of the runner, the same on every rank: a pause any rank reads at
-        this step pauses them all (every rank reads the control file after each step; one
-        reading it a step later than another would leave both waiting in different
-        collectives)."""
-        asked = super().requested()
-        import torch
-        import torch.distributed as dist
-
-        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
-            return asked
-        on_gpu = dist.get_backend() == "nccl"
-        device = torch.device("cuda", torch.cuda.current_device()) if on_gpu else None
-        pause = torch.tensor([int(asked == "pause")], device=device)
-        dist.all_reduce(pause, op=dist.ReduceOp.MAX)
-        return "pause" if pause.item() else asked
 
     def update_status(self, **changes: Any) -> dict[str, Any]:
         """Merge ``changes`` into status.json, a result model in the caller's terms."""
@@ -105,6 +88,16 @@ def train_worker(config: dict[str, Any]) -> None:
         raise
 
 
+def _processes(spec: dict[str, Any], options: dict[str, Any]) -> int:
+    """Workers to train on: as many as spec.json's batch split was made for (a resume runs
+    as many as the run it continues), else ``num_processes``, else one."""
+    batch = spec.get("batch")
+    recorded = batch.get("num_processes") if isinstance(batch, dict) else None
+    if isinstance(recorded, int) and not isinstance(recorded, bool) and 0 < recorded < 1024:
+        return recorded
+    return int(options.get("num_processes") or 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Train the job under Ray Train; exit 0 when it succeeded or paused, else 1 (2: the
     job folder is not on this node)."""
@@ -135,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     from ray.train.torch import TorchTrainer
 
     ray.init()  # the cluster this Ray job runs on (Ray sets RAY_ADDRESS for it)
-    workers = int(options.get("num_processes") or 1)
+    workers = _processes(job.read_spec(), options)
     resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
     use_gpu = resources.get("GPU", 0) >= 1
     cpus = float((options.get("ray") or {}).get("num_cpus_per_worker") or 1.0)
