@@ -10,7 +10,8 @@ between the first and the last step's events over the steps between them.
 Engines are the rows of ``ENGINES`` (provider options) with, in ``SETUPS``, a context
 manager that provides what the engine needs (a cluster, an emulation) as extra provider
 options. ``local`` and ``ddp`` (two ranks under ``accelerate launch``, gloo on a CPU) need
-nothing; add ``ray`` and ``hf_jobs`` there when they exist.
+nothing; ``ray`` (two Ray Train workers) the cluster at ``RAY_ADDRESS``; add ``hf_jobs``
+there when it exists.
 Run: .venv/bin/python bench/engine_overhead.py [ROUNDS] [ENGINE ...]
 The last line is the figure: ratio=<engine/local seconds per step> vs local, for the last
 engine named (start-up ratio beside it).
@@ -37,7 +38,7 @@ LR = 3e-3
 ENGINES: dict[str, dict[str, Any]] = {
     "local": {},
     "ddp": {"num_processes": 2},
-    # "ray": {"engine": "ray", "num_processes": 2},   # with a local head in SETUPS["ray"]
+    "ray": {"engine": "ray", "num_processes": 2},  # the cluster at RAY_ADDRESS
     # "hf_jobs": {"engine": "hf_jobs"},               # with the Hub emulation in SETUPS
 }
 """Each engine's provider options, beside the job's common ones (``COMMON``)."""
@@ -52,11 +53,21 @@ def nothing(work: Path) -> Iterator[dict[str, Any]]:
     yield {}
 
 
+@contextlib.contextmanager
+def ray_cluster(work: Path) -> Iterator[dict[str, Any]]:
+    """The Ray cluster at ``RAY_ADDRESS`` (start one first, e.g. ``ray start --head
+    --num-cpus 2 --dashboard-host 127.0.0.1``, and stop it by PID afterwards)."""
+    address = os.environ.get("RAY_ADDRESS")
+    if not address:
+        sys.exit("ray: set RAY_ADDRESS to a running cluster's dashboard URL")
+    yield {"ray": {"address": address}}
+
+
 Setup = Callable[[Path], AbstractContextManager[dict[str, Any]]]
 SETUPS: dict[str, Setup] = {
     "local": nothing,
     "ddp": nothing,
-    # "ray": ray_head,        # start a head on 127.0.0.1, yield {"ray": {"address": ...}}
+    "ray": ray_cluster,
     # "hf_jobs": hub_jobs,    # start ftsdk.testing.hub with the Jobs routes, set HF_ENDPOINT
 }
 """Each engine's context manager: given a work folder, it starts what the engine runs on
@@ -95,7 +106,8 @@ def main() -> None:
     from ftsdk_trl import tiny
 
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    names = sys.argv[2:] or list(ENGINES)
+    # by default, every engine that can run here (ray only with a cluster to run on)
+    names = sys.argv[2:] or [n for n in ENGINES if n != "ray" or os.environ.get("RAY_ADDRESS")]
     unknown = [name for name in names if name not in ENGINES]
     if unknown:
         sys.exit(f"no engine {', '.join(unknown)} here; one of {', '.join(ENGINES)}")
