@@ -268,3 +268,83 @@ def test_hf_jobs_remote_runner_prints_records_a_progress_bar_cannot_break() -> N
     record = parse_line(lines[3])
     assert record is not None
     assert record["data"]["message"] == "after the bar"
+
+
+# -- one user script, every engine ------------------------------------------------------
+USER_SCRIPT = """
+import json, sys
+
+import ftsdk
+
+options = json.loads(sys.argv[2])
+with ftsdk.client("trl") as client:
+    job = client.train(
+        base_model="{base}",
+        training_data=sys.argv[1],
+        method=ftsdk.SFT(batch_size=8, learning_rate=3e-3, max_steps=6),
+        seed=0,
+        provider_options={{"num_threads": 1, "logging_steps": 1, **options}},
+    )
+    job.wait(progress=False)
+    answer = job.model.chat("convert 2024-03-07 to words", max_tokens=8)
+    print(json.dumps({{
+        "status": job.status.value,
+        "step": job.state.step,
+        "losses": [m.values["train_loss"] for m in job.metrics() if "train_loss" in m.values],
+        "tokens": answer.usage.completion_tokens,
+    }}))
+"""
+"""What a user writes: train, wait, chat; the engine is only in the provider options."""
+
+ENGINE_OPTIONS: dict[str, dict[str, Any]] = {
+    "local": {},
+    "ddp": {"num_processes": 2},
+    "hf_jobs": {"engine": "hf_jobs", "hf_jobs": {"install": []}},
+}
+
+
+def test_hf_jobs_ddp_local_run_one_user_script_unchanged(
+    hub: HubEmulator,
+    home: Path,
+    tmp_path: Path,
+    dates: tuple[Path, list[dict[str, Any]]],
+    subprocess_env: dict[str, str],
+) -> None:
+    """The same script, run as a user runs it (a new Python process), with only the
+    provider options changed: every engine trains the same 6 steps, reports their losses,
+    and hands back a model that answers here."""
+    from huggingface_hub import snapshot_download
+
+    # the local engines read the base model from the local Hugging Face cache, as a user
+    # who downloaded it (hf download); HF Jobs reads it from the Hub
+    hf_home = tmp_path / "hf-home"  # huggingface_hub read HF_HOME at import: say it here
+    snapshot_download(BASE, token=TOKEN, endpoint=hub.url, cache_dir=hf_home / "hub")
+    script = tmp_path / "train.py"
+    script.write_text(USER_SCRIPT.format(base=BASE), encoding="utf-8")
+    env = subprocess_env | {
+        "HF_ENDPOINT": hub.url,
+        "HF_TOKEN": TOKEN,
+        "HF_HOME": str(hf_home),
+    }
+    seen = {}
+    for engine, options in ENGINE_OPTIONS.items():
+        run = subprocess.run(
+            [sys.executable, str(script), str(dates[0]), json.dumps(options)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert run.returncode == 0, f"{engine}:\n{run.stderr[-3000:]}"
+        seen[engine] = json.loads(run.stdout.strip().splitlines()[-1])
+    for engine, result in seen.items():
+        assert result["status"] == "succeeded", (engine, result)
+        assert result["step"] == 6, (engine, result)
+        assert len(result["losses"]) == 6, (engine, result)
+        assert result["losses"][-1] < result["losses"][0], (engine, result)
+        assert result["tokens"] > 0, (engine, result)
+    # one process trains what two do: the same examples per step, the same first loss
+    assert seen["ddp"]["losses"][0] == pytest.approx(seen["local"]["losses"][0], rel=0.05)
+    engines = {job.id: job for job in ftsdk.client("trl", home=str(home)).jobs()}
+    assert len(engines) == len(ENGINE_OPTIONS)
