@@ -10,8 +10,8 @@ between the first and the last step's events over the steps between them.
 Engines are the rows of ``ENGINES`` (provider options) with, in ``SETUPS``, a context
 manager that provides what the engine needs (a cluster, an emulation) as extra provider
 options. ``local`` and ``ddp`` (two ranks under ``accelerate launch``, gloo on a CPU) need
-nothing; ``ray`` (two Ray Train workers) the cluster at ``RAY_ADDRESS``; add ``hf_jobs``
-there when it exists.
+nothing; ``ray`` (two Ray Train workers) the cluster at ``RAY_ADDRESS``, else a head it
+starts on this machine; add ``hf_jobs`` there when it exists.
 Run: .venv/bin/python bench/engine_overhead.py [ROUNDS] [ENGINE ...]
 The last line is the figure: ratio=<engine/local seconds per step> vs local, for the last
 engine named (start-up ratio beside it).
@@ -38,7 +38,7 @@ LR = 3e-3
 ENGINES: dict[str, dict[str, Any]] = {
     "local": {},
     "ddp": {"num_processes": 2},
-    "ray": {"engine": "ray", "num_processes": 2},  # the cluster at RAY_ADDRESS
+    "ray": {"engine": "ray", "num_processes": 2},  # RAY_ADDRESS, else a head started here
     # "hf_jobs": {"engine": "hf_jobs"},               # with the Hub emulation in SETUPS
 }
 """Each engine's provider options, beside the job's common ones (``COMMON``)."""
@@ -55,12 +55,16 @@ def nothing(work: Path) -> Iterator[dict[str, Any]]:
 
 @contextlib.contextmanager
 def ray_cluster(work: Path) -> Iterator[dict[str, Any]]:
-    """The Ray cluster at ``RAY_ADDRESS`` (start one first, e.g. ``ray start --head
-    --num-cpus 2 --dashboard-host 127.0.0.1``, and stop it by PID afterwards)."""
+    """The Ray cluster at ``RAY_ADDRESS``, else a head started here for the run (2 CPUs,
+    ~10 s before the job is created, so not in its start-up) and killed by PID after."""
     address = os.environ.get("RAY_ADDRESS")
-    if not address:
-        sys.exit("ray: set RAY_ADDRESS to a running cluster's dashboard URL")
-    yield {"ray": {"address": address}}
+    if address:
+        yield {"ray": {"address": address}}
+        return
+    from ftsdk_trl.engines.ray_local import local_ray_head
+
+    with local_ray_head(num_cpus=2) as head:
+        yield {"ray": {"address": head.url}}
 
 
 Setup = Callable[[Path], AbstractContextManager[dict[str, Any]]]
@@ -106,8 +110,7 @@ def main() -> None:
     from ftsdk_trl import tiny
 
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    # by default, every engine that can run here (ray only with a cluster to run on)
-    names = sys.argv[2:] or [n for n in ENGINES if n != "ray" or os.environ.get("RAY_ADDRESS")]
+    names = sys.argv[2:] or list(ENGINES)
     unknown = [name for name in names if name not in ENGINES]
     if unknown:
         sys.exit(f"no engine {', '.join(unknown)} here; one of {', '.join(ENGINES)}")

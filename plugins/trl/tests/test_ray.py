@@ -5,29 +5,21 @@ cancelled and chatted with through the same ``Job`` handle as a local job.
 The head listens on loopback only where Ray lets it: its dashboard (the Jobs API) on
 127.0.0.1, but Ray registers the node under the machine's address and its GCS and raylet
 listen on every interface (``--node-ip-address 127.0.0.1`` is ignored: see
-../shared/notes/scale-engines-offline.md). Its processes are found by a marker in their
-environment and killed by PID (never ``ray stop``, which kills other users' Ray by name).
+../shared/notes/scale-engines-offline.md). The head is the ``ray_head`` fixture of
+conftest.py (:func:`ftsdk_trl.engines.ray_local.local_ray_head`): one per module, its
+processes killed by PID at the end (never ``ray stop``, which kills other users' Ray).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil  # type: ignore[import-untyped]
 import pytest
 
 import ftsdk
@@ -36,147 +28,16 @@ from ftsdk.jobdir import JobDir
 from ftsdk.jobs import Job, JobStatus
 from ftsdk.provider import TrainingRequest
 from ftsdk.testing.local import child_env, dates_spec, watch_from_another_process
+from ftsdk_trl.engines.ray_local import LocalRayHead
 from ftsdk_trl.provider import TRLOptions, TRLProvider
 
 pytestmark = pytest.mark.slow
 
-MARKER = "FTSDK_TEST_RAY_HEAD"
-"""Set in the head's environment: every process of the cluster inherits it."""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _cluster_processes(marker: str, root: Path) -> list[psutil.Process]:
-    """This user's processes of the head: those whose environment carries ``marker``, or
-    that hold a file under ``root``, Ray's temp folder (Ray's agents rewrite their process
-    title over their environment, but keep their logs there open)."""
-    found = []
-    for proc in psutil.process_iter():
-        if proc.pid == os.getpid():
-            continue
-        try:
-            if proc.environ().get(MARKER) == marker or _holds_file_under(proc.pid, root):
-                found.append(proc)
-        except (psutil.Error, OSError):
-            continue  # ended, or another user's
-    return found
-
-
-def _holds_file_under(pid: int, root: Path) -> bool:
-    folder = Path(f"/proc/{pid}/fd")
-    for fd in folder.iterdir():
-        with contextlib.suppress(OSError):
-            if os.readlink(fd).startswith(f"{root}{os.sep}"):
-                return True
-    return False
-
-
-def _kill_cluster(marker: str, root: Path) -> list[int]:
-    """SIGKILL every process of the head (Ray's daemons ignore SIGTERM for seconds), again
-    until none is left for a second (a raylet killed last may have started an agent);
-    return the pids still alive after that (none, normally)."""
-    quiet_since = time.monotonic()
-    deadline = quiet_since + 30
-    while time.monotonic() < deadline:
-        found = _cluster_processes(marker, root)
-        if found:
-            quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since > 1.0:
-            return []
-        for proc in found:
-            with contextlib.suppress(psutil.Error):
-                proc.send_signal(signal.SIGKILL)
-        psutil.wait_procs(found, timeout=5)
-        time.sleep(0.2)
-    return [proc.pid for proc in _cluster_processes(marker, root)]
-
 
 @pytest.fixture(scope="module")
-def ray_client_address(ray_head: str) -> str:
+def ray_client_address(ray_head_cluster: LocalRayHead) -> str:
     """The head's Ray Client address (``ray://127.0.0.1:<port>``)."""
-    return _CLIENT_ADDRESSES[ray_head]
-
-
-_CLIENT_ADDRESSES: dict[str, str] = {}
-
-
-@pytest.fixture(scope="module")
-def ray_head() -> Iterator[str]:
-    """A Ray head with 2 CPUs and its dashboard on 127.0.0.1; yields the dashboard's URL.
-
-    HOME and Ray's temp folder are fresh (Ray writes ``~/.ray``; a short temp path keeps
-    its sockets under the Unix length limit); every port is a free one, so other Ray heads
-    on the machine do not collide. Stopped by SIGKILL of its processes by PID."""
-    root = Path(tempfile.mkdtemp(prefix="ftray"))
-    marker = uuid.uuid4().hex
-    bin_dir = Path(sys.executable).parent
-    env = dict(os.environ)
-    env.update(
-        {
-            "HOME": str(root / "home"),
-            "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",  # `python` is this venv's
-            "RAY_USAGE_STATS_ENABLED": "0",
-            MARKER: marker,
-        }
-    )
-    env.pop("RAY_ADDRESS", None)
-    (root / "home").mkdir()
-    dashboard = _free_port()
-    ports = {
-        "--dashboard-port": dashboard,
-        "--ray-client-server-port": _free_port(),
-        "--dashboard-agent-listen-port": _free_port(),
-        "--dashboard-agent-grpc-port": _free_port(),
-        "--metrics-export-port": _free_port(),
-        "--runtime-env-agent-port": _free_port(),
-    }
-    command = [
-        str(bin_dir / "ray"),
-        "start",
-        "--head",
-        "--port",
-        "0",
-        "--dashboard-host",
-        "127.0.0.1",
-        "--num-cpus",
-        "2",
-        "--disable-usage-stats",
-        "--temp-dir",
-        str(root / "t"),
-        *(part for flag, port in ports.items() for part in (flag, str(port))),
-    ]
-    url = f"http://127.0.0.1:{dashboard}"
-    try:
-        started = subprocess.run(
-            command, env=env, capture_output=True, text=True, timeout=120, check=False
-        )
-        assert started.returncode == 0, started.stdout + started.stderr
-        _wait_for_jobs_api(url)
-        _CLIENT_ADDRESSES[url] = f"ray://127.0.0.1:{ports['--ray-client-server-port']}"
-        yield url
-    finally:
-        left = _kill_cluster(marker, root)
-        shutil.rmtree(root, ignore_errors=True)
-        assert not left, f"Ray processes left after SIGKILL: {left}"
-
-
-def _wait_for_jobs_api(url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/api/jobs/", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"the Ray dashboard at {url} did not answer in {timeout}s")
-        time.sleep(0.3)
+    return ray_head_cluster.client_address
 
 
 def _ray_jobs(address: str) -> Any:
@@ -381,7 +242,11 @@ def _train_worker_pids(address: str) -> list[int]:
     from ray.util.state import list_actors
 
     actors = list_actors(address=address, filters=[("state", "=", "ALIVE")])
-    pids = [actor.pid for actor in actors if "TrainWorker" in (actor.class_name or "")]
+    pids = [
+        int(actor.pid)
+        for actor in actors
+        if "TrainWorker" in (actor.class_name or "") and actor.pid is not None
+    ]
     assert len(pids) == 2, actors
     return pids
 
@@ -434,7 +299,9 @@ def test_ray_cluster_that_does_not_answer_leaves_no_job(
     home: Path, tiny_model: Path, dates: tuple[Path, Any], monkeypatch: Any
 ) -> None:
     monkeypatch.setenv("FTSDK_MAX_ATTEMPTS", "2")  # the create is retried: once more
-    address = f"http://127.0.0.1:{_free_port()}"
+    with socket.socket() as sock:  # a port nothing listens on once it is closed
+        sock.bind(("127.0.0.1", 0))
+        address = f"http://127.0.0.1:{sock.getsockname()[1]}"
     client = ftsdk.client("trl", home=str(home))
     with pytest.raises(ProviderUnavailable, match=f"no Ray cluster answers at {address}"):
         client.train(dates_spec(tiny_model, dates[0], **_options(address)))
