@@ -10,7 +10,8 @@ between the first and the last step's events over the steps between them.
 Engines are the rows of ``ENGINES`` (provider options) with, in ``SETUPS``, a context
 manager that provides what the engine needs (a cluster, an emulation) as extra provider
 options. ``local`` and ``ddp`` (two ranks under ``accelerate launch``, gloo on a CPU) need
-nothing; add ``ray`` and ``hf_jobs`` there when they exist.
+nothing; ``ray`` (two Ray Train workers) the cluster at ``RAY_ADDRESS``, else a head it
+starts on this machine; add ``hf_jobs`` there when it exists.
 Run: .venv/bin/python bench/engine_overhead.py [ROUNDS] [ENGINE ...]
 The last line is the figure: ratio=<engine/local seconds per step> vs local, for the last
 engine named (start-up ratio beside it).
@@ -37,7 +38,7 @@ LR = 3e-3
 ENGINES: dict[str, dict[str, Any]] = {
     "local": {},
     "ddp": {"num_processes": 2},
-    # "ray": {"engine": "ray", "num_processes": 2},   # with a local head in SETUPS["ray"]
+    "ray": {"engine": "ray", "num_processes": 2},  # RAY_ADDRESS, else a head started here
     # "hf_jobs": {"engine": "hf_jobs"},               # with the Hub emulation in SETUPS
 }
 """Each engine's provider options, beside the job's common ones (``COMMON``)."""
@@ -52,11 +53,25 @@ def nothing(work: Path) -> Iterator[dict[str, Any]]:
     yield {}
 
 
+@contextlib.contextmanager
+def ray_cluster(work: Path) -> Iterator[dict[str, Any]]:
+    """The Ray cluster at ``RAY_ADDRESS``, else a head started here for the run (2 CPUs,
+    ~10 s before the job is created, so not in its start-up) and killed by PID after."""
+    address = os.environ.get("RAY_ADDRESS")
+    if address:
+        yield {"ray": {"address": address}}
+        return
+    from ftsdk_trl.engines.ray_local import local_ray_head
+
+    with local_ray_head(num_cpus=2) as head:
+        yield {"ray": {"address": head.url}}
+
+
 Setup = Callable[[Path], AbstractContextManager[dict[str, Any]]]
 SETUPS: dict[str, Setup] = {
     "local": nothing,
     "ddp": nothing,
-    # "ray": ray_head,        # start a head on 127.0.0.1, yield {"ray": {"address": ...}}
+    "ray": ray_cluster,
     # "hf_jobs": hub_jobs,    # start ftsdk.testing.hub with the Jobs routes, set HF_ENDPOINT
 }
 """Each engine's context manager: given a work folder, it starts what the engine runs on

@@ -300,12 +300,13 @@ ENGINE_OPTIONS: dict[str, dict[str, Any]] = {
     "local": {},
     "ddp": {"num_processes": 2},
     "hf_jobs": {"engine": "hf_jobs", "hf_jobs": {"install": []}},
+    "ray": {"engine": "ray", "num_processes": 2},  # the head at RAY_ADDRESS
 }
 
 
-def test_hf_jobs_ddp_local_run_one_user_script_unchanged(
+def test_hf_jobs_ddp_local_ray_run_one_user_script_unchanged(
     hub: HubEmulator,
-    home: Path,
+    ray_head: str,
     tmp_path: Path,
     dates: tuple[Path, list[dict[str, Any]]],
     subprocess_env: dict[str, str],
@@ -325,6 +326,7 @@ def test_hf_jobs_ddp_local_run_one_user_script_unchanged(
         "HF_ENDPOINT": hub.url,
         "HF_TOKEN": TOKEN,
         "HF_HOME": str(hf_home),
+        "RAY_ADDRESS": ray_head,  # Ray's own variable: the script names no cluster
     }
     seen = {}
     for engine, options in ENGINE_OPTIONS.items():
@@ -346,5 +348,7 @@ def test_hf_jobs_ddp_local_run_one_user_script_unchanged(
         assert result["tokens"] > 0, (engine, result)
     # one process trains what two do: the same examples per step, the same first loss
     assert seen["ddp"]["losses"][0] == pytest.approx(seen["local"]["losses"][0], rel=0.05)
-    engines = {job.id: job for job in ftsdk.client("trl", home=str(home)).jobs()}
+    assert seen["ray"]["losses"][0] == pytest.approx(seen["local"]["losses"][0], rel=0.05)
+    home = subprocess_env["FTSDK_HOME"]
+    engines = {job.id: job for job in ftsdk.client("trl", home=home).jobs()}
     assert len(engines) == len(ENGINE_OPTIONS)
