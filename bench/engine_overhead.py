@@ -11,7 +11,10 @@ Engines are the rows of ``ENGINES`` (provider options) with, in ``SETUPS``, a co
 manager that provides what the engine needs (a cluster, an emulation) as extra provider
 options. ``local`` and ``ddp`` (two ranks under ``accelerate launch``, gloo on a CPU) need
 nothing; ``ray`` (two Ray Train workers) the cluster at ``RAY_ADDRESS``, else a head it
-starts on this machine; add ``hf_jobs`` there when it exists.
+starts on this machine; ``hf_jobs`` the Hub emulation (``ftsdk.testing.hub``), whose Jobs
+run as local processes: what is measured there is ftsdk's own cost (the upload, the remote
+runner's downloads and second process, the log replay, the push and the download back),
+not Hugging Face's queueing or image pull, which come on top.
 Run: .venv/bin/python bench/engine_overhead.py [ROUNDS] [ENGINE ...]
 The last line is the figure: ratio=<engine/local seconds per step> vs local, for the last
 engine named (start-up ratio beside it).
@@ -39,7 +42,7 @@ ENGINES: dict[str, dict[str, Any]] = {
     "local": {},
     "ddp": {"num_processes": 2},
     "ray": {"engine": "ray", "num_processes": 2},  # RAY_ADDRESS, else a head started here
-    # "hf_jobs": {"engine": "hf_jobs"},               # with the Hub emulation in SETUPS
+    "hf_jobs": {"engine": "hf_jobs", "hf_jobs": {"install": []}},  # this venv is the image
 }
 """Each engine's provider options, beside the job's common ones (``COMMON``)."""
 
@@ -48,23 +51,48 @@ COMMON: dict[str, Any] = {"num_threads": 1, "logging_steps": 1}
 
 
 @contextlib.contextmanager
-def nothing(work: Path) -> Iterator[dict[str, Any]]:
+def nothing(model: Path) -> Iterator[dict[str, Any]]:
     """An engine that needs nothing more than this machine."""
     yield {}
 
 
 @contextlib.contextmanager
-def ray_cluster(work: Path) -> Iterator[dict[str, Any]]:
+def ray_cluster(model: Path) -> Iterator[dict[str, Any]]:
     """The Ray cluster at ``RAY_ADDRESS``, else a head started here for the run (2 CPUs,
     ~10 s before the job is created, so not in its start-up) and killed by PID after."""
     address = os.environ.get("RAY_ADDRESS")
     if address:
-        yield {"ray": {"address": address}}
+        yield {"provider_options": {"ray": {"address": address}}}
         return
     from ftsdk_trl.engines.ray_local import local_ray_head
 
     with local_ray_head(num_cpus=2) as head:
-        yield {"ray": {"address": head.url}}
+        yield {"provider_options": {"ray": {"address": head.url}}}
+
+
+@contextlib.contextmanager
+def hub_jobs(model: Path) -> Iterator[dict[str, Any]]:
+    """The Hub emulation with the tiny model on it, as ``HF_ENDPOINT`` and ``HF_TOKEN``;
+    the job's base model is its Hub id (a Job downloads it)."""
+    from huggingface_hub import HfApi
+
+    from ftsdk.testing.hub import HubEmulator
+
+    token = "hf_bench_token"
+    with HubEmulator(token=token, user="bench") as hub:
+        api = HfApi(endpoint=hub.url, token=token)
+        api.create_repo("bench/tiny", private=True)
+        api.upload_folder(folder_path=model, repo_id="bench/tiny")
+        before = {name: os.environ.get(name) for name in ("HF_ENDPOINT", "HF_TOKEN")}
+        os.environ.update(HF_ENDPOINT=hub.url, HF_TOKEN=token)
+        try:
+            yield {"base_model": "bench/tiny"}
+        finally:
+            for name, value in before.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 Setup = Callable[[Path], AbstractContextManager[dict[str, Any]]]
@@ -72,10 +100,11 @@ SETUPS: dict[str, Setup] = {
     "local": nothing,
     "ddp": nothing,
     "ray": ray_cluster,
-    # "hf_jobs": hub_jobs,    # start ftsdk.testing.hub with the Jobs routes, set HF_ENDPOINT
+    "hf_jobs": hub_jobs,
 }
-"""Each engine's context manager: given a work folder, it starts what the engine runs on
-(and stops it on leaving) and yields provider options to add (an address, a storage)."""
+"""Each engine's context manager: given the tiny model's folder, it starts what the engine
+runs on (and stops it on leaving) and yields what to change in the job: ``provider_options``
+to add (an address), a ``base_model`` (a Hub id)."""
 
 
 def timings(job: ftsdk.Job) -> tuple[float, float]:
@@ -93,13 +122,13 @@ def timings(job: ftsdk.Job) -> tuple[float, float]:
 
 def run(engine: str, model: Path, train: Path, home: Path) -> tuple[float, float]:
     """One job on ``engine`` in the ftsdk home ``home``: its start-up and step time."""
-    with SETUPS[engine](home.parent) as extra, ftsdk.client("trl", home=str(home)) as client:
+    with SETUPS[engine](model) as extra, ftsdk.client("trl", home=str(home)) as client:
         job = client.train(
-            base_model=str(model),
+            base_model=extra.get("base_model", str(model)),
             training_data=train,
             method=ftsdk.SFT(max_steps=STEPS, batch_size=BATCH, learning_rate=LR),
             seed=0,
-            provider_options=COMMON | ENGINES[engine] | extra,
+            provider_options=COMMON | ENGINES[engine] | extra.get("provider_options", {}),
         )
         job.wait(poll_interval=0.5, max_poll_interval=1.0, progress=False)
         return timings(job)

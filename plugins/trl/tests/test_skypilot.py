@@ -162,11 +162,8 @@ def test_skypilot_launch_without_a_cloud_says_run_sky_check(
     assert (seen["cpus"], seen["memory"], seen["disk_size"]) == ("8+", "32+", 100)
     assert seen["use_spot"] is True
     assert seen["num_nodes"] == 1
-    # Two CPU ranks through accelerate, in the job folder the bucket holds.
-    assert (
-        "python -m accelerate.commands.launch --multi_gpu --num_processes 2 "
-        '-m ftsdk_trl.runner . "$@"' in seen["run"]
-    )
+    # Two ranks under ftsdk's launcher (accelerate launch), in the job folder the bucket holds.
+    assert 'python -m ftsdk_trl.engines.ranks . --num-processes 2 "$@"' in seen["run"]
     assert f"cd ~/ftsdk-bucket/jobs/{job.name}" in seen["run"]
     assert "pip install ftsdk-trl==" in seen["setup"]
     assert seen["storage"] == {"~/ftsdk-bucket": "s3://ftsdk-test-bucket"}
@@ -233,7 +230,7 @@ def test_skypilot_gpu_task_takes_its_processes_from_the_accelerators(
     seen = _sky_reads(sky_env[PYTHON_ENV_VAR], task_file)
     assert (seen["cloud"], seen["region"]) == ("AWS", "us-east-1")
     assert seen["accelerators"] == {"A100": 4}
-    assert "--multi_gpu --num_processes 4 -m ftsdk_trl.runner" in seen["run"]
+    assert "-m ftsdk_trl.engines.ranks . --num-processes 4" in seen["run"]
 
 
 @pytest.mark.usefixtures("sky_env")

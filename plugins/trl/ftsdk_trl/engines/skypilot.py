@@ -149,8 +149,8 @@ def process_count(options: dict[str, Any]) -> int:
 def remote_command(options: dict[str, Any], *, resume: bool) -> list[str]:
     """The runner's command line on the VM, run in the job folder.
 
-    >>> remote_command({"num_processes": 2}, resume=False)[:4]
-    ['python', '-m', 'accelerate.commands.launch', '--multi_gpu']
+    >>> remote_command({"num_processes": 2}, resume=False)
+    ['python', '-m', 'ftsdk_trl.engines.ranks', '.', '--num-processes', '2']
     """
     from ftsdk_trl.provider import launch_command
 
