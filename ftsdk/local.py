@@ -356,16 +356,26 @@ class LocalProvider(Provider, abc.ABC):
         the job's lock (a resume at the same time waits, then finds it cancelled).
 
         Marked before the runner is stopped, so a runner that sees its trainer die knows
-        why, and again after, over anything a runner wrote while it was stopping.
+        why, and again after, over anything a runner wrote while it was stopping. When the
+        runner cannot be stopped (a cluster that does not answer), the mark is taken back
+        and the error raised: the job still runs, and saying it was cancelled would hide it.
         """
         job = self._job(job_id)
         with job.locked():
             state = self._state(job)
             if state.status.is_terminal:
                 return state
+            before = job.read_status()
             cancelled = {"status": "cancelled", "raw_status": "cancelled"}
             job.update_status(**cancelled, finished_at=now_iso())
-            self.stop_runner(job)
+            try:
+                self.stop_runner(job)
+            except Exception as err:
+                job.update_status(
+                    **{key: before.get(key) for key in ("status", "raw_status", "finished_at")}
+                )
+                job.add_event(f"cancel failed, the job goes on: {err}", level="warning")
+                raise
             job.update_status(**cancelled)
             job.add_event("cancelled")
         return self._state(job)

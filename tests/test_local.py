@@ -15,7 +15,7 @@ import pytest
 import ftsdk
 from ftsdk import ProviderRegistry, TrainingRequest
 from ftsdk.datarules import DataRules
-from ftsdk.errors import InvalidDataset, InvalidRequest
+from ftsdk.errors import InvalidDataset, InvalidRequest, ProviderUnavailable
 from ftsdk.jobdir import JobDir, runner_env
 from ftsdk.jobs import JobState, JobStatus
 from ftsdk.local import LocalProvider, local_capabilities
@@ -158,3 +158,45 @@ def test_cancel_stops_the_runner_and_frees_a_place_under_the_limit(
 def test_a_limit_below_one_is_a_clear_error(home: Path, registry: ProviderRegistry) -> None:
     with pytest.raises(InvalidRequest, match="max_running_jobs: 0 would refuse every job"):
         _client(home, registry, max_running_jobs=0)
+
+
+class UnreachableRunner(LineCounter):
+    """Its runner runs somewhere that stops answering (a cluster's API): stopping it fails
+    until ``reachable`` is set."""
+
+    name = "unreachable-runner"
+    reachable = False
+
+    def stop_runner(self, job: JobDir) -> None:
+        if not UnreachableRunner.reachable:
+            raise ProviderUnavailable("the cluster did not answer", provider=self.name)
+        super().stop_runner(job)
+
+
+def test_a_cancel_that_cannot_reach_the_runner_leaves_the_job_running(
+    tmp_path: Path, data: Path
+) -> None:
+    registry = ProviderRegistry()
+    registry.register(UnreachableRunner)
+    with job_home(tmp_path / "home", "unreachable-runner") as home:
+        client = ftsdk.client(
+            "unreachable-runner",
+            registry=registry,
+            home=str(home),
+            retry=ftsdk.RetryPolicy(max_attempts=1),
+        )
+        job = client.train(base_model="60", training_data=data)
+        deadline = time.monotonic() + 30
+        while job.refresh().status is not JobStatus.RUNNING:
+            assert time.monotonic() < deadline, job.status
+            time.sleep(0.1)
+        with pytest.raises(ProviderUnavailable, match="did not answer"):
+            job.cancel()
+        assert job.refresh().status is JobStatus.RUNNING  # it is: not shown cancelled
+        assert job.events()[-1].message.startswith("cancel failed, the job goes on")
+        UnreachableRunner.reachable = True
+        try:
+            assert job.cancel().status is JobStatus.CANCELLED
+        finally:
+            UnreachableRunner.reachable = False
+        assert job.refresh().status is JobStatus.CANCELLED
