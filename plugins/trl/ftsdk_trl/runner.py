@@ -29,7 +29,7 @@ from ftsdk.jobdir import JobDir, now_iso, write_json_atomic
 if TYPE_CHECKING:
     from ftsdk_trl.speed import SpeedPlan
 
-__all__ = ["main", "metric_values"]
+__all__ = ["main", "metric_values", "record_failure"]
 
 NAMES = {
     "loss": "train_loss",
@@ -328,20 +328,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run(job, resume=args.resume)
     except BaseException as err:
-        message = f"{type(err).__name__}: {err}".strip()
         traceback.print_exc()
         if launched:  # torchrun's error file: the launcher names this rank and its traceback
             _record_for_launcher(err)
         elif _is_main_process():
-            job.update_status(
-                status="failed",
-                raw_status="failed",
-                finished_at=now_iso(),
-                error={"message": message, "code": "training_error"},
-            )
-            job.add_event(f"failed: {message}", level="error")
+            record_failure(job, err)
         return 1
     return 0
+
+
+def record_failure(job: JobDir, err: BaseException) -> None:
+    """Mark ``job`` failed with ``err`` (code ``training_error``), with an error event: what
+    the rank that writes the folder does when training raises (here, or in a Ray worker)."""
+    message = f"{type(err).__name__}: {err}".strip()
+    job.update_status(
+        status="failed",
+        raw_status="failed",
+        finished_at=now_iso(),
+        error={"message": message, "code": "training_error"},
+    )
+    job.add_event(f"failed: {message}", level="error")
 
 
 def _record_for_launcher(err: BaseException) -> None:

@@ -24,7 +24,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from ftsdk.jobdir import JobDir, now_iso
+from ftsdk.jobdir import JobDir
 
 __all__ = ["MountedJobDir", "main", "train_worker"]
 
@@ -76,15 +76,8 @@ def train_worker(config: dict[str, Any]) -> None:
         runner.run(job, resume=bool(config["resume"]))
     except BaseException as err:
         if os.environ.get("RANK", "0") == "0":
-            message = f"{type(err).__name__}: {err}".strip()
             traceback.print_exc()
-            job.update_status(
-                status="failed",
-                raw_status="failed",
-                finished_at=now_iso(),
-                error={"message": message, "code": "training_error"},
-            )
-            job.add_event(f"failed: {message}", level="error")
+            runner.record_failure(job, err)
         raise
 
 
