@@ -420,32 +420,53 @@ class SkyPilotEngine(Engine):
         python = self._runtime().ensure(runtimes.say_on_stderr("ftsdk-trl"))
         env = dict(os.environ)
         env.pop("PYTHONPATH", None)  # ftsdk's packages must not shadow SkyPilot's pins
-        try:
-            done = subprocess.run(
-                [str(python), str(DRIVER), command],
-                input=json.dumps(request),
-                capture_output=True,
-                text=True,
-                timeout=CALL_TIMEOUT_S,
-                check=False,
-                env=env,
-            )
-        except (OSError, subprocess.TimeoutExpired) as err:
-            raise ProviderUnavailable(
-                f"SkyPilot ({python}) did not answer {command}: {err}", provider="trl"
-            ) from err
-        try:
-            answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-        except (IndexError, ValueError):
-            tail = "\n".join(done.stderr.strip().splitlines()[-10:])
-            raise ProviderUnavailable(
-                f"SkyPilot ({python}) failed on {command} (exit {done.returncode}):\n{tail}",
-                provider="trl",
-            ) from None
-        error = answer.get("error")
-        if error is None:
-            return answer
-        raise _error(error)
+        for attempt in (1, 2):
+            answer = _call_once(python, env, command, request)
+            error = answer.get("error")
+            if error is None:
+                return answer
+            # SkyPilot starts its local API server on first use; under load that start can
+            # fail before anything was sent to a cloud, so one more try is safe
+            if attempt == 1 and _SERVER_DIED in json.dumps(error):
+                continue
+            raise _error(error)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+
+_SERVER_DIED = "API server process exited unexpectedly"
+"""What SkyPilot says when its local API server failed to start."""
+
+
+def _call_once(
+    python: Path, env: dict[str, str], command: str, request: dict[str, Any]
+) -> dict[str, Any]:
+    """One run of ``_sky.py`` in SkyPilot's interpreter: its answer, error included.
+
+    :raises ProviderUnavailable: SkyPilot did not answer, or answered no JSON.
+    """
+    try:
+        done = subprocess.run(
+            [str(python), str(DRIVER), command],
+            input=json.dumps(request),
+            capture_output=True,
+            text=True,
+            timeout=CALL_TIMEOUT_S,
+            check=False,
+            env=env,
+        )
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise ProviderUnavailable(
+            f"SkyPilot ({python}) did not answer {command}: {err}", provider="trl"
+        ) from err
+    try:
+        answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        tail = "\n".join(done.stderr.strip().splitlines()[-10:])
+        raise ProviderUnavailable(
+            f"SkyPilot ({python}) failed on {command} (exit {done.returncode}):\n{tail}",
+            provider="trl",
+        ) from None
+    return answer
 
 
 _STATES = {
